@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fecflow needs to build and test, when any is missing.
+# As root it uses apt-get non-interactively; otherwise it prints the exact command and fails.
+set -euo pipefail
+
+packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ iproute2 tcpdump bpftool
+  iputils-ping python3-scapy prometheus)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "fecflow: missing system packages: ${missing[*]}" >&2
+  echo "fecflow: run as root:  $cmd" >&2
+  exit 1
+fi
+echo "fecflow: installing system packages: ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
