@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between the XDP programs and user space: every map key and value, the
+ * constants both sides use, the drop reasons. User-space codecs (control/tables/codecs.ts)
+ * are checked against the sizes and offsets the compiler records in this object's BTF, so
+ * every struct here uses fixed-width types and explicit padding, never implicit holes.
+ *
+ * Byte order: label values, ISP indexes, ifindexes, MTUs and VLAN ids are host order.
+ * Addresses (addr[]) and MACs are network order, as on the wire.
+ */
+#ifndef FECFLOW_SHARED_H
+#define FECFLOW_SHARED_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+
+#define FF_MAX_LABELS      3        /* a pushed stack holds 1..3 labels */
+#define FF_MAX_ECMP        8        /* members of one next-hop group */
+#define FF_MAX_ISPS        4096     /* ISP indexes are 1..4095; 0 is never an ISP */
+#define FF_MAX_NEXTHOPS    65536    /* next-hop ids are 1..65535 */
+#define FF_MAX_NH_GROUPS   65536    /* next-hop group ids are 1..65535 */
+#define FF_MAX_LABEL       1048575  /* 20 bits */
+#define FF_MAX_RESERVED_LABEL 15
+
+/* Reserved labels with a meaning in the data plane (RFC 3032). */
+#define FF_LABEL_IPV4_EXPLICIT_NULL 0
+#define FF_LABEL_ROUTER_ALERT       1
+#define FF_LABEL_IPV6_EXPLICIT_NULL 2
+#define FF_LABEL_IMPLICIT_NULL      3
+
+/* Sizes of the tables; the control plane reads them back from the object. */
+#define FF_SUB_MAC_ENTRIES   1048576
+#define FF_SUB_VLAN_ENTRIES  262144
+#define FF_SUB_V4_ENTRIES    1048576
+#define FF_SUB_V6_ENTRIES    1048576
+#define FF_DOWN_V4_ENTRIES   1048576
+#define FF_DOWN_V6_ENTRIES   1048576
+#define FF_ISP_ROUTE_ENTRIES 262144
+#define FF_ILM_ENTRIES       1048576
+#define FF_LOCAL_ENTRIES     1024
+#define FF_ISP_PORT_ENTRIES  4096
+#define FF_TX_PORT_ENTRIES   1024
+
+enum ff_ttl_mode {
+	FF_TTL_UNIFORM = 0,
+	FF_TTL_PIPE = 1,
+};
+
+enum ff_unknown_policy {
+	FF_UNKNOWN_DROP = 0,
+	FF_UNKNOWN_PASS = 1,
+};
+
+enum ff_direction {
+	FF_DIR_UP = 0,   /* end-user -> ISP */
+	FF_DIR_DOWN = 1, /* ISP -> end-user */
+	FF_DIR_MAX = 2,
+};
+
+/* Where an ISP counter is taken: "in" where the label stack is pushed (headend upstream,
+ * tailend downstream), "out" where the last label is popped and the packet leaves the
+ * backbone, "policed" where the ISP's policer dropped it. */
+enum ff_point {
+	FF_POINT_IN = 0,
+	FF_POINT_OUT = 1,
+	FF_POINT_POLICED = 2,
+	FF_POINT_MAX = 3,
+};
+
+/* isp_stats index = (isp * FF_DIR_MAX + direction) * FF_POINT_MAX + point */
+#define FF_ISP_STATS_ENTRIES (FF_MAX_ISPS * FF_DIR_MAX * FF_POINT_MAX)
+
+/* Every XDP_DROP increments exactly one of these. Names live in control/tables/reasons.ts. */
+enum ff_drop_reason {
+	FF_DROP_UNKNOWN_SUBSCRIBER = 0, /* access: no classifier matched and policy is drop */
+	FF_DROP_NO_FEC = 1,             /* access: the ISP has no upstream FEC */
+	FF_DROP_UNKNOWN_LABEL = 2,      /* core: top label not in the ILM, or a reserved label */
+	FF_DROP_TTL_EXPIRED = 3,        /* IP or label TTL would reach 0 */
+	FF_DROP_MTU_EXCEEDED = 4,       /* the frame would exceed the egress MTU */
+	FF_DROP_POLICED = 5,            /* over the ISP's committed rate and burst */
+	FF_DROP_MALFORMED = 6,          /* truncated or invalid header */
+	FF_DROP_NO_ROUTE = 7,           /* no downstream route or subscriber for the destination */
+	FF_DROP_NO_NEXTHOP = 8,         /* the FEC's next hop (group) is missing or empty */
+	FF_DROP_STACK_TOO_DEEP = 9,     /* more pops than the data plane follows (3) */
+	FF_DROP_TX_PORT = 10,           /* the egress port is not in tx_port */
+	FF_DROP_MAX = 11,
+};
+
+/* settings[0] */
+struct ff_settings {
+	__u8 ttl_mode;       /* enum ff_ttl_mode */
+	__u8 unknown_policy; /* enum ff_unknown_policy */
+	__u8 pad[6];
+};
+
+/* sub_mac: exact source MAC -> ISP */
+struct ff_mac_key {
+	__u8 mac[6];
+	__u8 pad[2];
+};
+
+/* sub_vlan: (ingress port, outer VLAN id, inner VLAN id or 0) -> ISP */
+struct ff_vlan_key {
+	__u32 ifindex;
+	__u16 outer_vid;
+	__u16 inner_vid;
+};
+
+/* sub_v4 / sub_v6: LPM on the source address -> ISP */
+struct ff_lpm_v4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct ff_lpm_v6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* down_v4 / down_v6 / isp_route_v4 / isp_route_v6: LPM scoped by ISP. The ISP index is part
+ * of the matched data and always matched in full: prefixlen = 32 + prefix length. */
+struct ff_scoped_v4_key {
+	__u32 prefixlen;
+	__u32 isp;
+	__u8 addr[4];
+};
+
+struct ff_scoped_v6_key {
+	__u32 prefixlen;
+	__u32 isp;
+	__u8 addr[16];
+};
+
+/* The value of every classifier: which ISP the end-user belongs to. */
+struct ff_sub_class {
+	__u32 isp;
+};
+
+/* A label stack to push and where to send the result. label[0] is the top (outermost)
+ * label, label[nlabels - 1] the bottom one, which gets S=1 when nothing is below it.
+ * fec_up is indexed by ISP; isp_route_* values are the same struct. nlabels == 0 means
+ * "no FEC". */
+struct ff_fec {
+	__u32 label[FF_MAX_LABELS];
+	__u8 nlabels;
+	__u8 tc;     /* traffic class of the pushed labels */
+	__u8 pad[2];
+	__u32 nh_group;
+};
+
+/* nh_group: an ECMP group of 1..8 next hops; count == 0 means empty. */
+struct ff_nh_group {
+	__u32 count;
+	__u32 nexthop[FF_MAX_ECMP];
+};
+
+/* nexthop: one adjacency. ifindex == 0 means empty. vid != 0 adds an 802.1Q tag on egress
+ * (an ISP link that is a VLAN of a shared port). */
+struct ff_nexthop {
+	__u32 ifindex;
+	__u16 mtu;
+	__u16 vid;
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
+enum ff_ilm_action {
+	FF_ILM_SWAP = 1,         /* replace the top label by label[nlabels-1], push label[0..nlabels-2] above it */
+	FF_ILM_POP_FORWARD = 2,  /* PHP: pop the top label, send what is left to nh_group */
+	FF_ILM_POP_CONTINUE = 3, /* pop and look up the label below in the ILM */
+	FF_ILM_POP_TO_ISP = 4,   /* tailend upstream: pop the bottom label, deliver IP to nh_group */
+	FF_ILM_POP_TO_SUB = 5,   /* headend downstream: pop the bottom label, deliver IP to the subscriber (down_v4/v6 scoped by isp) */
+};
+
+/* ilm: incoming label -> action */
+struct ff_ilm {
+	__u8 action;  /* enum ff_ilm_action */
+	__u8 nlabels; /* SWAP: 1..3 outgoing labels */
+	__u8 tc;      /* unused by pop actions */
+	__u8 pad;
+	__u32 label[FF_MAX_LABELS];
+	__u32 nh_group; /* SWAP, POP_FORWARD, POP_TO_ISP */
+	__u32 isp;      /* POP_TO_ISP, POP_TO_SUB: for counters and the scoped lookup */
+};
+
+/* down_v4 / down_v6 value: how to reach one subscriber address downstream. */
+struct ff_sub_route {
+	__u32 ifindex;
+	__u16 mtu;
+	__u16 outer_tpid; /* 0x8100 or 0x88a8 when outer_vid != 0 */
+	__u16 outer_vid;  /* 0: untagged */
+	__u16 inner_vid;  /* 0: single tag or untagged; always TPID 0x8100 */
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+
+/* isp_port: (ISP-facing port, VLAN id or 0) -> ISP */
+struct ff_isp_port_key {
+	__u32 ifindex;
+	__u16 vid;
+	__u8 pad[2];
+};
+
+/* local: the router's own addresses; traffic to them goes to the kernel. */
+struct ff_local_key {
+	__u8 family; /* 4 or 6 */
+	__u8 pad[3];
+	__u8 addr[16]; /* IPv4 in the first 4 bytes, rest zero */
+};
+
+/* policer: indexed by isp * FF_DIR_MAX + direction. rate == 0 means no limit. The
+ * control plane writes rate and burst; tokens and last_ns belong to the data plane and are
+ * reset (tokens = burst) whenever rate or burst change. */
+struct ff_policer {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 rate;    /* bytes per second */
+	__u64 burst;   /* bytes */
+	__u64 tokens;  /* bytes, scaled by nothing */
+	__u64 last_ns;
+};
+
+/* Value of every counter map (per-CPU; user space sums the CPUs). */
+struct ff_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#endif /* FECFLOW_SHARED_H */
