@@ -1,0 +1,191 @@
+// The /metrics endpoint's content. Counter families are read from the data plane's per-CPU
+// maps at scrape time (summed over CPUs by the source) and written as Prometheus text by hand:
+// 10,000 label series per scrape are cheaper to print than to push through prom-client's
+// label hashing, and bigint counters stay exact. prom-client keeps what it is good at — the
+// process metrics and our own error counter. A map that cannot be read contributes no series
+// at all for that scrape (never a partial family) and bumps fecflow_metrics_read_errors_total.
+// Series labels are ISP, direction, point, reason, label — never a subscriber.
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Direction, Point } from '../tables/types.js';
+import { DIRECTIONS, DROP_REASONS } from '../tables/types.js';
+
+export interface IspCounterRow {
+  isp: number;
+  direction: Direction;
+  point: Point;
+  packets: bigint;
+  bytes: bigint;
+}
+
+export interface LabelCounterRow {
+  label: number;
+  packets: bigint;
+  bytes: bigint;
+}
+
+export interface DropCounterRow {
+  reason: string;
+  packets: bigint;
+  bytes: bigint;
+}
+
+export interface ProgramInfo {
+  role: string;
+  id: number;
+  tag: string;
+}
+
+export interface ReconcileInfo {
+  /** ms since the epoch of the last reconcile, null before the first */
+  at: number | null;
+  ok: boolean | null;
+}
+
+/** What the collector needs from the daemon; each read may throw, and is then left out. */
+export interface MetricsSource {
+  readIspStats(): IspCounterRow[] | Promise<IspCounterRow[]>;
+  readLabelStats(): LabelCounterRow[] | Promise<LabelCounterRow[]>;
+  readDropStats(): DropCounterRow[] | Promise<DropCounterRow[]>;
+  /** configured ISPs: index -> name */
+  ispNames(): Map<number, string>;
+  programs(): ProgramInfo[];
+  /** entries per configuration table, from the last successful reconcile */
+  tableEntries(): Record<string, number>;
+  lastReconcile(): ReconcileInfo;
+}
+
+const COUNTED_POINTS: readonly Point[] = ['in', 'out'];
+
+export class MetricsCollector {
+  readonly registry = new Registry();
+  private readonly readErrors: Counter<'map'>;
+
+  constructor(
+    private readonly source: MetricsSource,
+    opts: { defaultMetrics?: boolean; onReadError?: (map: string, err: unknown) => void } = {},
+  ) {
+    this.onReadError = opts.onReadError ?? (() => {});
+    this.readErrors = new Counter({
+      name: 'fecflow_metrics_read_errors_total',
+      help: 'Counter map reads that failed during a scrape; the family was left out of that scrape.',
+      labelNames: ['map'],
+      registers: [this.registry],
+    });
+    // Start at 0 so rate() works from the first failure on.
+    for (const map of ['isp_stats', 'label_stats', 'drop_stats']) this.readErrors.inc({ map }, 0);
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  private readonly onReadError: (map: string, err: unknown) => void;
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The whole exposition text for one scrape. */
+  async render(): Promise<string> {
+    const out: string[] = [];
+    const names = this.source.ispNames();
+    const ispLabel = (isp: number): string => names.get(isp) ?? String(isp);
+
+    const isp = await this.read('isp_stats', () => this.source.readIspStats());
+    if (isp) renderIsp(out, isp, names, ispLabel);
+
+    const labels = await this.read('label_stats', () => this.source.readLabelStats());
+    if (labels) renderLabels(out, labels);
+
+    const drops = await this.read('drop_stats', () => this.source.readDropStats());
+    if (drops) renderDrops(out, drops);
+
+    renderInfo(out, this.source.programs(), this.source.tableEntries(), this.source.lastReconcile());
+    return out.join('') + (await this.registry.metrics());
+  }
+
+  private async read<T>(map: string, fn: () => T | Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.readErrors.inc({ map });
+      this.onReadError(map, err);
+      return undefined;
+    }
+  }
+}
+
+function renderIsp(
+  out: string[],
+  rows: IspCounterRow[],
+  names: Map<number, string>,
+  ispLabel: (isp: number) => string,
+): void {
+  // Every configured ISP gets every series from the start (zeros included) so that rate()
+  // sees the first packets; ISPs no longer configured appear only while they have counts.
+  const key = (isp: number, d: Direction, p: Point): string => `${isp}/${d}/${p}`;
+  const byKey = new Map<string, IspCounterRow>();
+  for (const r of rows) byKey.set(key(r.isp, r.direction, r.point), r);
+  const isps = new Set<number>(names.keys());
+  for (const r of rows) if (r.packets !== 0n || r.bytes !== 0n) isps.add(r.isp);
+  const sorted = [...isps].sort((a, b) => a - b);
+
+  const pk: string[] = [];
+  const by: string[] = [];
+  const pol: string[] = [];
+  for (const isp of sorted) {
+    const name = escapeLabel(ispLabel(isp));
+    for (const d of DIRECTIONS) {
+      for (const p of COUNTED_POINTS) {
+        const r = byKey.get(key(isp, d, p));
+        const l = `{isp="${name}",direction="${d}",point="${p}"} `;
+        pk.push(`fecflow_isp_packets_total${l}${r?.packets ?? 0n}\n`);
+        by.push(`fecflow_isp_bytes_total${l}${r?.bytes ?? 0n}\n`);
+      }
+      const r = byKey.get(key(isp, d, 'policed'));
+      pol.push(`fecflow_policed_packets_total{isp="${name}",direction="${d}"} ${r?.packets ?? 0n}\n`);
+    }
+  }
+  family(out, 'fecflow_isp_packets_total', 'counter',
+    'Packets per ISP, direction (up: end-user to ISP) and point (in: label pushed, out: last label popped).', pk);
+  family(out, 'fecflow_isp_bytes_total', 'counter',
+    'IP bytes per ISP, direction and point.', by);
+  family(out, 'fecflow_policed_packets_total', 'counter',
+    'Packets dropped by the ISP\'s policer, per ISP and direction.', pol);
+}
+
+function renderLabels(out: string[], rows: LabelCounterRow[]): void {
+  const sorted = [...rows].sort((a, b) => a.label - b.label);
+  const pk: string[] = new Array(sorted.length);
+  const by: string[] = new Array(sorted.length);
+  for (let i = 0; i < sorted.length; i++) {
+    const r = sorted[i]!;
+    pk[i] = `fecflow_label_packets_total{label="${r.label}"} ${r.packets}\n`;
+    by[i] = `fecflow_label_bytes_total{label="${r.label}"} ${r.bytes}\n`;
+  }
+  family(out, 'fecflow_label_packets_total', 'counter', 'Packets received per incoming MPLS label (ILM hits).', pk);
+  family(out, 'fecflow_label_bytes_total', 'counter', 'Frame bytes received per incoming MPLS label.', by);
+}
+
+function renderDrops(out: string[], rows: DropCounterRow[]): void {
+  const byReason = new Map(rows.map((r) => [r.reason, r]));
+  const lines = DROP_REASONS.map((reason) => `fecflow_drops_total{reason="${reason}"} ${byReason.get(reason)?.packets ?? 0n}\n`);
+  family(out, 'fecflow_drops_total', 'counter', 'Frames dropped by the data plane, per reason.', lines);
+}
+
+function renderInfo(out: string[], programs: ProgramInfo[], tables: Record<string, number>, rec: ReconcileInfo): void {
+  family(out, 'fecflow_bpf_program_info', 'gauge', 'The XDP programs attached, one series per role (value 1).',
+    programs.map((p) => `fecflow_bpf_program_info{role="${escapeLabel(p.role)}",id="${p.id}",tag="${escapeLabel(p.tag)}"} 1\n`));
+  family(out, 'fecflow_table_entries', 'gauge', 'Entries in each configuration map after the last successful reconcile.',
+    Object.keys(tables).sort().map((t) => `fecflow_table_entries{table="${escapeLabel(t)}"} ${tables[t]}\n`));
+  family(out, 'fecflow_last_reconcile_timestamp_seconds', 'gauge', 'When the last reconcile finished (seconds since the epoch), 0 before the first.',
+    [`fecflow_last_reconcile_timestamp_seconds ${rec.at === null ? 0 : rec.at / 1000}\n`]);
+  family(out, 'fecflow_last_reconcile_success', 'gauge', '1 if the last reconcile succeeded, 0 if it failed or none ran yet.',
+    [`fecflow_last_reconcile_success ${rec.ok ? 1 : 0}\n`]);
+}
+
+function family(out: string[], name: string, type: string, help: string, lines: string[]): void {
+  out.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`);
+  for (const l of lines) out.push(l);
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
