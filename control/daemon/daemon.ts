@@ -1,0 +1,277 @@
+// The daemon's core: the running config is the source of truth; every change — a reloaded
+// file, an applied config, an API edit — becomes a whole new config that is validated with the
+// same schema, compiled, planned against the maps and applied, one at a time. A change that
+// fails validation or compilation leaves the running config and the tables exactly as they
+// were. API edits are persisted back to the config file (temp file + rename) so a restart
+// keeps them; the file watcher recognises our own writes and does not reload them.
+import { readFile, rename, writeFile, stat, open } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Logger } from '../log.js';
+import type { Tables } from '../tables/types.js';
+import { DaemonError, invalid, type Issue } from './errors.js';
+import type { AttachedProgram, ConfigPipeline, Dataplane, PlannedChange } from './ports.js';
+import { tableSizes } from './sizes.js';
+
+export interface ReconcileRecord {
+  /** ms since the epoch */
+  at: number;
+  ok: boolean;
+  trigger: string;
+  error?: string;
+  counts?: PlannedChange['counts'];
+  durationMs: number;
+}
+
+export interface CommitResult {
+  dryRun: boolean;
+  changed: boolean;
+  counts: PlannedChange['counts'];
+  plan: string;
+}
+
+export interface CommitOptions {
+  dryRun?: boolean;
+  /** write the new config back to the file (API edits) */
+  persist?: boolean;
+  /** the exact text to persist (an applied file keeps its comments); else YAML of raw */
+  text?: string;
+  trigger: string;
+}
+
+export interface DaemonOptions<C> {
+  configPath: string;
+  pipeline: ConfigPipeline<C>;
+  dataplane: Dataplane;
+  log: Logger;
+}
+
+export class Daemon<C = unknown> {
+  private raw: unknown = undefined;
+  private cfg: C | undefined = undefined;
+  private tables: Tables | undefined = undefined;
+  private last: ReconcileRecord | undefined = undefined;
+  private detached = false;
+  /** text of the config file as we last read or wrote it, to tell our writes from others' */
+  private fileText: string | undefined = undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  readonly startedAt = Date.now();
+
+  constructor(private readonly opts: DaemonOptions<C>) {}
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+  get configPath(): string {
+    return this.opts.configPath;
+  }
+  get pipeline(): ConfigPipeline<C> {
+    return this.opts.pipeline;
+  }
+  get dataplane(): Dataplane {
+    return this.opts.dataplane;
+  }
+
+  /** The running config as the operator wrote it (plain data), or undefined before start. */
+  get runningRaw(): unknown {
+    return this.raw;
+  }
+  get running(): C | undefined {
+    return this.cfg;
+  }
+  get runningTables(): Tables | undefined {
+    return this.tables;
+  }
+  get lastReconcile(): ReconcileRecord | undefined {
+    return this.last;
+  }
+  get isDetached(): boolean {
+    return this.detached;
+  }
+
+  ready(): boolean {
+    return !this.detached && this.cfg !== undefined && this.last?.ok === true && this.opts.dataplane.programs().length > 0;
+  }
+
+  /** Load the config file, attach (or adopt pinned) programs, reconcile. Throws if the file
+   * is invalid: a daemon never starts on a config it cannot apply. */
+  async start(): Promise<CommitResult> {
+    const text = await readFile(this.opts.configPath, 'utf8');
+    const raw = this.parseText(text);
+    this.fileText = text;
+    return this.commit(raw, { trigger: 'start' });
+  }
+
+  /** Re-read the config file (SIGHUP, file change). A bad file is logged and refused. */
+  async reload(trigger: string): Promise<CommitResult | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.opts.configPath, 'utf8');
+    } catch (err) {
+      this.log.error({ trigger, err: String(err) }, 'config reload: cannot read the file; keeping the running config');
+      return undefined;
+    }
+    if (text === this.fileText) {
+      this.log.debug({ trigger }, 'config reload: file unchanged');
+      return undefined;
+    }
+    try {
+      const raw = this.parseText(text);
+      const res = await this.commit(raw, { trigger });
+      this.fileText = text;
+      return res;
+    } catch (err) {
+      const e = err instanceof DaemonError ? err : undefined;
+      this.log.error(
+        { trigger, error: String((err as Error).message ?? err), issues: e?.issues },
+        'config reload refused; the running config and tables are unchanged',
+      );
+      return undefined;
+    }
+  }
+
+  /** Apply a whole new config given as text (API `apply`). */
+  async applyText(text: string, opts: { dryRun?: boolean }): Promise<CommitResult> {
+    const raw = this.parseText(text);
+    return this.commit(raw, { dryRun: opts.dryRun, persist: true, text, trigger: 'api:apply' });
+  }
+
+  /** Apply an edit of the running config (API calls): the function gets a deep copy. */
+  async edit(trigger: string, fn: (raw: any) => unknown, opts: { dryRun?: boolean } = {}): Promise<CommitResult> {
+    return this.serial(async () => {
+      if (this.raw === undefined) throw new DaemonError('unavailable', 'the daemon has no running config yet');
+      const copy = structuredClone(this.raw);
+      const next = fn(copy) ?? copy;
+      return this.commitLocked(next, { dryRun: opts.dryRun, persist: true, trigger });
+    });
+  }
+
+  async commit(raw: unknown, opts: CommitOptions): Promise<CommitResult> {
+    return this.serial(() => this.commitLocked(raw, opts));
+  }
+
+  private async commitLocked(raw: unknown, opts: CommitOptions): Promise<CommitResult> {
+    if (this.detached) throw new DaemonError('unavailable', 'the data plane was detached; restart `fecflow serve` to attach it again');
+    const v = this.opts.pipeline.validate(raw);
+    if (!v.ok) throw invalid('the config is invalid', v.issues);
+    const config = v.config;
+    if (this.cfg !== undefined) {
+      const oldNode = this.opts.pipeline.node(this.cfg);
+      const newNode = this.opts.pipeline.node(config);
+      if (oldNode !== newNode) {
+        throw invalid('the config is invalid', [
+          { path: 'node', message: `the node name cannot change while running (${oldNode} -> ${newNode}); restart the daemon` },
+        ]);
+      }
+    }
+    const desired = await this.opts.pipeline.compile(config);
+    const t0 = performance.now();
+
+    if (opts.dryRun) {
+      const planned = await this.opts.pipeline.plan(desired);
+      return { dryRun: true, changed: !planned.empty, counts: planned.counts, plan: planned.text };
+    }
+
+    let planned: (PlannedChange & { apply(): Promise<void> }) | undefined;
+    try {
+      // Attach first: a new access port must carry its program before traffic is classified
+      // for it, and the next hops that point at a new core port need it in tx_port.
+      const programs = await this.opts.dataplane.sync(this.opts.pipeline.interfaces(config));
+      this.logAttach(programs, opts.trigger);
+      planned = await this.opts.pipeline.plan(desired);
+      await planned.apply();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.last = { at: Date.now(), ok: false, trigger: opts.trigger, error: message, counts: planned?.counts, durationMs: performance.now() - t0 };
+      this.log.error({ trigger: opts.trigger, error: message }, 'reconcile failed');
+      await this.rollback();
+      throw new DaemonError('failed', `reconcile failed: ${message}`);
+    }
+    this.raw = raw;
+    this.cfg = config;
+    this.tables = desired;
+    this.last = { at: Date.now(), ok: true, trigger: opts.trigger, counts: planned.counts, durationMs: performance.now() - t0 };
+    this.log.info({ trigger: opts.trigger, changes: summarize(planned.counts), ms: Math.round(this.last.durationMs) }, 'reconciled');
+    if (opts.persist) await this.persist(raw, opts.text);
+    return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text };
+  }
+
+  /** After a failed apply, write the previous tables back so the data plane is not left half
+   * way between two configs. */
+  private async rollback(): Promise<void> {
+    if (!this.tables || !this.cfg) return;
+    try {
+      await this.opts.dataplane.sync(this.opts.pipeline.interfaces(this.cfg));
+      const back = await this.opts.pipeline.plan(this.tables);
+      await back.apply();
+      this.log.warn('rolled the tables back to the running config');
+    } catch (err) {
+      this.log.error({ error: String(err) }, 'rollback failed; the tables may be partly updated');
+    }
+  }
+
+  private logAttach(programs: AttachedProgram[], trigger: string): void {
+    for (const p of programs) {
+      this.log.debug({ trigger, ifname: p.ifname, role: p.role, mode: p.mode, progId: p.progId, reused: p.reused }, 'program attached');
+    }
+  }
+
+  /** Write the config file atomically: a temp file in the same directory, then rename. */
+  private async persist(raw: unknown, given?: string): Promise<void> {
+    const path = this.opts.configPath;
+    const text = given ?? `# managed by fecflow: API changes are written back here\n${stringify(raw, { lineWidth: 0 })}`;
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+    let mode = 0o644;
+    try {
+      mode = (await stat(path)).mode & 0o777;
+    } catch {
+      /* new file */
+    }
+    await writeFile(tmp, text, { mode });
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    this.fileText = text;
+    await rename(tmp, path);
+    this.log.info({ path }, 'config persisted');
+  }
+
+  private parseText(text: string): unknown {
+    try {
+      return this.opts.pipeline.parse(text);
+    } catch (err) {
+      throw invalid('the config is not valid YAML', [{ path: '', message: err instanceof Error ? err.message : String(err) }]);
+    }
+  }
+
+  /** Detach everything this node attached and remove the pins. */
+  async detach(): Promise<void> {
+    return this.serial(async () => {
+      await this.opts.dataplane.detach();
+      this.detached = true;
+      this.log.warn('detached every program and removed the pins');
+    });
+  }
+
+  /** Entries per map of the running tables. */
+  tableSizes(): Record<string, number> {
+    return this.tables ? tableSizes(this.tables) : {};
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function summarize(counts: PlannedChange['counts']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(counts)) if (v.set || v.delete) out[k] = `+${v.set} -${v.delete}`;
+  return out;
+}
+
+export type { Issue };

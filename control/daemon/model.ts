@@ -1,0 +1,64 @@
+// The operator's view of the running config, and the edits the API makes to it, in API terms
+// (an ISP by name, a subscriber by its match). The config's own shape is control/config's;
+// ./config-model.ts maps between the two, so this file and the API never depend on it.
+import type { InterfaceRole } from './ports.js';
+
+export type SubscriberMatch =
+  | { mac: string }
+  | { vlan: { port: string; outer: number; inner?: number } }
+  | { prefix: string };
+
+export interface Subscriber {
+  match: SubscriberMatch;
+  isp: string;
+}
+
+export interface RateLimit {
+  /** bit/s as written in the config, e.g. '100Mbit' */
+  rate: string | number;
+  burst?: string | number;
+}
+
+export interface IspView {
+  name: string;
+  /** the ISP index used in the data plane (counters, classifier values) */
+  index: number;
+  up?: RateLimit;
+  down?: RateLimit;
+  subscribers: number;
+  /** everything else the config says about this ISP, as written */
+  spec: Record<string, unknown>;
+}
+
+export type Direction = 'up' | 'down';
+
+/** Reads and edits of a raw (unvalidated, plain-data) config. Edits mutate `raw` in place and
+ * throw DaemonError not_found / conflict for names that do not fit; everything else is left to
+ * the schema, which runs on the result. */
+export interface ConfigModel {
+  node(raw: unknown): string;
+  interfaces(raw: unknown): InterfaceRole[];
+  isps(raw: unknown): IspView[];
+  addIsp(raw: unknown, isp: Record<string, unknown>): void;
+  removeIsp(raw: unknown, name: string, opts: { force: boolean }): void;
+  setRate(raw: unknown, name: string, direction: Direction, limit: RateLimit | null): void;
+  subscribers(raw: unknown): Subscriber[];
+  /** add a new subscriber; conflict if the match exists */
+  assign(raw: unknown, sub: Subscriber): void;
+  /** change the ISP of an existing subscriber; not_found if the match does not exist */
+  move(raw: unknown, sub: Subscriber): void;
+  remove(raw: unknown, match: SubscriberMatch): void;
+  /** add or move every row (replace: drop subscribers not listed) */
+  importMany(raw: unknown, subs: Subscriber[], opts: { replace: boolean }): { added: number; moved: number; removed: number; unchanged: number };
+}
+
+/** A stable text key for a match, e.g. 'mac aa:bb:..' or 'vlan eth1:100:20'. */
+export function matchKey(m: SubscriberMatch): string {
+  if ('mac' in m) return `mac ${m.mac.toLowerCase()}`;
+  if ('vlan' in m) return `vlan ${m.vlan.port}:${m.vlan.outer}${m.vlan.inner ? `:${m.vlan.inner}` : ''}`;
+  return `prefix ${m.prefix.toLowerCase()}`;
+}
+
+export function describeMatch(m: SubscriberMatch): string {
+  return matchKey(m);
+}
