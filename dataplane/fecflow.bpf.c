@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fecflow's three XDP programs, one per interface role (DESIGN.md, "Roles belong to
+ * interfaces"); FORWARDING.md is the exact behaviour.
+ *
+ *   xdp_access  end-users, upstream:   classify end-user -> ISP, push the ISP's FEC
+ *   xdp_core    the MPLS backbone:     ILM lookup; swap, pop and continue, or pop and deliver
+ *   xdp_isp     an ISP's link, down:   ISP from the port, route lookup in its table, push
+ *
+ * Anything a program does not handle goes to the kernel with XDP_PASS; every XDP_DROP is
+ * counted by reason in drop_stats.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "fecflow_shared.h"
+#include "maps.h"
+#include "parsing.h"
+#include "csum.h"
+#include "hash.h"
+#include "labels.h"
+#include "counters.h"
+#include "policer.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+static __always_inline int ttl_mode_is_pipe(void)
+{
+	__u32 zero = 0;
+	struct ff_settings *s = bpf_map_lookup_elem(&settings, &zero);
+
+	return s && s->ttl_mode == FF_TTL_PIPE;
+}
+
+static __always_inline int unknown_policy_is_pass(void)
+{
+	__u32 zero = 0;
+	struct ff_settings *s = bpf_map_lookup_elem(&settings, &zero);
+
+	return s && s->unknown_policy == FF_UNKNOWN_PASS;
+}
+
+static __always_inline void ip_set_ttl(void *ip, __u16 proto, __u8 ttl)
+{
+	if (proto == ETH_P_IP)
+		ff_ipv4_set_ttl(ip, ttl);
+	else
+		((struct ipv6hdr *)ip)->hop_limit = ttl;
+}
+
+/* Traffic for the router itself or for the link, which the kernel handles. */
+static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
+{
+	struct ff_local_key key = {};
+
+	if (p->eth->h_dest[0] & 1)
+		return 1;
+	if (p->proto == ETH_P_IP) {
+		struct iphdr *ip = p->ip;
+
+		if ((void *)(ip + 1) > data_end)
+			return 0;
+		if (ip->daddr == 0xffffffff || (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
+			return 1;
+		key.family = 4;
+		__builtin_memcpy(key.addr, &ip->daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = p->ip;
+		__u8 *d;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return 0;
+		d = ip6->daddr.in6_u.u6_addr8;
+		if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))
+			return 1;
+		key.family = 6;
+		__builtin_memcpy(key.addr, d, 16);
+	}
+	return bpf_map_lookup_elem(&local, &key) != NULL;
+}
+
+/* A next-hop group with 1..FF_MAX_ECMP members, or NULL. */
+static __always_inline struct ff_nh_group *nh_group_get(__u32 id)
+{
+	struct ff_nh_group *g = bpf_map_lookup_elem(&nh_group, &id);
+
+	if (!g || g->count == 0 || g->count > FF_MAX_ECMP)
+		return NULL;
+	return g;
+}
+
+/* The member for this flow, or NULL if it is empty. */
+static __always_inline struct ff_nexthop *nh_group_member(struct ff_nh_group *g, __u32 hash)
+{
+	__u32 i = g->count > 1 ? hash % g->count : 0;
+	__u32 id = g->nexthop[i & (FF_MAX_ECMP - 1)];
+	struct ff_nexthop *nh = bpf_map_lookup_elem(&nexthop, &id);
+
+	if (!nh || nh->ifindex == 0)
+		return NULL;
+	return nh;
+}
+
+static __always_inline void l2_out_nexthop(struct ff_l2_out *o, const struct ff_nexthop *nh,
+					   __u16 ethertype)
+{
+	o->dmac = nh->dmac;
+	o->smac = nh->smac;
+	o->outer_tpid = ETH_P_8021Q;
+	o->outer_vid = nh->vid;
+	o->inner_vid = 0;
+	o->ethertype = ethertype;
+}
+
+/* Output length minus the Ethernet header, against the egress L3 MTU (0: no check). */
+static __always_inline int mtu_exceeded(__u32 out_len, __u16 mtu)
+{
+	return mtu && out_len - FF_ETH_HLEN > mtu;
+}
+
+static __always_inline int redirect(__u32 ifindex, __u32 len)
+{
+	if (bpf_redirect_map(&tx_port, ifindex, XDP_DROP) != XDP_REDIRECT)
+		return ff_drop(FF_DROP_TX_PORT, len);
+	return XDP_REDIRECT;
+}
+
+/* Replace everything before keep_off with the L2 header o and n labels, then redirect. */
+static __always_inline int emit(struct xdp_md *ctx, __u32 keep_off, const struct ff_l2_out *o,
+				const __u32 *labels, __u32 n, __u8 tc, int bos, __u8 ttl,
+				__u32 len, __u32 ifindex)
+{
+	void *data, *data_end, *pos;
+
+	if (ff_resize_head(ctx, keep_off, l2_out_len(o) + n * FF_MPLS_HLEN))
+		return ff_drop(FF_DROP_MALFORMED, len);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	pos = ff_write_l2(data, data_end, o);
+	if (!pos)
+		return ff_drop(FF_DROP_MALFORMED, len);
+	if (n && !ff_write_labels(pos, data_end, labels, n, tc, bos, ttl))
+		return ff_drop(FF_DROP_MALFORMED, len);
+	return redirect(ifindex, len);
+}
+
+/* Ingress push (access upstream, isp downstream): FORWARDING.md access steps 4-7. */
+static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *data_end,
+				    const struct ff_fec *fec, __u32 isp, __u32 dir)
+{
+	__u32 n = fec->nlabels, ip_len = p->len - p->ip_off, out_len;
+	struct ff_nh_group *g;
+	struct ff_nexthop *nh;
+	struct ff_l2_out o;
+	__u8 label_ttl;
+
+	if (p->ttl <= 1)
+		return ff_drop(FF_DROP_TTL_EXPIRED, p->len);
+	g = nh_group_get(fec->nh_group);
+	if (!g)
+		return ff_drop(FF_DROP_NO_NEXTHOP, p->len);
+	nh = nh_group_member(g, g->count > 1 ? ff_flow_hash_ip(p->ip, p->proto, data_end) : 0);
+	if (!nh)
+		return ff_drop(FF_DROP_NO_NEXTHOP, p->len);
+	l2_out_nexthop(&o, nh, ETH_P_MPLS_UC);
+	out_len = ip_len + l2_out_len(&o) + n * FF_MPLS_HLEN;
+	if (mtu_exceeded(out_len, nh->mtu))
+		return ff_drop(FF_DROP_MTU_EXCEEDED, p->len);
+	if (!ff_police(isp, dir, p->len)) {
+		ff_count_isp(isp, dir, FF_POINT_POLICED, ip_len);
+		return ff_drop(FF_DROP_POLICED, p->len);
+	}
+	ff_count_isp(isp, dir, FF_POINT_IN, ip_len);
+
+	/* RFC 3443: uniform copies the decremented TTL into the labels; pipe decrements the
+	 * IP TTL and starts the labels afresh. */
+	if (ttl_mode_is_pipe()) {
+		ip_set_ttl(p->ip, p->proto, p->ttl - 1);
+		label_ttl = 255;
+	} else {
+		label_ttl = p->ttl - 1;
+	}
+	return emit(ctx, p->ip_off, &o, fec->label, n, fec->tc, 1, label_ttl, p->len, nh->ifindex);
+}
+
+SEC("xdp")
+int xdp_access(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ff_l3 p = { .len = data_end - data };
+	struct ff_sub_class *c;
+	struct ff_fec *fec;
+	__u32 isp;
+
+	switch (parse_l2_ip(data, data_end, 2, &p)) {
+	case FF_PARSE_OK:
+		break;
+	case FF_PARSE_PASS:
+		return XDP_PASS;
+	default:
+		return ff_drop(FF_DROP_MALFORMED, p.len);
+	}
+	if (is_local(&p, data_end))
+		return XDP_PASS;
+
+	/* Classify: source MAC, then VLAN, then source prefix; first match wins. */
+	{
+		struct ff_mac_key mk = {};
+
+		__builtin_memcpy(mk.mac, p.eth->h_source, ETH_ALEN);
+		c = bpf_map_lookup_elem(&sub_mac, &mk);
+	}
+	if (!c && p.ntags) {
+		struct ff_vlan_key vk = {
+			.ifindex = ctx->ingress_ifindex,
+			.outer_vid = p.outer_vid,
+			.inner_vid = p.inner_vid,
+		};
+
+		c = bpf_map_lookup_elem(&sub_vlan, &vk);
+	}
+	if (!c) {
+		if (p.proto == ETH_P_IP) {
+			struct iphdr *ip = p.ip;
+			struct ff_lpm_v4_key k = { .prefixlen = 32 };
+
+			if ((void *)(ip + 1) > data_end)
+				return ff_drop(FF_DROP_MALFORMED, p.len);
+			__builtin_memcpy(k.addr, &ip->saddr, 4);
+			c = bpf_map_lookup_elem(&sub_v4, &k);
+		} else {
+			struct ipv6hdr *ip6 = p.ip;
+			struct ff_lpm_v6_key k = { .prefixlen = 128 };
+
+			if ((void *)(ip6 + 1) > data_end)
+				return ff_drop(FF_DROP_MALFORMED, p.len);
+			__builtin_memcpy(k.addr, &ip6->saddr, 16);
+			c = bpf_map_lookup_elem(&sub_v6, &k);
+		}
+	}
+	if (!c) {
+		if (unknown_policy_is_pass())
+			return XDP_PASS;
+		return ff_drop(FF_DROP_UNKNOWN_SUBSCRIBER, p.len);
+	}
+	isp = c->isp;
+	if (isp == 0 || isp >= FF_MAX_ISPS)
+		return ff_drop(FF_DROP_UNKNOWN_SUBSCRIBER, p.len);
+
+	fec = bpf_map_lookup_elem(&fec_up, &isp);
+	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
+		return ff_drop(FF_DROP_NO_FEC, p.len);
+	return push_fec(ctx, &p, data_end, fec, isp, FF_DIR_UP);
+}
+
+SEC("xdp")
+int xdp_isp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ff_l3 p = { .len = data_end - data };
+	struct ff_isp_port_key pk = {};
+	struct ff_sub_class *c;
+	struct ff_fec *fec;
+	__u32 isp;
+
+	switch (parse_l2_ip(data, data_end, 1, &p)) {
+	case FF_PARSE_OK:
+		break;
+	case FF_PARSE_PASS:
+		return XDP_PASS;
+	default:
+		return ff_drop(FF_DROP_MALFORMED, p.len);
+	}
+	if (is_local(&p, data_end))
+		return XDP_PASS;
+
+	pk.ifindex = ctx->ingress_ifindex;
+	pk.vid = p.ntags ? p.outer_vid : 0;
+	c = bpf_map_lookup_elem(&isp_port, &pk);
+	if (!c)
+		return XDP_PASS; /* not an ISP port we serve */
+	isp = c->isp;
+
+	if (p.proto == ETH_P_IP) {
+		struct iphdr *ip = p.ip;
+		struct ff_scoped_v4_key k = { .prefixlen = 32 + 32, .isp = isp };
+
+		if ((void *)(ip + 1) > data_end)
+			return ff_drop(FF_DROP_MALFORMED, p.len);
+		__builtin_memcpy(k.addr, &ip->daddr, 4);
+		fec = bpf_map_lookup_elem(&isp_route_v4, &k);
+	} else {
+		struct ipv6hdr *ip6 = p.ip;
+		struct ff_scoped_v6_key k = { .prefixlen = 32 + 128, .isp = isp };
+
+		if ((void *)(ip6 + 1) > data_end)
+			return ff_drop(FF_DROP_MALFORMED, p.len);
+		__builtin_memcpy(k.addr, &ip6->daddr, 16);
+		fec = bpf_map_lookup_elem(&isp_route_v6, &k);
+	}
+	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
+		return ff_drop(FF_DROP_NO_ROUTE, p.len);
+	return push_fec(ctx, &p, data_end, fec, isp, FF_DIR_DOWN);
+}
+
+/* ---- core ------------------------------------------------------------------------------ */
+
+/* What the ILM walk found: the entry that decides (NULL for an explicit null at the bottom)
+ * and where the kept part of the frame begins (right after that entry). */
+struct core_state {
+	struct ff_ilm *ilm;
+	__u32 len;
+	__u32 keep_off;
+	__u8 bos;
+	__u8 ttl; /* the decremented label TTL, t' */
+	__u8 pipe;
+};
+
+/* Last pop: validate the inner IP packet and apply the RFC 3443 last-pop TTL rule.
+ * Returns the IP ethertype (host order), or -(drop reason) - 1. */
+static __always_inline int last_pop(void *data, void *data_end, const struct core_state *s,
+				    void **ip)
+{
+	struct hdr_cursor nh = { .pos = data + s->keep_off };
+	int proto;
+	__u8 ip_ttl;
+
+	proto = peek_ip_version(&nh, data_end);
+	if (proto < 0)
+		return -FF_DROP_MALFORMED - 1;
+	proto = parse_ip(&nh, data_end, s->len - s->keep_off, proto, ip, &ip_ttl);
+	if (proto < 0)
+		return -FF_DROP_MALFORMED - 1;
+	if (s->pipe) {
+		if (ip_ttl <= 1)
+			return -FF_DROP_TTL_EXPIRED - 1;
+		ip_set_ttl(*ip, proto, ip_ttl - 1);
+	} else {
+		ip_set_ttl(*ip, proto, s->ttl);
+	}
+	return proto;
+}
+
+/* Explicit null at the bottom: strip the labels and hand the IP packet to the kernel. */
+static __always_inline int core_explicit_null(struct xdp_md *ctx, const struct core_state *s)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ff_l2_out o = {};
+	__u8 macs[2 * ETH_ALEN];
+	void *ip;
+	int proto;
+
+	proto = last_pop(data, data_end, s, &ip);
+	if (proto < 0)
+		return ff_drop(-proto - 1, s->len);
+	if (data + sizeof(macs) > data_end)
+		return ff_drop(FF_DROP_MALFORMED, s->len);
+	__builtin_memcpy(macs, data, sizeof(macs));
+	o.dmac = macs;
+	o.smac = macs + ETH_ALEN;
+	o.ethertype = proto;
+	if (ff_resize_head(ctx, s->keep_off, FF_ETH_HLEN))
+		return ff_drop(FF_DROP_MALFORMED, s->len);
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (!ff_write_l2(data, data_end, &o))
+		return ff_drop(FF_DROP_MALFORMED, s->len);
+	return XDP_PASS;
+}
+
+static __always_inline struct ff_nexthop *core_nexthop(struct xdp_md *ctx, __u32 group)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ff_nh_group *g = nh_group_get(group);
+
+	if (!g)
+		return NULL;
+	return nh_group_member(g, g->count > 1 ? ff_flow_hash_mpls(data, data_end) : 0);
+}
+
+static __always_inline int core_swap(struct xdp_md *ctx, const struct core_state *s)
+{
+	const struct ff_ilm *e = s->ilm;
+	struct ff_nexthop *nh;
+	struct ff_l2_out o;
+	__u32 n = e->nlabels;
+
+	if (n == 0 || n > FF_MAX_LABELS)
+		return ff_drop(FF_DROP_UNKNOWN_LABEL, s->len);
+	nh = core_nexthop(ctx, e->nh_group);
+	if (!nh)
+		return ff_drop(FF_DROP_NO_NEXTHOP, s->len);
+	l2_out_nexthop(&o, nh, ETH_P_MPLS_UC);
+	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o) + n * FF_MPLS_HLEN, nh->mtu))
+		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	return emit(ctx, s->keep_off, &o, e->label, n, e->tc, s->bos, s->ttl, s->len, nh->ifindex);
+}
+
+/* PHP: remove the top entry; what is below goes on unchanged (but for TTL). */
+static __always_inline int core_pop_forward(struct xdp_md *ctx, const struct core_state *s)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ff_nexthop *nh;
+	struct ff_l2_out o;
+	int proto = ETH_P_MPLS_UC;
+
+	if (s->bos) {
+		void *ip;
+
+		proto = last_pop(data, data_end, s, &ip);
+		if (proto < 0)
+			return ff_drop(-proto - 1, s->len);
+	} else {
+		__u8 *below = data + s->keep_off;
+
+		/* RFC 3032: S = 0 promises another entry. */
+		if ((void *)(below + FF_MPLS_HLEN) > data_end)
+			return ff_drop(FF_DROP_MALFORMED, s->len);
+		if (!s->pipe)
+			below[3] = s->ttl;
+	}
+	nh = core_nexthop(ctx, s->ilm->nh_group);
+	if (!nh)
+		return ff_drop(FF_DROP_NO_NEXTHOP, s->len);
+	l2_out_nexthop(&o, nh, proto);
+	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), nh->mtu))
+		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, nh->ifindex);
+}
+
+/* Tailend upstream: pop the bottom label and hand the IP packet to the ISP's link. */
+static __always_inline int core_pop_to_isp(struct xdp_md *ctx, const struct core_state *s)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ff_nexthop *nh;
+	struct ff_l2_out o;
+	void *ip;
+	int proto;
+
+	if (!s->bos)
+		return ff_drop(FF_DROP_MALFORMED, s->len);
+	proto = last_pop(data, data_end, s, &ip);
+	if (proto < 0)
+		return ff_drop(-proto - 1, s->len);
+	nh = core_nexthop(ctx, s->ilm->nh_group);
+	if (!nh)
+		return ff_drop(FF_DROP_NO_NEXTHOP, s->len);
+	l2_out_nexthop(&o, nh, proto);
+	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), nh->mtu))
+		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	ff_count_isp(s->ilm->isp, FF_DIR_UP, FF_POINT_OUT, s->len - s->keep_off);
+	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, nh->ifindex);
+}
+
+/* Headend downstream: pop the bottom label and deliver to the subscriber, tags restored. */
+static __always_inline int core_pop_to_sub(struct xdp_md *ctx, const struct core_state *s)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ff_sub_route *r;
+	struct ff_l2_out o;
+	__u32 isp = s->ilm->isp;
+	void *ip;
+	int proto;
+
+	if (!s->bos)
+		return ff_drop(FF_DROP_MALFORMED, s->len);
+	proto = last_pop(data, data_end, s, &ip);
+	if (proto < 0)
+		return ff_drop(-proto - 1, s->len);
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip4 = ip;
+		struct ff_scoped_v4_key k = { .prefixlen = 32 + 32, .isp = isp };
+
+		if ((void *)(ip4 + 1) > data_end)
+			return ff_drop(FF_DROP_MALFORMED, s->len);
+		__builtin_memcpy(k.addr, &ip4->daddr, 4);
+		r = bpf_map_lookup_elem(&down_v4, &k);
+	} else {
+		struct ipv6hdr *ip6 = ip;
+		struct ff_scoped_v6_key k = { .prefixlen = 32 + 128, .isp = isp };
+
+		if ((void *)(ip6 + 1) > data_end)
+			return ff_drop(FF_DROP_MALFORMED, s->len);
+		__builtin_memcpy(k.addr, &ip6->daddr, 16);
+		r = bpf_map_lookup_elem(&down_v6, &k);
+	}
+	if (!r)
+		return ff_drop(FF_DROP_NO_ROUTE, s->len);
+	o.dmac = r->dmac;
+	o.smac = r->smac;
+	o.outer_tpid = r->outer_tpid ? r->outer_tpid : ETH_P_8021Q;
+	o.outer_vid = r->outer_vid;
+	o.inner_vid = r->inner_vid;
+	o.ethertype = proto;
+	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), r->mtu))
+		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	ff_count_isp(isp, FF_DIR_DOWN, FF_POINT_OUT, s->len - s->keep_off);
+	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, r->ifindex);
+}
+
+SEC("xdp")
+int xdp_core(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct core_state s = { .len = data_end - data, .pipe = ttl_mode_is_pipe() };
+	struct hdr_cursor nh = { .pos = data };
+	struct ethhdr *eth;
+	__u32 entry, label;
+	int i;
+
+	if (parse_ethhdr(&nh, data_end, &eth) < 0)
+		return ff_drop(FF_DROP_MALFORMED, s.len);
+	if (eth->h_proto != bpf_htons(ETH_P_MPLS_UC))
+		return XDP_PASS;
+
+	/* Walk the stack: at most FF_MAX_LABELS lookups; explicit null and POP_CONTINUE go
+	 * on to the entry below, any other ILM action decides. */
+	for (i = 0; i < FF_MAX_LABELS; i++) {
+		if (parse_mpls(&nh, data_end, &entry) < 0)
+			return ff_drop(FF_DROP_MALFORMED, s.len);
+		label = mpls_label(entry);
+		if (label == FF_LABEL_ROUTER_ALERT)
+			return XDP_PASS;
+		if (label > FF_MAX_RESERVED_LABEL) {
+			s.ilm = bpf_map_lookup_elem(&ilm, &label);
+			if (!s.ilm)
+				return ff_drop(FF_DROP_UNKNOWN_LABEL, s.len);
+		} else if (label == FF_LABEL_IPV4_EXPLICIT_NULL ||
+			   label == FF_LABEL_IPV6_EXPLICIT_NULL) {
+			s.ilm = NULL;
+		} else {
+			return ff_drop(FF_DROP_UNKNOWN_LABEL, s.len);
+		}
+		/* RFC 3443: uniform decrements once per router; pipe treats every exposed
+		 * entry as newly received. */
+		if (i == 0 || s.pipe) {
+			if (mpls_ttl(entry) <= 1)
+				return ff_drop(FF_DROP_TTL_EXPIRED, s.len);
+			s.ttl = mpls_ttl(entry) - 1;
+		}
+		if (s.ilm)
+			ff_count_label(label, s.len);
+		s.bos = mpls_bos(entry);
+		s.keep_off = FF_ETH_HLEN + (i + 1) * FF_MPLS_HLEN;
+		if (!s.ilm) {
+			if (s.bos)
+				return core_explicit_null(ctx, &s);
+			continue;
+		}
+		if (s.ilm->action != FF_ILM_POP_CONTINUE)
+			break;
+		if (s.bos)
+			return ff_drop(FF_DROP_MALFORMED, s.len);
+	}
+	if (i == FF_MAX_LABELS)
+		return ff_drop(FF_DROP_STACK_TOO_DEEP, s.len);
+
+	switch (s.ilm->action) {
+	case FF_ILM_SWAP:
+		return core_swap(ctx, &s);
+	case FF_ILM_POP_FORWARD:
+		return core_pop_forward(ctx, &s);
+	case FF_ILM_POP_TO_ISP:
+		return core_pop_to_isp(ctx, &s);
+	case FF_ILM_POP_TO_SUB:
+		return core_pop_to_sub(ctx, &s);
+	default:
+		return ff_drop(FF_DROP_UNKNOWN_LABEL, s.len);
+	}
+}
