@@ -1,0 +1,430 @@
+// Byte layout of every BPF map of dataplane/fecflow.bpf.c: the map names, one struct codec per
+// key and value mirroring dataplane/fecflow_shared.h field for field (explicit padding; a test
+// checks sizes and offsets against the object's BTF), and the pure translation between the
+// typed `Tables` of ./types.ts and the encoded map entries. The reconciler diffs on these
+// encoded entries; nothing here touches a file descriptor.
+import { isIPv4, isIPv6 } from 'node:net';
+import {
+  bytes,
+  CodecError,
+  ipv4,
+  ipv6,
+  mac,
+  pad,
+  struct,
+  u16,
+  u32,
+  u64,
+  u8,
+  type Codec,
+  type StructCodec,
+} from '../bpf/codec.js';
+import {
+  DROP_REASONS,
+  MAX_ECMP,
+  MAX_LABELS,
+  type DropReason,
+  type Fec,
+  type IlmEntry,
+  type NextHop,
+  type Policer,
+  type ScopedPrefix,
+  type SubRoute,
+  type Tables,
+} from './types.js';
+
+export { DROP_REASONS, type DropReason };
+
+/** A fixed-length array of n elements of one codec (a C array member). */
+export function array<T>(elem: Codec<T>, n: number): Codec<T[]> {
+  return {
+    size: elem.size * n,
+    encode(v, buf, offset = 0) {
+      if (!Array.isArray(v) || v.length !== n) {
+        throw new CodecError(`array: expected ${n} elements, got ${Array.isArray(v) ? v.length : typeof v}`);
+      }
+      const b = buf ?? Buffer.alloc(elem.size * n);
+      v.forEach((x, i) => elem.encode(x, b, offset + i * elem.size));
+      return b;
+    },
+    decode(buf, offset = 0) {
+      return Array.from({ length: n }, (_, i) => elem.decode(buf, offset + i * elem.size));
+    },
+  };
+}
+
+// ---- structs of fecflow_shared.h, in its order -------------------------------------------
+
+export const settingsCodec = struct({ ttlMode: u8, unknownPolicy: u8, pad: pad(6) });
+export const macKeyCodec = struct({ mac, pad: pad(2) });
+export const vlanKeyCodec = struct({ ifindex: u32, outerVid: u16, innerVid: u16 });
+export const lpmV4KeyCodec = struct({ prefixlen: u32, addr: ipv4 });
+export const lpmV6KeyCodec = struct({ prefixlen: u32, addr: ipv6 });
+export const scopedV4KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv4 });
+export const scopedV6KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv6 });
+export const subClassCodec = struct({ isp: u32 });
+export const fecCodec = struct({
+  label: array(u32, MAX_LABELS),
+  nlabels: u8,
+  tc: u8,
+  pad: pad(2),
+  nhGroup: u32,
+});
+export const nhGroupCodec = struct({ count: u32, nexthop: array(u32, MAX_ECMP) });
+export const nexthopCodec = struct({ ifindex: u32, mtu: u16, vid: u16, dmac: mac, smac: mac });
+export const ilmCodec = struct({
+  action: u8,
+  nlabels: u8,
+  tc: u8,
+  pad: pad(1),
+  label: array(u32, MAX_LABELS),
+  nhGroup: u32,
+  isp: u32,
+});
+export const subRouteCodec = struct({
+  ifindex: u32,
+  mtu: u16,
+  outerTpid: u16,
+  outerVid: u16,
+  innerVid: u16,
+  dmac: mac,
+  smac: mac,
+});
+export const ispPortKeyCodec = struct({ ifindex: u32, vid: u16, pad: pad(2) });
+export const localKeyCodec = struct({ family: u8, pad: pad(3), addr: bytes(16) });
+/** `lock` is a struct bpf_spin_lock the kernel owns; it is written as zero and never read. */
+export const policerCodec = struct({
+  lock: pad(4),
+  pad: pad(4),
+  rate: u64,
+  burst: u64,
+  tokens: u64,
+  lastNs: u64,
+});
+export const counterCodec = struct({ packets: u64, bytes: u64 });
+
+/** C struct name -> codec, for the BTF layout check. */
+export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
+  ff_settings: settingsCodec,
+  ff_mac_key: macKeyCodec,
+  ff_vlan_key: vlanKeyCodec,
+  ff_lpm_v4_key: lpmV4KeyCodec,
+  ff_lpm_v6_key: lpmV6KeyCodec,
+  ff_scoped_v4_key: scopedV4KeyCodec,
+  ff_scoped_v6_key: scopedV6KeyCodec,
+  ff_sub_class: subClassCodec,
+  ff_fec: fecCodec,
+  ff_nh_group: nhGroupCodec,
+  ff_nexthop: nexthopCodec,
+  ff_ilm: ilmCodec,
+  ff_sub_route: subRouteCodec,
+  ff_isp_port_key: ispPortKeyCodec,
+  ff_local_key: localKeyCodec,
+  ff_policer: policerCodec,
+  ff_counter: counterCodec,
+};
+
+// ---- enums of fecflow_shared.h ---------------------------------------------------------
+
+export const TTL_MODE = { uniform: 0, pipe: 1 } as const;
+export const UNKNOWN_POLICY = { drop: 0, pass: 1 } as const;
+export const ILM_ACTION = {
+  swap: 1,
+  'pop-forward': 2,
+  'pop-continue': 3,
+  'pop-to-isp': 4,
+  'pop-to-sub': 5,
+} as const satisfies Record<IlmEntry['action'], number>;
+export const FF_MAX_ISPS = 4096;
+export const FF_DIR_MAX = 2;
+export const FF_POINT_MAX = 3;
+export const FF_ISP_STATS_ENTRIES = FF_MAX_ISPS * FF_DIR_MAX * FF_POINT_MAX;
+export const FF_DROP_MAX = DROP_REASONS.length;
+
+// ---- maps ------------------------------------------------------------------------------
+
+export interface MapLayout {
+  name: string;
+  key: Codec<any>;
+  /** For per-CPU maps, the value of one CPU. */
+  value: Codec<any>;
+  /** config: written by the control plane; counter: owned by the data plane (per-CPU). */
+  kind: 'config' | 'counter';
+}
+
+function layout(name: string, key: Codec<any>, value: Codec<any>, kind: MapLayout['kind'] = 'config'): MapLayout {
+  return { name, key, value, kind };
+}
+
+/** Every map of the object, by name. The names are the C names and must not change. */
+export const MAPS = {
+  settings: layout('settings', u32, settingsCodec),
+  sub_mac: layout('sub_mac', macKeyCodec, subClassCodec),
+  sub_vlan: layout('sub_vlan', vlanKeyCodec, subClassCodec),
+  sub_v4: layout('sub_v4', lpmV4KeyCodec, subClassCodec),
+  sub_v6: layout('sub_v6', lpmV6KeyCodec, subClassCodec),
+  fec_up: layout('fec_up', u32, fecCodec),
+  nh_group: layout('nh_group', u32, nhGroupCodec),
+  nexthop: layout('nexthop', u32, nexthopCodec),
+  tx_port: layout('tx_port', u32, u32),
+  ilm: layout('ilm', u32, ilmCodec),
+  down_v4: layout('down_v4', scopedV4KeyCodec, subRouteCodec),
+  down_v6: layout('down_v6', scopedV6KeyCodec, subRouteCodec),
+  isp_route_v4: layout('isp_route_v4', scopedV4KeyCodec, fecCodec),
+  isp_route_v6: layout('isp_route_v6', scopedV6KeyCodec, fecCodec),
+  isp_port: layout('isp_port', ispPortKeyCodec, subClassCodec),
+  local: layout('local', localKeyCodec, u32),
+  policer: layout('policer', u32, policerCodec),
+  isp_stats: layout('isp_stats', u32, counterCodec, 'counter'),
+  label_stats: layout('label_stats', u32, counterCodec, 'counter'),
+  drop_stats: layout('drop_stats', u32, counterCodec, 'counter'),
+} as const satisfies Record<string, MapLayout>;
+
+export type MapName = keyof typeof MAPS;
+
+/** The maps the control plane writes, in make-before-break write order (DESIGN.md). */
+export const CONFIG_MAPS: readonly MapName[] = [
+  'settings',
+  'tx_port',
+  'nexthop',
+  'nh_group',
+  'ilm',
+  'fec_up',
+  'isp_route_v4',
+  'isp_route_v6',
+  'down_v4',
+  'down_v6',
+  'isp_port',
+  'local',
+  'policer',
+  'sub_mac',
+  'sub_vlan',
+  'sub_v4',
+  'sub_v6',
+];
+
+// ---- prefixes --------------------------------------------------------------------------
+
+interface ParsedPrefix {
+  family: 4 | 6;
+  addr: string;
+  len: number;
+}
+
+/** Parses 'a.b.c.d/n' or 'x::/n' and clears the host bits, so equal prefixes encode equally. */
+export function parsePrefix(p: string): ParsedPrefix {
+  const slash = p.lastIndexOf('/');
+  const text = slash < 0 ? p : p.slice(0, slash);
+  const family = isIPv4(text) ? 4 : isIPv6(text) ? 6 : 0;
+  if (family === 0) throw new CodecError(`prefix: '${p}' is not an IPv4 or IPv6 prefix`);
+  const bits = family === 4 ? 32 : 128;
+  const len = slash < 0 ? bits : Number(p.slice(slash + 1));
+  if (!Number.isInteger(len) || len < 0 || len > bits || (slash >= 0 && !/^\d+$/.test(p.slice(slash + 1)))) {
+    throw new CodecError(`prefix: '${p}' has a bad length`);
+  }
+  const codec = family === 4 ? ipv4 : ipv6;
+  const b = codec.encode(text);
+  for (let i = 0; i < b.length; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    b[i]! &= (0xff00 >> keep) & 0xff;
+  }
+  return { family, addr: codec.decode(b), len };
+}
+
+function formatPrefix(addr: string, len: number): string {
+  return `${addr}/${len}`;
+}
+
+function lpmKey(p: string, family: 4 | 6): { prefixlen: number; addr: string } {
+  const pp = parsePrefix(p);
+  if (pp.family !== family) throw new CodecError(`prefix '${p}' is not IPv${family}`);
+  return { prefixlen: pp.len, addr: pp.addr };
+}
+
+function scopedKey(s: ScopedPrefix, family: 4 | 6): { prefixlen: number; isp: number; addr: string } {
+  const k = lpmKey(s.prefix, family);
+  return { prefixlen: 32 + k.prefixlen, isp: s.isp, addr: k.addr };
+}
+
+function scopedFromKey(k: { prefixlen: number; isp: number; addr: string }): ScopedPrefix {
+  return { isp: k.isp, prefix: formatPrefix(k.addr, k.prefixlen - 32) };
+}
+
+// ---- value translations ----------------------------------------------------------------
+
+function fill<T>(xs: readonly T[], n: number, zero: T): T[] {
+  if (xs.length > n) throw new CodecError(`at most ${n} elements, got ${xs.length}`);
+  return [...xs, ...Array<T>(n - xs.length).fill(zero)];
+}
+
+function encodeFec(f: Fec): Buffer {
+  return fecCodec.encode({ label: fill(f.labels, MAX_LABELS, 0), nlabels: f.labels.length, tc: f.tc, nhGroup: f.nhGroup });
+}
+
+function decodeFec(b: Buffer): Fec {
+  const v = fecCodec.decode(b);
+  return { labels: v.label.slice(0, Math.min(v.nlabels, MAX_LABELS)), tc: v.tc, nhGroup: v.nhGroup };
+}
+
+function encodeNextHop(n: NextHop): Buffer {
+  return nexthopCodec.encode(n);
+}
+
+function encodeSubRoute(r: SubRoute): Buffer {
+  return subRouteCodec.encode(r);
+}
+
+function encodeIlm(e: IlmEntry): Buffer {
+  const base = { action: ILM_ACTION[e.action], nlabels: 0, tc: 0, label: [0, 0, 0], nhGroup: 0, isp: 0 };
+  switch (e.action) {
+    case 'swap':
+      return ilmCodec.encode({ ...base, nlabels: e.labels.length, tc: e.tc, label: fill(e.labels, MAX_LABELS, 0), nhGroup: e.nhGroup });
+    case 'pop-forward':
+      return ilmCodec.encode({ ...base, nhGroup: e.nhGroup });
+    case 'pop-continue':
+      return ilmCodec.encode(base);
+    case 'pop-to-isp':
+      return ilmCodec.encode({ ...base, nhGroup: e.nhGroup, isp: e.isp });
+    case 'pop-to-sub':
+      return ilmCodec.encode({ ...base, isp: e.isp });
+  }
+}
+
+function decodeIlm(b: Buffer): IlmEntry {
+  const v = ilmCodec.decode(b);
+  switch (v.action) {
+    case ILM_ACTION.swap:
+      return { action: 'swap', labels: v.label.slice(0, Math.min(v.nlabels, MAX_LABELS)), tc: v.tc, nhGroup: v.nhGroup };
+    case ILM_ACTION['pop-forward']:
+      return { action: 'pop-forward', nhGroup: v.nhGroup };
+    case ILM_ACTION['pop-continue']:
+      return { action: 'pop-continue' };
+    case ILM_ACTION['pop-to-isp']:
+      return { action: 'pop-to-isp', isp: v.isp, nhGroup: v.nhGroup };
+    case ILM_ACTION['pop-to-sub']:
+      return { action: 'pop-to-sub', isp: v.isp };
+    default:
+      throw new CodecError(`ilm: unknown action ${v.action}`);
+  }
+}
+
+/** A fresh bucket: full (tokens = burst), so a rate change never starts with a debt. */
+function encodePolicer(p: Policer): Buffer {
+  return policerCodec.encode({ rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
+}
+
+function encodeLocal(addr: string): Buffer {
+  const family = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : 0;
+  if (family === 0) throw new CodecError(`local: '${addr}' is not an IP address`);
+  const a = Buffer.alloc(16);
+  (family === 4 ? ipv4 : ipv6).encode(addr, a, 0);
+  return localKeyCodec.encode({ family, addr: a });
+}
+
+function decodeLocal(b: Buffer): string {
+  const k = localKeyCodec.decode(b);
+  return k.family === 4 ? ipv4.decode(k.addr) : ipv6.decode(k.addr);
+}
+
+const ONE = u32.encode(1);
+
+// ---- whole tables ----------------------------------------------------------------------
+
+export type EncodedTables = Map<string, Array<[Buffer, Buffer]>>;
+
+/**
+ * The desired content of every config map as encoded (key, value) pairs. Every config map is
+ * present, empty ones included, so a diff against the maps also finds what to delete. ARRAY
+ * maps (fec_up, nh_group, nexthop, policer) hold only the ids present.
+ */
+export function encodeTables(t: Tables): EncodedTables {
+  const out: EncodedTables = new Map(CONFIG_MAPS.map((n) => [n, []]));
+  const put = (name: MapName, k: Buffer, v: Buffer) => out.get(name)!.push([k, v]);
+
+  put('settings', u32.encode(0), settingsCodec.encode({ ttlMode: TTL_MODE[t.settings.ttlMode], unknownPolicy: UNKNOWN_POLICY[t.settings.unknownPolicy] }));
+  for (const [m, isp] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClassCodec.encode({ isp }));
+  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClassCodec.encode({ isp }));
+  for (const [p, isp] of t.subV4) put('sub_v4', lpmV4KeyCodec.encode(lpmKey(p, 4)), subClassCodec.encode({ isp }));
+  for (const [p, isp] of t.subV6) put('sub_v6', lpmV6KeyCodec.encode(lpmKey(p, 6)), subClassCodec.encode({ isp }));
+  for (const [isp, f] of t.fecUp) put('fec_up', u32.encode(isp), encodeFec(f));
+  for (const [id, g] of t.nhGroups) {
+    put('nh_group', u32.encode(id), nhGroupCodec.encode({ count: g.nexthops.length, nexthop: fill(g.nexthops, MAX_ECMP, 0) }));
+  }
+  for (const [id, n] of t.nexthops) put('nexthop', u32.encode(id), encodeNextHop(n));
+  for (const ifindex of t.txPorts) put('tx_port', u32.encode(ifindex), u32.encode(ifindex));
+  for (const [label, e] of t.ilm) put('ilm', u32.encode(label), encodeIlm(e));
+  for (const [k, r] of t.downV4) put('down_v4', scopedV4KeyCodec.encode(scopedKey(k, 4)), encodeSubRoute(r));
+  for (const [k, r] of t.downV6) put('down_v6', scopedV6KeyCodec.encode(scopedKey(k, 6)), encodeSubRoute(r));
+  for (const [k, isp] of t.ispPorts) put('isp_port', ispPortKeyCodec.encode(k), subClassCodec.encode({ isp }));
+  for (const [k, f] of t.ispRouteV4) put('isp_route_v4', scopedV4KeyCodec.encode(scopedKey(k, 4)), encodeFec(f));
+  for (const [k, f] of t.ispRouteV6) put('isp_route_v6', scopedV6KeyCodec.encode(scopedKey(k, 6)), encodeFec(f));
+  for (const a of t.local) put('local', encodeLocal(a), ONE);
+  for (const [idx, p] of t.policers) put('policer', u32.encode(idx), encodePolicer(p));
+  return out;
+}
+
+/** The Tables that encoded map content stands for (the inverse of encodeTables). */
+export function decodeTables(enc: EncodedTables): Tables {
+  const get = (name: MapName) => enc.get(name) ?? [];
+  const byKey = <V>(name: MapName, f: (k: Buffer, v: Buffer) => V) => get(name).map(([k, v]) => f(k, v));
+  const settingsEntry = get('settings').find(([k]) => u32.decode(k) === 0);
+  const s = settingsEntry ? settingsCodec.decode(settingsEntry[1]) : { ttlMode: 0, unknownPolicy: 0 };
+  return {
+    settings: {
+      ttlMode: s.ttlMode === TTL_MODE.pipe ? 'pipe' : 'uniform',
+      unknownPolicy: s.unknownPolicy === UNKNOWN_POLICY.pass ? 'pass' : 'drop',
+    },
+    subMac: new Map(byKey('sub_mac', (k, v) => [macKeyCodec.decode(k).mac, subClassCodec.decode(v).isp] as const)),
+    subVlan: byKey('sub_vlan', (k, v) => [vlanKeyCodec.decode(k), subClassCodec.decode(v).isp]),
+    subV4: new Map(byKey('sub_v4', (k, v) => {
+      const key = lpmV4KeyCodec.decode(k);
+      return [formatPrefix(key.addr, key.prefixlen), subClassCodec.decode(v).isp] as const;
+    })),
+    subV6: new Map(byKey('sub_v6', (k, v) => {
+      const key = lpmV6KeyCodec.decode(k);
+      return [formatPrefix(key.addr, key.prefixlen), subClassCodec.decode(v).isp] as const;
+    })),
+    fecUp: new Map(byKey('fec_up', (k, v) => [u32.decode(k), decodeFec(v)] as const)),
+    nhGroups: new Map(byKey('nh_group', (k, v) => {
+      const g = nhGroupCodec.decode(v);
+      return [u32.decode(k), { nexthops: g.nexthop.slice(0, Math.min(g.count, MAX_ECMP)) }] as const;
+    })),
+    nexthops: new Map(byKey('nexthop', (k, v) => [u32.decode(k), nexthopCodec.decode(v)] as const)),
+    txPorts: new Set(byKey('tx_port', (k) => u32.decode(k))),
+    ilm: new Map(byKey('ilm', (k, v) => [u32.decode(k), decodeIlm(v)] as const)),
+    downV4: byKey('down_v4', (k, v) => [scopedFromKey(scopedV4KeyCodec.decode(k)), subRouteCodec.decode(v)]),
+    downV6: byKey('down_v6', (k, v) => [scopedFromKey(scopedV6KeyCodec.decode(k)), subRouteCodec.decode(v)]),
+    ispPorts: byKey('isp_port', (k, v) => {
+      const key = ispPortKeyCodec.decode(k);
+      return [{ ifindex: key.ifindex, vid: key.vid }, subClassCodec.decode(v).isp];
+    }),
+    ispRouteV4: byKey('isp_route_v4', (k, v) => [scopedFromKey(scopedV4KeyCodec.decode(k)), decodeFec(v)]),
+    ispRouteV6: byKey('isp_route_v6', (k, v) => [scopedFromKey(scopedV6KeyCodec.decode(k)), decodeFec(v)]),
+    local: new Set(byKey('local', (k) => decodeLocal(k))),
+    policers: new Map(byKey('policer', (k, v) => {
+      const p = policerCodec.decode(v);
+      return [u32.decode(k), { rate: p.rate, burst: p.burst }] as const;
+    })),
+  };
+}
+
+/**
+ * Whether two encoded values of a map mean the same configuration. Policer values carry the
+ * data plane's bucket state (tokens, last_ns), which a diff must ignore.
+ */
+export function sameConfigValue(map: string, a: Buffer, b: Buffer): boolean {
+  if (map === 'policer') {
+    const x = policerCodec.decode(a);
+    const y = policerCodec.decode(b);
+    return x.rate === y.rate && x.burst === y.burst;
+  }
+  return a.equals(b);
+}
+
+/** Keys of label_stats the control plane creates alongside the ILM (one counter per label). */
+export function labelStatsKeys(t: Tables): Buffer[] {
+  return [...t.ilm.keys()].map((l) => u32.encode(l));
+}
+
+/** isp_stats index of (isp, direction, point), as in fecflow_shared.h. */
+export { ispStatsIndex, policerIndex } from './types.js';
