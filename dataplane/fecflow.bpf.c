@@ -235,10 +235,11 @@ int xdp_access(struct xdp_md *ctx)
 			c = bpf_map_lookup_elem(&sub_v4, &k);
 		} else {
 			struct ipv6hdr *ip6 = p.ip;
-			struct ff_lpm_v6_key k = { .prefixlen = 128 };
+			struct ff_lpm_v6_key k;
 
 			if ((void *)(ip6 + 1) > data_end)
 				return ff_drop(FF_DROP_MALFORMED, p.len);
+			k.prefixlen = 128;
 			__builtin_memcpy(k.addr, &ip6->saddr, 16);
 			c = bpf_map_lookup_elem(&sub_v6, &k);
 		}
