@@ -58,7 +58,8 @@ export class BpfMap {
   readonly perCpuStride: number;
   #fd: NativeFd | undefined;
   #pinnedAt: string | undefined;
-  #batchOk = true;
+  // Whether each batch command worked on this map; after ENOTSUPP-like errors we go per element.
+  #batch = { lookup: true, update: true, delete: true };
 
   /** Takes ownership of fd, which must be a map descriptor. */
   constructor(fd: NativeFd, name?: string, opts: { pinPath?: string } = {}) {
@@ -150,12 +151,12 @@ export class BpfMap {
 
   /** Every entry, read with bpf_map_lookup_batch where supported, else key by key. */
   entries(): Array<[Buffer, Buffer]> {
-    if (this.#batchOk) {
+    if (this.#batch.lookup) {
       try {
         return this.#entriesBatch();
       } catch (e) {
         if (!(e instanceof BpfError) || !NO_BATCH.has(e.code)) throw e;
-        this.#batchOk = false;
+        this.#batch.lookup = false;
       }
     }
     return this.#entriesIter();
@@ -215,7 +216,7 @@ export class BpfMap {
     if (entries.length === 0) return;
     const flags = flagsOf(opts.mode);
     for (const [key, value] of entries) this.#checkSizes(key, value);
-    if (this.#batchOk) {
+    if (this.#batch.update) {
       const keys = Buffer.concat(entries.map((e) => e[0]));
       const values = Buffer.concat(entries.map((e) => e[1]));
       try {
@@ -226,6 +227,7 @@ export class BpfMap {
         // EINVAL may also be a real error (e.g. bad flags); the element calls below report it.
         const done = (e as BpfError & { count?: number }).count ?? 0;
         if (done !== 0) throw e;
+        this.#batch.update = false;
       }
     }
     for (const [key, value] of entries) this.set(key, value, opts);
@@ -237,7 +239,7 @@ export class BpfMap {
     for (const key of keys) this.#checkSizes(key);
     let deleted = 0;
     let start = 0;
-    if (this.#batchOk && !this.typeName.includes('array')) {
+    if (this.#batch.delete && !this.typeName.includes('array')) {
       try {
         while (start < keys.length) {
           const rest = Buffer.concat(keys.slice(start));
@@ -258,6 +260,7 @@ export class BpfMap {
         return deleted;
       } catch (e) {
         if (!(e instanceof BpfError) || !NO_BATCH.has(e.code)) throw e;
+        this.#batch.delete = false;
       }
     }
     for (const key of keys.slice(start)) if (this.delete(key)) deleted++;
