@@ -10,8 +10,8 @@ export class BpfError extends Error {
   /** The libbpf or system call that failed, e.g. 'bpf_map_update_elem'. */
   readonly op: string;
 
-  constructor(op: string, errno: number, code: string, detail?: string, options?: { cause?: unknown }) {
-    super(BpfError.describe(op, errno, code, detail), options);
+  constructor(op: string, errno: number, code: string, detail?: string, options?: { cause?: unknown; reason?: string }) {
+    super(BpfError.describe(op, errno, code, detail, options?.reason), options);
     this.name = 'BpfError';
     this.errno = errno;
     this.code = code;
@@ -19,7 +19,7 @@ export class BpfError extends Error {
   }
 
   /** Readable text for an error; EPERM says which privilege is missing. */
-  static describe(op: string, errno: number, code: string, detail?: string): string {
+  static describe(op: string, errno: number, code: string, detail?: string, reason?: string): string {
     let text: string;
     switch (code) {
       case 'EPERM':
@@ -48,7 +48,7 @@ export class BpfError extends Error {
         text = 'no space left (map full or buffer too small)';
         break;
       default:
-        text = code.toLowerCase();
+        text = reason ? reason.charAt(0).toLowerCase() + reason.slice(1) : code.toLowerCase();
     }
     return `${op}: ${text} (${code}, errno ${errno})${detail ? `: ${detail}` : ''}`;
   }
@@ -116,7 +116,9 @@ export function fromNative(e: unknown): unknown {
   }
   const path = (n as { path?: unknown }).path;
   const detail = typeof path === 'string' ? path : undefined;
-  const err = new BpfError(n.op, n.errno, n.code, detail, { cause: e });
+  // The addon's message is "<op>: <strerror> (<CODE>)".
+  const reason = n.message.startsWith(`${n.op}: `) ? n.message.slice(n.op.length + 2).replace(/ \([A-Z0-9]+\)$/, '') : undefined;
+  const err = new BpfError(n.op, n.errno, n.code, detail, { cause: e, reason });
   if (log) Object.defineProperty(err, 'log', { value: log, enumerable: true });
   if (typeof n.count === 'number') Object.defineProperty(err, 'count', { value: n.count, enumerable: true });
   return err;
