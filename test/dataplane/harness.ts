@@ -67,10 +67,11 @@ export class Dataplane {
         for (const k of this.#arrayKeys.get(name) ?? []) m.set(k, zero);
         this.#arrayKeys.set(name, entries.map(([k]) => k));
       } else {
-        const keys = m.keys();
-        if (keys.length) m.deleteMany(keys);
+        for (const k of m.keys()) m.delete(k);
       }
-      if (entries.length) m.setMany(entries);
+      // One call per entry: BpfMap.setMany throws on LPM tries, whose ENOTSUPP from the batch
+      // call carries the request's count and so looks like a partial write.
+      for (const [k, v] of entries) m.set(k, v);
     }
     const ls = this.map('label_stats');
     const want = new Set([...t.ilm.keys()]);
