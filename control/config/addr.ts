@@ -1,0 +1,162 @@
+// Addresses as the configuration writes them: MACs, IPv4/IPv6 addresses and prefixes. Each
+// parser returns the canonical form (lowercase MAC, RFC 5952 IPv6, no leading zeros) or a
+// reason the text is wrong, so the schema can report every mistake instead of throwing.
+
+import { isIPv4, isIPv6 } from 'node:net';
+
+export type Family = 4 | 6;
+
+export interface ParsedPrefix {
+  family: Family;
+  /** network bytes, host bits zero */
+  bytes: Uint8Array;
+  len: number;
+  /** canonical text, e.g. '100.64.0.0/24' or '2001:db8::/48' */
+  text: string;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const fail = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
+
+const MAC_RE = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
+
+/** 'AA-bb-…' or 'aa:bb:…' → 'aa:bb:cc:dd:ee:ff'; a station MAC must be unicast and not zero. */
+export function parseMac(text: string): Parsed<string> {
+  if (!MAC_RE.test(text)) return fail(`malformed MAC address '${text}' (expected six hex pairs like 02:00:5e:00:53:01)`);
+  const mac = text.toLowerCase().replace(/-/g, ':');
+  const first = parseInt(mac.slice(0, 2), 16);
+  if (first & 1) return fail(`MAC address '${text}' is a multicast/broadcast address, not a station`);
+  if (mac === '00:00:00:00:00:00') return fail(`MAC address '${text}' is all zeros`);
+  return ok(mac);
+}
+
+export function macBytes(mac: string): Uint8Array {
+  return Uint8Array.from(mac.split(':').map((h) => parseInt(h, 16)));
+}
+
+export function ipBytes(text: string): { family: Family; bytes: Uint8Array } | undefined {
+  if (isIPv4(text)) {
+    return { family: 4, bytes: Uint8Array.from(text.split('.').map(Number)) };
+  }
+  if (isIPv6(text) && !text.includes('%')) return { family: 6, bytes: ipv6Bytes(text) };
+  return undefined;
+}
+
+function ipv6Bytes(text: string): Uint8Array {
+  let s = text;
+  // An embedded IPv4 tail (::ffff:192.0.2.1) is rewritten as its two hex groups first.
+  const lastColon = s.lastIndexOf(':');
+  if (s.slice(lastColon + 1).includes('.')) {
+    const v4 = s.slice(lastColon + 1).split('.').map(Number);
+    const hi = ((v4[0]! << 8) | v4[1]!).toString(16);
+    const lo = ((v4[2]! << 8) | v4[3]!).toString(16);
+    s = `${s.slice(0, lastColon + 1)}${hi}:${lo}`;
+  }
+  const halves = s.split('::');
+  const parse = (part: string | undefined): number[] =>
+    part === undefined || part === '' ? [] : part.split(':').map((g) => parseInt(g, 16));
+  const head = parse(halves[0]);
+  const tail = parse(halves[1]);
+  const groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}
+
+export function formatIp(family: Family, bytes: Uint8Array): string {
+  if (family === 4) return Array.from(bytes.subarray(0, 4)).join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((bytes[i * 2]! << 8) | bytes[i * 2 + 1]!);
+  // RFC 5952: compress the longest run of two or more zero groups, the first one on a tie.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** An address, optionally with '/len' (an interface address); returns the bare canonical address. */
+export function parseHostAddress(text: string): Parsed<{ family: Family; address: string; len?: number }> {
+  const [addr, lenText, extra] = text.split('/');
+  if (extra !== undefined) return fail(`malformed address '${text}'`);
+  const ip = ipBytes(addr!);
+  if (!ip) return fail(`malformed IP address '${text}'`);
+  const max = ip.family === 4 ? 32 : 128;
+  if (lenText !== undefined) {
+    const len = parsePrefixLen(lenText);
+    if (len === undefined || len > max) return fail(`prefix length '/${lenText}' out of range 0..${max}`);
+    return ok({ family: ip.family, address: formatIp(ip.family, ip.bytes), len });
+  }
+  return ok({ family: ip.family, address: formatIp(ip.family, ip.bytes) });
+}
+
+function parsePrefixLen(text: string): number | undefined {
+  return /^\d{1,3}$/.test(text) ? Number(text) : undefined;
+}
+
+/**
+ * 'a.b.c.d/len' or 'v6/len'. A bare address is a host route (/32 or /128). A prefix with host
+ * bits set is rejected, not silently masked: it is usually a typo and masking would hide it.
+ */
+export function parsePrefix(text: string): Parsed<ParsedPrefix> {
+  const [addr, lenText, extra] = text.split('/');
+  if (extra !== undefined) return fail(`malformed prefix '${text}'`);
+  const ip = ipBytes(addr!);
+  if (!ip) return fail(`malformed IP prefix '${text}'`);
+  const max = ip.family === 4 ? 32 : 128;
+  let len = max;
+  if (lenText !== undefined) {
+    const l = parsePrefixLen(lenText);
+    if (l === undefined || l > max) return fail(`prefix length '/${lenText}' out of range 0..${max}`);
+    len = l;
+  }
+  const masked = maskBytes(ip.bytes, len);
+  const text2 = `${formatIp(ip.family, masked)}/${len}`;
+  if (!masked.every((b, i) => b === ip.bytes[i])) {
+    return fail(`prefix '${text}' has host bits set (did you mean ${text2}?)`);
+  }
+  return ok({ family: ip.family, bytes: masked, len, text: text2 });
+}
+
+export function maskBytes(bytes: Uint8Array, len: number): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  for (let i = 0; i < out.length; i++) {
+    const keep = Math.max(0, Math.min(8, len - i * 8));
+    out[i]! &= (0xff << (8 - keep)) & 0xff;
+  }
+  return out;
+}
+
+/** True when prefix a contains prefix b (same family, a.len <= b.len, same leading a.len bits). */
+export function contains(a: ParsedPrefix, b: ParsedPrefix): boolean {
+  if (a.family !== b.family || a.len > b.len) return false;
+  const m = maskBytes(b.bytes, a.len);
+  return m.every((x, i) => x === a.bytes[i]);
+}
+
+/** Sort key: family, then network bytes, then length (a covering prefix before what it covers). */
+export function comparePrefixes(a: ParsedPrefix, b: ParsedPrefix): number {
+  if (a.family !== b.family) return a.family - b.family;
+  for (let i = 0; i < a.bytes.length; i++) {
+    if (a.bytes[i] !== b.bytes[i]) return a.bytes[i]! - b.bytes[i]!;
+  }
+  return a.len - b.len;
+}

@@ -1,0 +1,7 @@
+// The configuration module's public face: load, parse or validate a router's configuration.
+
+export { ConfigError, formatPath, type ConfigIssue } from './errors.js';
+export { loadConfigFile, parseConfig, type ConfigFormat } from './load.js';
+export { checkConfig, validateConfig } from './validate.js';
+export { parseRate, parseSize } from './units.js';
+export * from './types.js';

@@ -1,0 +1,294 @@
+// The shape of a configuration file: one zod schema per element (interface, ISP, subscriber,
+// label binding) plus the document around them. Shapes only — references between elements
+// (an unknown ISP, a next hop on a core port…) are checked in ./validate.ts, which parses each
+// element on its own so one broken element never hides the mistakes in the others.
+
+import { z } from 'zod';
+import { MAX_ECMP, MAX_ISPS, MAX_LABEL, MAX_LABELS, MAX_RESERVED_LABEL } from '../tables/types.js';
+import { parseHostAddress, parseMac, parsePrefix, type Parsed } from './addr.js';
+import type { FecConfig, Interface, Isp, LabelBinding, NextHopRef, Subscriber, Tpid } from './types.js';
+import { parseRate, parseSize } from './units.js';
+
+export const NODE_RE = /^[a-z0-9_-]{1,64}$/;
+export const NAME_RE = /^[A-Za-z][A-Za-z0-9._-]{0,62}$/;
+/** Linux IFNAMSIZ is 16 with the terminating NUL. */
+const DEVICE_RE = /^[A-Za-z0-9._@-]{1,15}$/;
+
+function int(what: string, min: number, max: number) {
+  const range = `${what} must be ${min}..${max}`;
+  return z
+    .number({ required_error: `${what} is required`, invalid_type_error: `${what} must be a number` })
+    .int(`${what} must be a whole number`)
+    .min(min, range)
+    .max(max, range);
+}
+
+function text(what: string, re: RegExp, rule: string) {
+  return z
+    .string({ required_error: `${what} is required`, invalid_type_error: `${what} must be a string` })
+    .regex(re, `${what} ${rule}`);
+}
+
+/** A string checked and normalised by one of the ./addr.js or ./units.js parsers. */
+function parsedString<T>(what: string, parse: (s: string) => Parsed<T>) {
+  return z
+    .string({ required_error: `${what} is required`, invalid_type_error: `${what} must be a string (quote it in YAML)` })
+    .transform((s, ctx) => {
+      const r = parse(s);
+      if (r.ok) return r.value;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.reason });
+      return z.NEVER;
+    });
+}
+
+function quantity(what: string, parse: (v: string | number) => Parsed<number>) {
+  return z
+    .union([z.string(), z.number()], { errorMap: () => ({ message: `${what} must be a string with a unit or a number` }) })
+    .transform((v, ctx) => {
+      const r = parse(v);
+      if (r.ok) return r.value;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: r.reason });
+      return z.NEVER;
+    });
+}
+
+/**
+ * A single item or a list of them, always a list afterwards. Issues keep the path the operator
+ * wrote: 'nexthop.neighbour' for a single object, 'nexthop[1].neighbour' in a list.
+ */
+function oneOrMany<T>(item: z.ZodType<T, z.ZodTypeDef, unknown>, what: string, max: number) {
+  return z.unknown().transform((v, ctx): T[] => {
+    const list = Array.isArray(v);
+    if (v === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} is required` });
+      return z.NEVER;
+    }
+    const items: unknown[] = list ? v : [v];
+    if (items.length === 0 || items.length > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what} takes 1..${max} entries, not ${items.length}` });
+      return z.NEVER;
+    }
+    const out: T[] = [];
+    let bad = false;
+    items.forEach((x, i) => {
+      const r = item.safeParse(x);
+      if (r.success) out.push(r.data);
+      else {
+        bad = true;
+        for (const issue of r.error.issues) {
+          ctx.addIssue({ ...issue, path: list ? [i, ...issue.path] : issue.path } as z.IssueData);
+        }
+      }
+    });
+    return bad ? z.NEVER : out;
+  });
+}
+
+export const name = (what: string) => text(what, NAME_RE, 'must start with a letter and hold only letters, digits, ".", "_" or "-" (at most 63)');
+export const mac = parsedString('MAC address', parseMac);
+export const prefix = parsedString('prefix', (s) => {
+  const r = parsePrefix(s);
+  return r.ok ? { ok: true, value: r.value.text } : r;
+});
+const hostAddress = parsedString('address', (s) => {
+  const r = parseHostAddress(s);
+  return r.ok ? { ok: true, value: r.value.len === undefined ? r.value.address : `${r.value.address}/${r.value.len}` } : r;
+});
+const vid = (what: string) => int(what, 1, 4094);
+
+export const incomingLabel = int('label', 0, MAX_LABEL).refine((l) => l < 0 || l > MAX_RESERVED_LABEL, (l) => ({
+  message: `label ${l} is reserved (0..${MAX_RESERVED_LABEL}) and cannot be an incoming label`,
+}));
+
+const outgoingLabel = int('label', 0, MAX_LABEL).superRefine((l, ctx) => {
+  if (l === 3) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: 'label 3 (implicit null) is never sent; to pop the label before the next hop use action pop-forward (PHP)',
+    });
+  } else if (l === 1 || (l > 3 && l <= MAX_RESERVED_LABEL)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `label ${l} is reserved and cannot be pushed (explicit null 0 and 2 can)` });
+  }
+});
+
+export const labelStack = z
+  .array(outgoingLabel, { required_error: 'labels is required', invalid_type_error: 'labels must be a list of labels' })
+  .min(1, `a label stack holds 1..${MAX_LABELS} labels, not 0`)
+  .max(MAX_LABELS, `a label stack holds 1..${MAX_LABELS} labels`);
+
+const tc = int('tc', 0, 7).default(0);
+
+export const nextHopRef: z.ZodType<NextHopRef, z.ZodTypeDef, unknown> = z
+  .object({ interface: name('interface'), neighbour: name('neighbour') })
+  .strict();
+
+const nexthops = oneOrMany(nextHopRef, 'nexthop', MAX_ECMP);
+
+export const fecSchema: z.ZodType<FecConfig, z.ZodTypeDef, unknown> = z
+  .object({ labels: labelStack, tc, nexthop: nexthops })
+  .strict();
+
+export const interfaceSchema: z.ZodType<Interface, z.ZodTypeDef, unknown> = z
+  .object({
+    name: name('interface name'),
+    device: text('device', DEVICE_RE, 'must be a Linux interface name (at most 15 characters)').optional(),
+    role: z.enum(['access', 'core', 'isp'], {
+      errorMap: () => ({ message: "role must be 'access', 'core' or 'isp'" }),
+    }),
+    mtu: int('mtu', 68, 65535).default(1500),
+    vlan: vid('vlan').optional(),
+    addresses: z.array(hostAddress).default([]),
+    neighbours: z.record(name('neighbour name'), mac).default({}),
+  })
+  .strict()
+  .transform((i) => {
+    const out: Interface = {
+      name: i.name,
+      device: i.device ?? i.name,
+      role: i.role,
+      mtu: i.mtu,
+      addresses: i.addresses,
+      neighbours: i.neighbours,
+    };
+    if (i.vlan !== undefined) out.vlan = i.vlan;
+    return out;
+  });
+
+const rateLimit = z
+  .object({ rate: quantity('rate', parseRate), burst: quantity('burst', parseSize) })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.rate > 0 && r.rate < 8) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['rate'], message: 'rate must be at least 8bit (1 byte/s)' });
+    if (r.burst < 1518) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['burst'],
+        message: `burst ${r.burst} B is smaller than one full Ethernet frame (1518 B): every full-size frame would be dropped`,
+      });
+    }
+  });
+
+const ispRoute = z
+  .object({ prefix, labels: labelStack, tc, nexthop: nexthops })
+  .strict();
+
+export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
+  .object({
+    id: int('ISP id', 1, MAX_ISPS - 1),
+    name: name('ISP name'),
+    policer: z.object({ up: rateLimit.optional(), down: rateLimit.optional() }).strict().default({}),
+    upstream: fecSchema.optional(),
+    downstream: z
+      .object({
+        links: z.array(z.object({ interface: name('interface'), vlan: vid('vlan').optional() }).strict()).default([]),
+        routes: z.array(ispRoute).default([]),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .transform((i) => {
+    const out: Isp = { id: i.id, name: i.name, policer: {} };
+    if (i.policer.up) out.policer.up = i.policer.up;
+    if (i.policer.down) out.policer.down = i.policer.down;
+    if (i.upstream) out.upstream = i.upstream;
+    if (i.downstream) {
+      out.downstream = {
+        links: i.downstream.links.map((l) => (l.vlan === undefined ? { interface: l.interface } : { interface: l.interface, vlan: l.vlan })),
+        routes: i.downstream.routes,
+      };
+    }
+    return out;
+  });
+
+export const ispRef = z.union([int('ISP id', 1, MAX_ISPS - 1), z.string().min(1)], {
+  errorMap: () => ({ message: 'isp must be an ISP name or id (1..4095)' }),
+});
+
+const tpid = z
+  .union([z.string(), z.number()], { errorMap: () => ({ message: "tpid must be '802.1Q' or '802.1ad'" }) })
+  .transform((t, ctx): Tpid => {
+    const s = String(t).toLowerCase();
+    if (s === '802.1q' || s === '0x8100' || s === String(0x8100)) return '802.1Q';
+    if (s === '802.1ad' || s === '0x88a8' || s === String(0x88a8)) return '802.1ad';
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `tpid '${t}' must be '802.1Q' (0x8100) or '802.1ad' (0x88a8)` });
+    return z.NEVER;
+  });
+
+function tags<T extends z.ZodRawShape>(extra: T) {
+  return z.object({ ...extra, outer: vid('outer'), inner: vid('inner').optional(), tpid: tpid.optional() }).strict();
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export const subscriberSchema: z.ZodType<Subscriber, z.ZodTypeDef, unknown> = z
+  .object({
+    name: name('subscriber name'),
+    isp: ispRef,
+    match: z
+      .object({
+        mac: mac.optional(),
+        vlan: tags({ interface: name('interface') }).optional(),
+        prefix: oneOrMany(prefix, 'prefix', Number.MAX_SAFE_INTEGER).optional(),
+      })
+      .strict()
+      .refine((m) => m.mac !== undefined || m.vlan !== undefined || m.prefix !== undefined, {
+        message: 'match needs at least one of mac, vlan, prefix',
+      }),
+    deliver: z
+      .object({
+        interface: name('interface').optional(),
+        mac: mac.optional(),
+        vlan: tags({}).optional(),
+        addresses: oneOrMany(prefix, 'addresses', Number.MAX_SAFE_INTEGER).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .transform((s) => {
+    const out: Subscriber = { name: s.name, isp: s.isp, match: dropUndefined({ ...s.match }) };
+    if (out.match.vlan) out.match.vlan = dropUndefined(out.match.vlan);
+    if (s.deliver) {
+      out.deliver = dropUndefined({ ...s.deliver });
+      if (out.deliver.vlan) out.deliver.vlan = dropUndefined(out.deliver.vlan);
+    }
+    return out;
+  });
+
+export const labelBindingSchema: z.ZodType<LabelBinding, z.ZodTypeDef, unknown> = z.discriminatedUnion(
+  'action',
+  [
+    z.object({ label: incomingLabel, action: z.literal('swap'), labels: labelStack, tc, nexthop: nexthops }).strict(),
+    z.object({ label: incomingLabel, action: z.literal('pop-forward'), nexthop: nexthops }).strict(),
+    z.object({ label: incomingLabel, action: z.literal('pop-continue') }).strict(),
+    z.object({ label: incomingLabel, action: z.literal('pop-to-isp'), isp: ispRef, nexthop: nexthops }).strict(),
+    z.object({ label: incomingLabel, action: z.literal('pop-to-subscriber'), isp: ispRef }).strict(),
+  ],
+  {
+    errorMap: (issue, ctx) =>
+      issue.code === z.ZodIssueCode.invalid_union_discriminator
+        ? { message: "action must be one of 'swap', 'pop-forward', 'pop-continue', 'pop-to-isp', 'pop-to-subscriber'" }
+        : { message: ctx.defaultError },
+  },
+);
+
+const list = (what: string) =>
+  z.array(z.unknown(), { invalid_type_error: `${what} must be a list` }).default([]);
+
+/** The document; element lists are parsed element by element in ./validate.ts. */
+export const documentSchema = z
+  .object({
+    node: text('node', NODE_RE, 'must be 1..64 characters of a-z, 0-9, "-" or "_" (it names the pin directory)'),
+    ttlMode: z.enum(['uniform', 'pipe'], { errorMap: () => ({ message: "ttlMode must be 'uniform' or 'pipe'" }) }).default('uniform'),
+    unknownSubscriber: z
+      .enum(['drop', 'pass'], { errorMap: () => ({ message: "unknownSubscriber must be 'drop' or 'pass'" }) })
+      .default('drop'),
+    interfaces: list('interfaces'),
+    isps: list('isps'),
+    subscribers: list('subscribers'),
+    ilm: list('ilm'),
+  })
+  .strict();

@@ -1,0 +1,146 @@
+// The validated configuration of one router, as the compiler receives it. Values are already
+// normalised by the schema: MACs lowercase with colons, prefixes canonical, a single next hop
+// or prefix written without a list turned into a list of one, rates in bit/s, sizes in bytes.
+// ISP references keep the operator's spelling (name or id); resolveIsp() turns them into ids.
+
+import type { Mac, Prefix, TtlMode, UnknownPolicy } from '../tables/types.js';
+
+export type Role = 'access' | 'core' | 'isp';
+
+/** An ISP by its name ('alpha') or its numeric id (7). */
+export type IspRef = string | number;
+
+export interface Interface {
+  /** the name the rest of the config uses */
+  name: string;
+  /** Linux network device; defaults to name */
+  device: string;
+  role: Role;
+  /** L3 MTU of the link */
+  mtu: number;
+  /** isp interfaces only: the ISP link is this 802.1Q VLAN of the device */
+  vlan?: number;
+  /** the router's own addresses, 'addr' or 'addr/len' (canonical) */
+  addresses: string[];
+  /** next-hop routers on this link: name -> MAC */
+  neighbours: Record<string, Mac>;
+}
+
+export interface NextHopRef {
+  interface: string;
+  neighbour: string;
+}
+
+/** A label stack to push and where to send it (an upstream FEC or an ISP route). */
+export interface FecConfig {
+  /** top label first, 1..3 */
+  labels: number[];
+  tc: number;
+  /** 1..8 next hops; more than one is an ECMP group */
+  nexthop: NextHopRef[];
+}
+
+export interface RateLimit {
+  /** bit/s */
+  rate: number;
+  /** bytes */
+  burst: number;
+}
+
+export interface IspLink {
+  interface: string;
+  /** VLAN id the ISP's frames carry on the port; defaults to the interface's vlan */
+  vlan?: number;
+}
+
+export interface IspRoute extends FecConfig {
+  prefix: Prefix;
+}
+
+export interface Isp {
+  id: number;
+  name: string;
+  policer: { up?: RateLimit; down?: RateLimit };
+  /** headend: the FEC pushed on this ISP's end-user traffic */
+  upstream?: FecConfig;
+  /** tailend: where this ISP's traffic enters and how it is labelled back to the end-users */
+  downstream?: { links: IspLink[]; routes: IspRoute[] };
+}
+
+export type Tpid = '802.1Q' | '802.1ad';
+
+export interface SubscriberMatch {
+  mac?: Mac;
+  vlan?: { interface: string; outer: number; inner?: number; tpid?: Tpid };
+  prefix?: Prefix[];
+}
+
+export interface SubscriberDelivery {
+  interface?: string;
+  mac?: Mac;
+  vlan?: { outer: number; inner?: number; tpid?: Tpid };
+  addresses?: Prefix[];
+}
+
+export interface Subscriber {
+  name: string;
+  isp: IspRef;
+  /** upstream: how the headend recognises the end-user (at least one of mac, vlan, prefix) */
+  match: SubscriberMatch;
+  /** downstream: how the headend hands traffic back; missing fields come from match */
+  deliver?: SubscriberDelivery;
+}
+
+export type LabelBinding =
+  | { label: number; action: 'swap'; labels: number[]; tc: number; nexthop: NextHopRef[] }
+  | { label: number; action: 'pop-forward'; nexthop: NextHopRef[] }
+  | { label: number; action: 'pop-continue' }
+  | { label: number; action: 'pop-to-isp'; isp: IspRef; nexthop: NextHopRef[] }
+  | { label: number; action: 'pop-to-subscriber'; isp: IspRef };
+
+export interface Config {
+  /** names the pin directory /sys/fs/bpf/fecflow/<node>/ */
+  node: string;
+  ttlMode: TtlMode;
+  unknownSubscriber: UnknownPolicy;
+  interfaces: Interface[];
+  isps: Isp[];
+  subscribers: Subscriber[];
+  /** the incoming label map */
+  ilm: LabelBinding[];
+}
+
+/** A subscriber's downstream delivery with the defaults from its match filled in. */
+export interface ResolvedDelivery {
+  interface: string;
+  mac: Mac;
+  vlan?: { outer: number; inner?: number; tpid: Tpid };
+  addresses: Prefix[];
+}
+
+/** The ISP id an IspRef names, or undefined. Digits-only strings are ids too. */
+export function resolveIsp(isps: readonly Isp[], ref: IspRef): Isp | undefined {
+  if (typeof ref === 'number' || /^\d+$/.test(ref)) {
+    const id = Number(ref);
+    return isps.find((i) => i.id === id);
+  }
+  return isps.find((i) => i.name === ref);
+}
+
+/** Fills the delivery's gaps from the match (interface and tags from match.vlan, mac, prefixes). */
+export function resolveDelivery(sub: Subscriber): Partial<ResolvedDelivery> | undefined {
+  const d = sub.deliver;
+  if (!d) return undefined;
+  const mv = sub.match.vlan;
+  const vlan = d.vlan ?? (mv ? { outer: mv.outer, inner: mv.inner, tpid: mv.tpid } : undefined);
+  const out: Partial<ResolvedDelivery> = {
+    interface: d.interface ?? mv?.interface,
+    mac: d.mac ?? sub.match.mac,
+    addresses: d.addresses ?? sub.match.prefix,
+  };
+  if (vlan) {
+    out.vlan = { outer: vlan.outer, tpid: vlan.tpid ?? '802.1Q' };
+    if (vlan.inner !== undefined) out.vlan.inner = vlan.inner;
+  }
+  return out;
+}
