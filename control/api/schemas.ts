@@ -12,7 +12,7 @@ const mac = z
 const vid = z.number().int().min(1, 'VLAN ids are 1..4094').max(4094, 'VLAN ids are 1..4094');
 
 const vlan = z
-  .object({ port: z.string().min(1, 'the access port name is required'), outer: vid, inner: vid.optional() })
+  .object({ interface: z.string().min(1, 'the access interface name is required'), outer: vid, inner: vid.optional() })
   .strict();
 
 const prefix = z.string().min(2).regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'expected an IPv4 or IPv6 prefix like 100.64.0.0/24');
@@ -64,14 +64,11 @@ export const addIspBody = z
 
 const quantity = z.union([z.string().min(1), z.number().int().nonnegative()]);
 
-export const setRateBody = z
-  .object({
-    direction: z.enum(['up', 'down', 'both']),
-    /** null removes the limit */
-    rate: quantity.nullable(),
-    burst: quantity.optional(),
-    ...dryRunField,
-  })
-  .strict();
+const limit = z.object({ rate: quantity, burst: quantity.optional() }).strict();
 
-export const removeIspQuery = z.object({ force: z.boolean().optional(), ...dryRunField }).strict();
+/** Per direction: a limit, null to remove it, absent to leave it. */
+export const setRateBody = z
+  .object({ up: limit.nullable().optional(), down: limit.nullable().optional(), ...dryRunField })
+  .strict()
+  .refine((b) => b.up !== undefined || b.down !== undefined, { message: 'give up and/or down (null removes a limit)' });
+

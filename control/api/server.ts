@@ -121,10 +121,15 @@ export function routes(deps: ApiDeps): Route[] {
       handler: async (ctx) => {
         const b = validate(setRateBody, await ctx.body(), 'rate');
         const name = ctx.params.name!;
-        const dirs = b.direction === 'both' ? (['up', 'down'] as const) : ([b.direction] as const);
-        const limit = b.rate === null ? null : { rate: b.rate, ...(b.burst !== undefined ? { burst: b.burst } : {}) };
         return changed(
-          await daemon.edit(`api:isp-rate ${name}`, (c) => dirs.forEach((d) => model.setRate(c, name, d, limit)), { dryRun: dryRun(ctx, b) }),
+          await daemon.edit(
+            `api:isp-rate ${name}`,
+            (c) => {
+              if (b.up !== undefined) model.setRate(c, name, 'up', b.up);
+              if (b.down !== undefined) model.setRate(c, name, 'down', b.down);
+            },
+            { dryRun: dryRun(ctx, b) },
+          ),
         );
       },
     },

@@ -5,12 +5,14 @@ import type { InterfaceRole } from './ports.js';
 
 export type SubscriberMatch =
   | { mac: string }
-  | { vlan: { port: string; outer: number; inner?: number } }
+  | { vlan: { interface: string; outer: number; inner?: number } }
   | { prefix: string };
 
 export interface Subscriber {
   match: SubscriberMatch;
   isp: string;
+  /** the config's name for it (generated from the match when the API creates it) */
+  name?: string;
 }
 
 export interface RateLimit {
@@ -55,7 +57,7 @@ export interface ConfigModel {
 /** A stable text key for a match, e.g. 'mac aa:bb:..' or 'vlan eth1:100:20'. */
 export function matchKey(m: SubscriberMatch): string {
   if ('mac' in m) return `mac ${m.mac.toLowerCase()}`;
-  if ('vlan' in m) return `vlan ${m.vlan.port}:${m.vlan.outer}${m.vlan.inner ? `:${m.vlan.inner}` : ''}`;
+  if ('vlan' in m) return `vlan ${m.vlan.interface}:${m.vlan.outer}${m.vlan.inner ? `:${m.vlan.inner}` : ''}`;
   return `prefix ${m.prefix.toLowerCase()}`;
 }
 

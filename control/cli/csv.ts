@@ -1,0 +1,102 @@
+// Reads the subscriber import file: CSV with a header naming the columns mac, vlan, prefix and
+// isp (any order; extra columns are ignored). Each row has exactly one of mac, vlan
+// (IF:OUTER[:INNER]) or prefix. Every bad row is reported with its line number; the API sees the
+// file only when all rows are well-formed.
+export interface CsvRow {
+  mac?: string;
+  vlan?: { interface: string; outer: number; inner?: number };
+  prefix?: string;
+  isp: string;
+}
+
+export interface CsvResult {
+  rows: CsvRow[];
+  /** the file line of each row */
+  lines: number[];
+  errors: Array<{ line: number; message: string }>;
+}
+
+/** Split one CSV line; handles double-quoted fields with "" escapes. */
+export function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"' && cur === '') quoted = true;
+    else if (ch === ',') {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur.trim());
+  return out;
+}
+
+export function parseSubscriberCsv(text: string): CsvResult {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
+  const res: CsvResult = { rows: [], lines: [], errors: [] };
+  let header: string[] | undefined;
+  for (let n = 0; n < lines.length; n++) {
+    const raw = lines[n]!;
+    if (raw.trim() === '' || raw.trimStart().startsWith('#')) continue;
+    const cells = splitCsvLine(raw);
+    const line = n + 1;
+    if (!header) {
+      header = cells.map((c) => c.toLowerCase());
+      const missing = ['isp'].filter((h) => !header!.includes(h));
+      if (missing.length || !header.some((h) => h === 'mac' || h === 'vlan' || h === 'prefix')) {
+        res.errors.push({ line, message: 'the header must name an isp column and at least one of mac, vlan, prefix' });
+        return res;
+      }
+      continue;
+    }
+    const get = (h: string): string | undefined => {
+      const i = header!.indexOf(h);
+      const v = i >= 0 ? cells[i] : undefined;
+      return v === undefined || v === '' ? undefined : v;
+    };
+    const isp = get('isp');
+    const mac = get('mac');
+    const vlan = get('vlan');
+    const prefix = get('prefix');
+    const n1 = [mac, vlan, prefix].filter((x) => x !== undefined).length;
+    if (!isp) {
+      res.errors.push({ line, message: 'isp is empty' });
+      continue;
+    }
+    if (n1 !== 1) {
+      res.errors.push({ line, message: 'give exactly one of mac, vlan, prefix' });
+      continue;
+    }
+    const row: CsvRow = { isp };
+    if (mac !== undefined) {
+      if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(mac)) {
+        res.errors.push({ line, message: `'${mac}' is not a MAC address` });
+        continue;
+      }
+      row.mac = mac.toLowerCase().replace(/-/g, ':');
+    }
+    if (vlan !== undefined) {
+      const m = /^([^:]+):(\d{1,4})(?::(\d{1,4}))?$/.exec(vlan);
+      const outer = m ? Number(m[2]) : 0;
+      const inner = m?.[3] !== undefined ? Number(m[3]) : undefined;
+      if (!m || outer < 1 || outer > 4094 || (inner !== undefined && (inner < 1 || inner > 4094))) {
+        res.errors.push({ line, message: `'${vlan}' is not a VLAN match (IF:OUTER[:INNER], ids 1..4094)` });
+        continue;
+      }
+      row.vlan = inner === undefined ? { interface: m[1]!, outer } : { interface: m[1]!, outer, inner };
+    }
+    if (prefix !== undefined) row.prefix = prefix;
+    res.rows.push(row);
+    res.lines.push(line);
+  }
+  if (!header) res.errors.push({ line: 1, message: 'the file is empty (expected a header row: mac,vlan,prefix,isp)' });
+  return res;
+}

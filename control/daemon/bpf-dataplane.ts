@@ -1,0 +1,262 @@
+// The data plane as the daemon drives it, over control/bpf. Layout of one node's pins:
+//   <pinRoot>/<node>/maps/<map>       every map of the object (reused across restarts)
+//   <pinRoot>/<node>/links/<device>   the XDP bpf_link of each interface
+// A restarted daemon (clean stop or kill -9) opens the object with the pinned maps, then for
+// each interface reopens the pinned link: the program stays attached the whole time, and is
+// swapped atomically (bpf_link_update) only if the new object's program differs (tag) or the
+// interface's role changed.
+import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
+import { DROP_REASONS, DIRECTIONS, POINTS } from '../tables/types.js';
+import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
+import type { MapIO } from './mapio.js';
+import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
+
+export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
+
+const COUNTER_MAPS = new Set(['isp_stats', 'label_stats', 'drop_stats']);
+
+export interface BpfDataplaneOptions {
+  objectPath: string;
+  /** e.g. /sys/fs/bpf/fecflow */
+  pinRoot: string;
+  node: string;
+  log: Logger;
+  /** 'auto' (native, else generic) unless a test forces one */
+  xdpMode?: 'auto' | 'native' | 'generic';
+}
+
+interface Attached extends AttachedProgram {
+  link: XdpLink;
+}
+
+export class BpfDataplane implements Dataplane {
+  readonly nodeDir: string;
+  readonly mapDir: string;
+  readonly linkDir: string;
+  private obj: BpfObject;
+  private attached = new Map<string, Attached>();
+  private readonly log: Logger;
+
+  private constructor(private readonly opts: BpfDataplaneOptions, obj: BpfObject) {
+    this.obj = obj;
+    this.nodeDir = join(opts.pinRoot, opts.node);
+    this.mapDir = join(this.nodeDir, 'maps');
+    this.linkDir = join(this.nodeDir, 'links');
+    this.log = opts.log.child({ part: 'dataplane' });
+  }
+
+  /** Load the object, reusing the node's pinned maps when they exist. */
+  static open(opts: BpfDataplaneOptions): BpfDataplane {
+    ensureBpffs(bpffsRoot(opts.pinRoot));
+    const nodeDir = join(opts.pinRoot, opts.node);
+    const mapDir = join(nodeDir, 'maps');
+    mkdirSync(join(nodeDir, 'links'), { recursive: true });
+    const obj = BpfObject.open(opts.objectPath, { pinDir: mapDir, reusePinnedMaps: true });
+    const dp = new BpfDataplane(opts, obj);
+    dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
+    return dp;
+  }
+
+  map(name: string): BpfMap {
+    return this.obj.map(name);
+  }
+
+  /** The configuration maps, as the reconciler writes them. */
+  configMaps(): MapIO[] {
+    return this.obj
+      .maps()
+      .filter((m) => !COUNTER_MAPS.has(m.name) && !m.name.startsWith('.') && !m.name.includes('.'))
+      .map((m) => mapIO(m));
+  }
+
+  async sync(interfaces: InterfaceRole[]): Promise<AttachedProgram[]> {
+    const want = new Map(interfaces.map((i) => [i.ifname, i.role]));
+    // Detach interfaces no longer configured (also pins left by an earlier run).
+    for (const dev of this.pinnedLinks()) {
+      if (want.has(dev)) continue;
+      this.detachOne(dev);
+    }
+    for (const [dev, role] of want) {
+      const cur = this.attached.get(dev);
+      const prog = this.obj.program(PROGRAM_OF[role]);
+      const progInfo = prog.info();
+      if (cur && cur.role === role && cur.tag === progInfo.tag && this.linkAlive(cur)) continue;
+      if (cur) {
+        cur.link.close();
+        this.attached.delete(dev);
+      }
+      this.attached.set(dev, this.attachOne(dev, role, prog));
+    }
+    return this.programs();
+  }
+
+  private linkAlive(a: Attached): boolean {
+    try {
+      const i = a.link.info();
+      return i.ifindex !== 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private attachOne(dev: string, role: Role, prog: Program): Attached {
+    const pin = join(this.linkDir, dev);
+    const want = prog.info();
+    const ifindex = ifindexOf(dev);
+    if (existsSync(pin)) {
+      let link: XdpLink | undefined;
+      try {
+        link = XdpLink.fromPin(pin);
+        const li = link.info();
+        if (li.ifindex !== ifindex) throw new Error(`pinned link is on ifindex ${li.ifindex}, ${dev} is ${ifindex} now (device recreated)`);
+        const old = Program.fromId(li.progId);
+        let oldInfo;
+        try {
+          oldInfo = old.info();
+        } finally {
+          old.close();
+        }
+        if (oldInfo.tag === want.tag && oldInfo.name === want.name) {
+          this.log.info({ ifname: dev, role, mode: link.mode, progId: li.progId, tag: oldInfo.tag }, 'kept the pinned XDP link: program unchanged');
+          return { ifname: dev, role, mode: link.mode, progId: li.progId, tag: oldInfo.tag, reused: true, link };
+        }
+        link.update(prog);
+        this.log.info({ ifname: dev, role, mode: link.mode, from: li.progId, to: want.id }, 'updated the pinned XDP link to the new program (atomic replace)');
+        return { ifname: dev, role, mode: link.mode, progId: want.id, tag: want.tag, reused: true, link };
+      } catch (err) {
+        // A link whose device went away cannot be reused: drop the pin and attach afresh.
+        this.log.warn({ ifname: dev, err: String(err) }, 'pinned XDP link unusable; attaching a new one');
+        try {
+          link?.unpin();
+          link?.detach();
+        } catch {
+          /* best effort */
+        }
+        rmSync(pin, { force: true });
+      }
+    }
+    const link = prog.attachXdp(dev, { mode: this.opts.xdpMode ?? 'auto', via: 'link' });
+    link.pin(pin);
+    this.log.info({ ifname: dev, role, mode: link.mode, progId: want.id, tag: want.tag }, `attached ${PROGRAM_OF[role]} in ${link.mode} mode`);
+    return { ifname: dev, role, mode: link.mode, progId: want.id, tag: want.tag, reused: false, link };
+  }
+
+  private pinnedLinks(): string[] {
+    try {
+      return readdirSync(this.linkDir);
+    } catch {
+      return [];
+    }
+  }
+
+  private detachOne(dev: string): void {
+    const a = this.attached.get(dev);
+    this.attached.delete(dev);
+    const pin = join(this.linkDir, dev);
+    try {
+      const link = a?.link ?? XdpLink.fromPin(pin);
+      link.unpin();
+      link.detach();
+      this.log.info({ ifname: dev }, 'detached');
+    } catch (err) {
+      this.log.warn({ ifname: dev, err: String(err) }, 'detach failed; removing the pin');
+    }
+    rmSync(pin, { force: true });
+  }
+
+  programs(): AttachedProgram[] {
+    return [...this.attached.values()].map(({ link: _l, ...p }) => p);
+  }
+
+  roleInfo(): Array<{ role: Role; id: number; tag: string }> {
+    const seen = new Map<string, { role: Role; id: number; tag: string }>();
+    for (const p of this.attached.values()) seen.set(`${p.role}/${p.progId}`, { role: p.role, id: p.progId, tag: p.tag });
+    return [...seen.values()].sort((a, b) => a.role.localeCompare(b.role) || a.id - b.id);
+  }
+
+  counters(): CounterReader {
+    return {
+      ispStats: () => readIspStats(this.obj.map('isp_stats')),
+      labelStats: () => readLabelStats(this.obj.map('label_stats')),
+      dropStats: () => readDropStats(this.obj.map('drop_stats')),
+    };
+  }
+
+  async detach(): Promise<void> {
+    for (const dev of new Set([...this.attached.keys(), ...this.pinnedLinks()])) this.detachOne(dev);
+    this.obj.unpinMaps();
+    this.obj.close();
+    for (const d of [this.linkDir, this.mapDir, this.nodeDir]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        /* not empty (someone else's pins) or gone */
+      }
+    }
+  }
+
+  close(): void {
+    for (const a of this.attached.values()) a.link.close(); // pinned: stays attached
+    this.attached.clear();
+    this.obj.close();
+  }
+}
+
+/** The bpffs mount point a pin root lives on (/sys/fs/bpf for /sys/fs/bpf/fecflow). */
+function bpffsRoot(pinRoot: string): string {
+  return pinRoot.startsWith('/sys/fs/bpf') ? '/sys/fs/bpf' : pinRoot;
+}
+
+export function mapIO(m: BpfMap): MapIO {
+  return {
+    name: m.name,
+    kind: m.typeName.includes('array') ? 'array' : 'hash',
+    valueSize: m.perCpu ? m.valueBufferSize : m.valueSize,
+    entries: () => m.entries(),
+    setMany: (e) => m.setMany(e),
+    deleteMany: (k) => m.deleteMany(k),
+  };
+}
+
+/** Sum one per-CPU struct ff_counter value buffer: { packets, bytes } at offsets 0, 8. */
+function sumCounter(buf: Buffer, stride: number): { packets: bigint; bytes: bigint } {
+  let packets = 0n;
+  let bytes = 0n;
+  for (let off = 0; off + 16 <= buf.length; off += stride) {
+    packets += buf.readBigUInt64LE(off);
+    bytes += buf.readBigUInt64LE(off + 8);
+  }
+  return { packets, bytes };
+}
+
+// isp_stats is a 24,576-entry per-CPU array; it is read with batch lookups (BpfMap.entries)
+// and only entries with traffic are returned. Index = (isp * 2 + direction) * 3 + point.
+export function readIspStats(m: BpfMap): IspCounterRow[] {
+  const rows: IspCounterRow[] = [];
+  for (const [k, v] of m.entries()) {
+    const c = sumCounter(v, m.perCpuStride);
+    if (c.packets === 0n && c.bytes === 0n) continue;
+    const idx = k.readUInt32LE(0);
+    const point = POINTS[idx % 3]!;
+    const dirIdx = Math.floor(idx / 3) % 2;
+    const isp = Math.floor(idx / 6);
+    rows.push({ isp, direction: DIRECTIONS[dirIdx]!, point, ...c });
+  }
+  return rows;
+}
+
+export function readLabelStats(m: BpfMap): LabelCounterRow[] {
+  return m.entries().map(([k, v]) => ({ label: k.readUInt32LE(0), ...sumCounter(v, m.perCpuStride) }));
+}
+
+export function readDropStats(m: BpfMap): DropCounterRow[] {
+  const rows: DropCounterRow[] = [];
+  for (const [k, v] of m.entries()) {
+    const r = DROP_REASONS[k.readUInt32LE(0)];
+    if (r) rows.push({ reason: r, ...sumCounter(v, m.perCpuStride) });
+  }
+  return rows;
+}

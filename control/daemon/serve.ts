@@ -1,0 +1,135 @@
+// `fecflow serve`: load the object, adopt or attach the programs, reconcile the config, then
+// serve the API and /metrics until SIGTERM/SIGINT (or a detach). SIGHUP and edits of the
+// config file reload it. Stopping leaves the pins — and so forwarding — in place.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { createLogger, type Logger } from '../log.js';
+import { createHandler, formatListen, listen, parseListen } from '../api/server.js';
+import { MetricsCollector } from '../metrics/collector.js';
+import { BpfDataplane, mapIO } from './bpf-dataplane.js';
+import { configModel } from './config-model.js';
+import { Daemon } from './daemon.js';
+import { DaemonError } from './errors.js';
+import { HostEnv } from './netenv.js';
+import { TokenStore } from './token.js';
+import { ispNames } from './views.js';
+import { watchConfig } from './watch.js';
+import { configPipeline, parseConfigText } from './wiring.js';
+import { checkConfig } from '../config/index.js';
+
+export interface ServeOptions {
+  config: string;
+  listen: string[];
+  pinRoot: string;
+  stateDir: string;
+  object: string;
+  watch: boolean;
+  logLevel?: string;
+  xdpMode?: 'auto' | 'native' | 'generic';
+}
+
+export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/fecflow';
+export const DEFAULT_STATE_DIR = '/var/lib/fecflow';
+export const DEFAULT_LISTEN = '127.0.0.1:9180';
+
+export class StartError extends Error {}
+
+/** Runs the daemon; resolves when it has stopped. Throws StartError if it cannot start. */
+export async function serve(o: ServeOptions, log: Logger = createLogger({ level: o.logLevel })): Promise<void> {
+  const configPath = resolve(o.config);
+  const addresses = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map(parseListen);
+
+  // The node name (and so the pin directory) comes from the config: read it before loading.
+  let node: string;
+  try {
+    const r = checkConfig(parseConfigText(await readFile(configPath, 'utf8')));
+    if (!r.config) {
+      for (const i of r.issues) log.error({ path: i.path, message: i.message }, 'config issue');
+      throw new StartError(`${configPath} is invalid (${r.issues.length} problem(s), logged above)`);
+    }
+    node = r.config.node;
+  } catch (err) {
+    if (err instanceof StartError) throw err;
+    throw new StartError(`cannot load ${configPath}: ${(err as Error).message}`);
+  }
+
+  const dp = BpfDataplane.open({ objectPath: resolve(o.object), pinRoot: o.pinRoot, node, log, xdpMode: o.xdpMode });
+  const env = new HostEnv();
+  const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
+  const daemon = new Daemon({ configPath, pipeline, dataplane: dp, log: log.child({ part: 'daemon' }) }) as Daemon<unknown>;
+  try {
+    await daemon.start();
+  } catch (err) {
+    if (err instanceof DaemonError) for (const i of err.issues) log.error({ path: i.path, message: i.message }, 'config issue');
+    dp.close();
+    throw new StartError(`cannot start: ${(err as Error).message}`);
+  }
+  const programs = dp.programs();
+  log.info({ node, programs: programs.map((p) => `${p.ifname}:${p.role}:${p.mode}`) }, 'data plane ready');
+
+  const tokens = TokenStore.inDir(o.stateDir);
+  await tokens.load();
+
+  const metrics = new MetricsCollector(
+    {
+      readIspStats: () => dp.counters().ispStats(),
+      readLabelStats: () => dp.counters().labelStats(),
+      readDropStats: () => dp.counters().dropStats(),
+      ispNames: () => ispNames({ daemon, model: configModel, ifname: (i) => env.ifname(i) }),
+      programs: () => (daemon.isDetached ? [] : dp.roleInfo()),
+      tableEntries: () => daemon.tableSizes(),
+      lastReconcile: () => ({ at: daemon.lastReconcile?.at ?? null, ok: daemon.lastReconcile?.ok ?? null }),
+    },
+    { onReadError: (map, err) => log.warn({ map, err: String(err) }, 'metrics: map read failed; family left out of this scrape') },
+  );
+
+  let stopping: Promise<void> | undefined;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+
+  const handler = createHandler({
+    daemon,
+    model: configModel,
+    tokens,
+    metrics,
+    log: log.child({ part: 'api' }),
+    ifname: (i) => env.ifname(i),
+    onDetached: () => void stop('detached'),
+  });
+  let api: Awaited<ReturnType<typeof listen>>;
+  try {
+    api = await listen(handler, addresses);
+  } catch (err) {
+    dp.close();
+    throw new StartError(`cannot listen on ${addresses.map(formatListen).join(', ')}: ${(err as Error).message}`);
+  }
+  log.info({ listen: api.bound.map(formatListen), token: tokens.path }, 'API listening');
+
+  const watcher = o.watch ? watchConfig(configPath, () => void daemon.reload('file change')) : undefined;
+  const onHup = (): void => {
+    log.info('SIGHUP: reloading the config');
+    void daemon.reload('SIGHUP');
+  };
+  const onTerm = (sig: string) => () => void stop(sig);
+  const term = onTerm('SIGTERM');
+  const int = onTerm('SIGINT');
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', term);
+  process.on('SIGINT', int);
+
+  function stop(why: string): Promise<void> {
+    stopping ??= (async () => {
+      log.info({ why }, daemon.isDetached ? 'stopping (detached)' : 'stopping; the programs stay attached through their pins');
+      process.off('SIGHUP', onHup);
+      process.off('SIGTERM', term);
+      process.off('SIGINT', int);
+      watcher?.close();
+      await api.close();
+      if (!daemon.isDetached) dp.close();
+      resolveStopped();
+    })();
+    return stopping;
+  }
+
+  await stopped;
+}
