@@ -1,0 +1,233 @@
+// The compiler: a validated Config and the host's interfaces in, the desired content of every
+// data-plane table out. A pure function — the environment (interface name → ifindex and MAC)
+// is passed in, so the daemon gives it the real interfaces and tests give it fakes.
+
+import { comparePrefixes, parsePrefix, type ParsedPrefix } from '../config/addr.js';
+import {
+  resolveDelivery,
+  resolveIsp,
+  type Config,
+  type FecConfig,
+  type Interface,
+  type Isp,
+  type IspRef,
+  type LabelBinding,
+  type NextHopRef,
+} from '../config/types.js';
+import {
+  emptyTables,
+  policerIndex,
+  type Fec,
+  type IlmEntry,
+  type Mac,
+  type NextHop,
+  type ScopedPrefix,
+  type SubRoute,
+  type Tables,
+} from '../tables/types.js';
+import { assignIds } from './ids.js';
+
+export interface InterfaceInfo {
+  ifindex: number;
+  mac: Mac;
+}
+
+/** What the compiler needs to know about the host: a device name's ifindex and MAC. */
+export interface CompileEnv {
+  resolve(device: string): InterfaceInfo | undefined;
+}
+
+/** An environment from a fixed table, for tests and for a daemon that listed the links once. */
+export function staticEnv(devices: Record<string, InterfaceInfo>): CompileEnv {
+  return { resolve: (device) => devices[device] };
+}
+
+export class CompileError extends Error {
+  override readonly name = 'CompileError';
+  constructor(readonly problems: string[]) {
+    super(`cannot compile the configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+interface Port {
+  iface: Interface;
+  info: InterfaceInfo;
+}
+
+function isV6(prefix: string): boolean {
+  return prefix.includes(':');
+}
+
+function parseOrThrow(prefix: string): ParsedPrefix {
+  const p = parsePrefix(prefix);
+  if (!p.ok) throw new Error(`compile: invalid prefix ${prefix} in a validated config`);
+  return p.value;
+}
+
+/** Sorts by (scope, prefix) with each prefix parsed once (lists may hold a million entries). */
+function sortByPrefix<T>(list: T[], prefixOf: (e: T) => string, scopeOf: (e: T) => number = () => 0): T[] {
+  const keyed = list.map((e) => ({ e, scope: scopeOf(e), p: parseOrThrow(prefixOf(e)) }));
+  keyed.sort((a, b) => a.scope - b.scope || comparePrefixes(a.p, b.p));
+  return keyed.map((k) => k.e);
+}
+
+const sortScoped = <V>(list: Array<[ScopedPrefix, V]>): Array<[ScopedPrefix, V]> =>
+  sortByPrefix(list, (e) => e[0].prefix, (e) => e[0].isp);
+
+/** The router's own address without its prefix length. */
+function bareAddress(a: string): string {
+  return a.split('/')[0]!;
+}
+
+export function compile(config: Config, env: CompileEnv): Tables {
+  const problems: string[] = [];
+  const ports = new Map<string, Port>();
+  for (const iface of config.interfaces) {
+    const info = env.resolve(iface.device);
+    if (!info) problems.push(`interface '${iface.name}': device ${iface.device} does not exist on this host`);
+    else ports.set(iface.name, { iface, info });
+  }
+  if (problems.length) throw new CompileError(problems);
+
+  const port = (name: string): Port => {
+    const p = ports.get(name);
+    if (!p) throw new Error(`compile: unknown interface '${name}' in a validated config`);
+    return p;
+  };
+  const ispId = (ref: IspRef): number => {
+    const isp = resolveIsp(config.isps, ref);
+    if (!isp) throw new Error(`compile: unknown ISP '${ref}' in a validated config`);
+    return isp.id;
+  };
+
+  // Next hops and groups: collect every use, then number them by identity (./ids.ts).
+  const nexthopByKey = new Map<string, NextHop>();
+  const groupMembers = new Map<string, string[]>();
+  const nhKey = (ref: NextHopRef): string => {
+    const { iface, info } = port(ref.interface);
+    const dmac = iface.neighbours[ref.neighbour]!;
+    const vid = iface.vlan ?? 0;
+    const key = `${iface.device}.${vid}>${dmac}`;
+    nexthopByKey.set(key, { ifindex: info.ifindex, mtu: iface.mtu, vid, dmac, smac: info.mac });
+    return key;
+  };
+  const groupKey = (refs: NextHopRef[]): string => {
+    const members = [...new Set(refs.map(nhKey))].sort();
+    const key = members.join(',');
+    groupMembers.set(key, members);
+    return key;
+  };
+
+  // First pass: group keys for everything that points at a group.
+  const fecGroup = new Map<FecConfig, string>();
+  const bindingGroup = new Map<LabelBinding, string>();
+  for (const isp of config.isps) {
+    if (isp.upstream) fecGroup.set(isp.upstream, groupKey(isp.upstream.nexthop));
+    for (const r of isp.downstream?.routes ?? []) fecGroup.set(r, groupKey(r.nexthop));
+  }
+  for (const b of config.ilm) {
+    if ('nexthop' in b) bindingGroup.set(b, groupKey(b.nexthop));
+  }
+  const nhIds = assignIds(nexthopByKey.keys());
+  const groupIds = assignIds(groupMembers.keys());
+
+  const t = emptyTables();
+  t.settings = { ttlMode: config.ttlMode, unknownPolicy: config.unknownSubscriber };
+
+  for (const [key, id] of [...nhIds].sort((a, b) => a[1] - b[1])) {
+    const nh = nexthopByKey.get(key)!;
+    t.nexthops.set(id, nh);
+    t.txPorts.add(nh.ifindex);
+  }
+  for (const [key, id] of [...groupIds].sort((a, b) => a[1] - b[1])) {
+    t.nhGroups.set(id, { nexthops: groupMembers.get(key)!.map((k) => nhIds.get(k)!) });
+  }
+  const fec = (f: FecConfig): Fec => ({ labels: [...f.labels], tc: f.tc, nhGroup: groupIds.get(fecGroup.get(f)!)! });
+
+  const isps = [...config.isps].sort((a, b) => a.id - b.id);
+  for (const isp of isps) {
+    if (isp.upstream) t.fecUp.set(isp.id, fec(isp.upstream));
+    for (const dir of ['up', 'down'] as const) {
+      const limit = isp.policer[dir];
+      if (limit) t.policers.set(policerIndex(isp.id, dir), { rate: BigInt(Math.floor(limit.rate / 8)), burst: BigInt(limit.burst) });
+    }
+    compileDownstream(isp, port, fec, t);
+  }
+
+  for (const b of [...config.ilm].sort((x, y) => x.label - y.label)) {
+    t.ilm.set(b.label, ilmEntry(b, ispId, groupIds.get(bindingGroup.get(b) ?? '')));
+  }
+
+  compileSubscribers(config, port, ispId, t);
+
+  const locals = config.interfaces.flatMap((i) => i.addresses.map(bareAddress));
+  for (const a of [...new Set(locals)].sort()) t.local.add(a);
+
+  t.txPorts = new Set([...t.txPorts].sort((a, b) => a - b));
+  return t;
+}
+
+function ilmEntry(b: LabelBinding, ispId: (r: IspRef) => number, group: number | undefined): IlmEntry {
+  switch (b.action) {
+    case 'swap':
+      return { action: 'swap', labels: [...b.labels], tc: b.tc, nhGroup: group! };
+    case 'pop-forward':
+      return { action: 'pop-forward', nhGroup: group! };
+    case 'pop-continue':
+      return { action: 'pop-continue' };
+    case 'pop-to-isp':
+      return { action: 'pop-to-isp', isp: ispId(b.isp), nhGroup: group! };
+    case 'pop-to-subscriber':
+      return { action: 'pop-to-sub', isp: ispId(b.isp) };
+  }
+}
+
+function compileDownstream(isp: Isp, port: (name: string) => Port, fec: (f: FecConfig) => Fec, t: Tables): void {
+  if (!isp.downstream) return;
+  for (const link of isp.downstream.links) {
+    const { iface, info } = port(link.interface);
+    t.ispPorts.push([{ ifindex: info.ifindex, vid: link.vlan ?? iface.vlan ?? 0 }, isp.id]);
+  }
+  t.ispPorts.sort((a, b) => a[0].ifindex - b[0].ifindex || a[0].vid - b[0].vid);
+  for (const r of isp.downstream.routes) {
+    const entry: [ScopedPrefix, Fec] = [{ isp: isp.id, prefix: r.prefix }, fec(r)];
+    (isV6(r.prefix) ? t.ispRouteV6 : t.ispRouteV4).push(entry);
+  }
+  t.ispRouteV4 = sortScoped(t.ispRouteV4);
+  t.ispRouteV6 = sortScoped(t.ispRouteV6);
+}
+
+function compileSubscribers(config: Config, port: (name: string) => Port, ispId: (r: IspRef) => number, t: Tables): void {
+  const macs: Array<[string, number]> = [];
+  const v4: Array<[string, number]> = [];
+  const v6: Array<[string, number]> = [];
+  for (const s of config.subscribers) {
+    const isp = ispId(s.isp);
+    if (s.match.mac) macs.push([s.match.mac, isp]);
+    const mv = s.match.vlan;
+    if (mv) t.subVlan.push([{ ifindex: port(mv.interface).info.ifindex, outerVid: mv.outer, innerVid: mv.inner ?? 0 }, isp]);
+    for (const p of s.match.prefix ?? []) (isV6(p) ? v6 : v4).push([p, isp]);
+
+    const d = resolveDelivery(s);
+    if (!d) continue;
+    const { iface, info } = port(d.interface!);
+    const route: SubRoute = {
+      ifindex: info.ifindex,
+      mtu: iface.mtu,
+      outerTpid: d.vlan ? (d.vlan.tpid === '802.1ad' ? 0x88a8 : 0x8100) : 0,
+      outerVid: d.vlan?.outer ?? 0,
+      innerVid: d.vlan?.inner ?? 0,
+      dmac: d.mac!,
+      smac: info.mac,
+    };
+    t.txPorts.add(info.ifindex);
+    for (const a of d.addresses!) (isV6(a) ? t.downV6 : t.downV4).push([{ isp, prefix: a }, { ...route }]);
+  }
+  macs.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  t.subMac = new Map(macs);
+  t.subVlan.sort((a, b) => a[0].ifindex - b[0].ifindex || a[0].outerVid - b[0].outerVid || a[0].innerVid - b[0].innerVid);
+  t.subV4 = new Map(sortByPrefix(v4, (e) => e[0]));
+  t.subV6 = new Map(sortByPrefix(v6, (e) => e[0]));
+  t.downV4 = sortScoped(t.downV4);
+  t.downV6 = sortScoped(t.downV6);
+}
