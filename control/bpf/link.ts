@@ -4,6 +4,7 @@
 import { unlinkSync } from 'node:fs';
 import { BpfError, call, closedError } from './errors.js';
 import { k, native, type NativeFd } from './native.js';
+import { currentNetns, withNetnsFd } from './netns.js';
 import type { Program } from './program.js';
 
 export type XdpMode = 'native' | 'generic';
@@ -87,7 +88,7 @@ export function attachXdp(program: Program, ifindexOrName: number | string, opts
       }
       // UPDATE_IF_NOEXIST: never silently replace someone else's program; use update() for that.
       call(() => native().xdpAttach(ifindex, program.handle(), modeFlag(mode) | k('XDP_FLAGS_UPDATE_IF_NOEXIST')));
-      return new XdpLink({ via, mode, ifindex, progId: program.info().id });
+      return new XdpLink({ via, mode, ifindex, progId: program.info().id, netns: currentNetns() });
     } catch (e) {
       lastError = e;
       if (!(requested === 'auto' && mode === 'native' && e instanceof BpfError && NATIVE_UNSUPPORTED.has(e.code))) throw e;
@@ -102,6 +103,8 @@ interface XdpLinkInit {
   ifindex: number;
   fd?: NativeFd;
   progId?: number;
+  /** Network namespace of a netlink attachment: its ifindex only means something there. */
+  netns?: NativeFd;
 }
 
 export class XdpLink {
@@ -110,6 +113,7 @@ export class XdpLink {
   readonly mode: XdpMode | 'unknown';
   readonly ifindex: number;
   #fd: NativeFd | undefined;
+  #netns: NativeFd | undefined;
   #progId: number;
   #open = true;
   #pinnedAt: string | undefined;
@@ -120,6 +124,7 @@ export class XdpLink {
     this.mode = init.mode;
     this.ifindex = init.ifindex;
     this.#fd = init.fd;
+    this.#netns = init.netns;
     this.#progId = init.progId ?? 0;
   }
 
@@ -214,11 +219,17 @@ export class XdpLink {
     const old = call(() => native().progGetFdById(this.#progId));
     try {
       const flags = (this.mode === 'native' ? modeFlag('native') : modeFlag('generic')) | k('XDP_FLAGS_REPLACE');
-      call(() => native().xdpAttach(this.ifindex, program.handle(), flags, old));
+      this.#inNetns(() => call(() => native().xdpAttach(this.ifindex, program.handle(), flags, old)));
     } finally {
       old.close();
     }
     this.#progId = program.info().id;
+  }
+
+  // Netlink calls name the interface by ifindex, which is only meaningful in the namespace the
+  // program was attached in; go back there whatever namespace the caller is in now.
+  #inNetns<T>(fn: () => T): T {
+    return this.#netns ? withNetnsFd(this.#netns, fn) : fn();
   }
 
   /** Detaches the program from the interface and closes this handle. */
@@ -232,7 +243,7 @@ export class XdpLink {
         try {
           // REPLACE with the expected program: detach only if ours is still the one attached.
           const flags = (this.mode === 'native' ? modeFlag('native') : modeFlag('generic')) | k('XDP_FLAGS_REPLACE');
-          call(() => native().xdpDetach(this.ifindex, flags, old));
+          this.#inNetns(() => call(() => native().xdpDetach(this.ifindex, flags, old)));
         } finally {
           old.close();
         }
@@ -249,7 +260,10 @@ export class XdpLink {
   close(): void {
     this.#open = false;
     const fd = this.#fd;
+    const ns = this.#netns;
     this.#fd = undefined;
+    this.#netns = undefined;
     fd?.close();
+    ns?.close();
   }
 }
