@@ -24,10 +24,18 @@ export function uniqueName(prefix = 'ff'): string {
   return name;
 }
 
+export interface NetnsOptions {
+  /** false turns IPv6 off in the namespace (no router solicitations or ND noise in counters). */
+  ipv6?: boolean;
+}
+
 /** Creates a network namespace with its loopback up. */
-export function createNetns(name: string): void {
+export function createNetns(name: string, opts: NetnsOptions = {}): void {
   sh('ip', ['netns', 'add', name]);
   sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  if (opts.ipv6 === false) {
+    inNetns(name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  }
 }
 
 /** Deletes a network namespace (and the interfaces in it); never throws. */
@@ -110,10 +118,10 @@ export class Lab {
   readonly hostLinks: string[] = [];
 
   /** Creates a uniquely named namespace and returns its name. */
-  netns(prefix = 'ffn'): string {
+  netns(prefix = 'ffn', opts: NetnsOptions = {}): string {
     const name = uniqueName(prefix);
     this.namespaces.push(name);
-    createNetns(name);
+    createNetns(name, opts);
     return name;
   }
 
