@@ -360,6 +360,16 @@ describe('core program: swap', () => {
     expect(hex(r.frame.subarray(26))).toBe(hex(Buffer.concat([rest, v4packet()])));
   });
 
+  it('tags the swapped frame when the next hop has a vid, and counts the tag in the MTU', () => {
+    const t = core((t) => t.nexthops.set(1, { ifindex: CORE_IF, mtu: 0, vid: 11, dmac: NH_DMAC, smac: NH_SMAC }));
+    const packet = v4packet(64);
+    const r = forward(t, 'core', coreFrame([{ label: 1000, s: true, ttl: 63 }], packet), { ingressIfindex: CORE_IF });
+    expect(hex(r.frame)).toBe('020000000101' + '020000000102' + '8100000b' + '8847' + '007d013e' + hex(packet));
+    const tight = core((t) => t.nexthops.set(1, { ifindex: CORE_IF, mtu: 4 + packet.length, vid: 11, dmac: NH_DMAC, smac: NH_SMAC }));
+    const f = coreFrame([{ label: 1000, s: true, ttl: 63 }], packet);
+    expectDrop(forward(tight, 'core', f, { ingressIfindex: CORE_IF }), 'mtu_exceeded', f.length);
+  });
+
   it('drops label TTL 1 as TTL_EXPIRED without counting the label', () => {
     const f = coreFrame([{ label: 1000, s: true, ttl: 1 }], v4packet());
     const r = forward(core(), 'core', f, { ingressIfindex: CORE_IF });
@@ -388,6 +398,13 @@ describe('core program: swap', () => {
     const r = forward(core(), 'core', ra, { ingressIfindex: CORE_IF });
     expect(r.verdict).toBe('pass');
     expect(r.frame).toEqual(ra);
+    // below a popped label too, the kernel gets the frame as received
+    const t = core((t) => t.ilm.set(3002, { action: 'pop-continue' }));
+    const below = coreFrame([{ label: 3002, s: false, ttl: 30 }, { label: 1, s: true, ttl: 9 }], v4packet());
+    const p = forward(t, 'core', below, { ingressIfindex: CORE_IF });
+    expect(p.verdict).toBe('pass');
+    expect(p.frame).toEqual(below);
+    expect(p.counters.labels).toEqual([{ label: 3002, packets: 1, bytes: below.length }]);
   });
 
   it('passes non-MPLS frames and drops a truncated label as MALFORMED', () => {
@@ -520,6 +537,11 @@ describe('core program: pops', () => {
     expect(hex(p.frame.subarray(14))).toBe(hex(rest));
   });
 
+  it('penultimate hop pop: S=0 with the next entry cut short is MALFORMED', () => {
+    const f = coreFrame([{ label: 3003, s: false, ttl: 40 }], Buffer.from('abcd', 'hex'));
+    expectDrop(forward(core(), 'core', f, { ingressIfindex: CORE_IF }), 'malformed', f.length);
+  });
+
   it('penultimate hop pop: S=1 exposes IP with the IP ethertype and last-pop TTL', () => {
     const packet = v6packet(64);
     const r = forward(core(), 'core', coreFrame([{ label: 3003, s: true, ttl: 40 }], packet), { ingressIfindex: CORE_IF });
@@ -584,5 +606,19 @@ describe('isp program', () => {
   it('reads one tag only: a second tag is an unknown ethertype and passes', () => {
     const f = ethernet(ROUTER_MAC, '02:00:00:00:09:01', [{ tpid: ETH_P_8021Q, vid: 30 }, { tpid: ETH_P_8021Q, vid: 31 }], ETH_P_IPV4, v4packet());
     expect(forward(isp(), 'isp', f, { ingressIfindex: ISP_IF }).verdict).toBe('pass');
+  });
+});
+
+describe('flow hash of MPLS frames', () => {
+  it('hashes up to 3 labels, then the inner IP words; ports are 0 for an inner IHL < 5', async () => {
+    const { mplsFlowHash } = await import('./hash.js');
+    const packet = ipv4({ src: '10.0.0.1', dst: '10.0.0.2', ttl: 64, protocol: 17, payload: udp(1234, 53) });
+    const f = coreFrame([{ label: 100, s: false, ttl: 5 }, { label: 200, s: true, ttl: 5 }], packet);
+    expect(mplsFlowHash(f, 14)).toBe(mixWords([100, 200, 0x0a000001, 0x0a000002, 17, (1234 << 16) | 53]));
+    const bad = Buffer.from(f);
+    bad[22] = 0x44; // inner IHL 4
+    expect(mplsFlowHash(bad, 14)).toBe(mixWords([100, 200, 0x0a000001, 0x0a000002, 17, 0]));
+    const deep = coreFrame([1, 2, 3, 4].map((label) => ({ label: label + 100, s: label === 4, ttl: 5 })), packet);
+    expect(mplsFlowHash(deep, 14)).toBe(mixWords([101, 102, 103]));
   });
 });

@@ -515,7 +515,9 @@ function coreProgram(run: Run): ModelResult {
     if (carriedTtl !== undefined) setEntryTtl(work, top, carriedTtl);
     const entry = readEntry(work, top);
 
-    if (entry.label === LABEL_ROUTER_ALERT) return run.pass(popped(work, top, ETH_P_MPLS));
+    // Router alert goes to the kernel as received, even below labels already popped: a Pass
+    // touches nothing (FORWARDING.md only rewrites a passed frame for explicit null).
+    if (entry.label === LABEL_ROUTER_ALERT) return run.pass();
 
     if (entry.label === LABEL_IPV4_EXPLICIT_NULL || entry.label === LABEL_IPV6_EXPLICIT_NULL) {
       const ttl = currentTtl(entry);
@@ -556,7 +558,9 @@ function coreProgram(run: Run): ModelResult {
         const below = top + MPLS_HLEN;
         let ethertype = ETH_P_MPLS;
         if (!entry.bottom) {
-          if (uniform && below + MPLS_HLEN <= work.length) setEntryTtl(work, below, ttl);
+          // S = 0 promises another entry; a stack cut short is a truncated header
+          if (below + MPLS_HLEN > work.length) return run.drop('malformed');
+          if (uniform) setEntryTtl(work, below, ttl);
         } else {
           const ip = parseInnerIp(work, below);
           if (!ip) return run.drop('malformed');
@@ -619,7 +623,11 @@ function popped(work: Buffer, offset: number, ethertype: number): Buffer {
   return Buffer.concat([ethernetHeader(work.subarray(0, 6), work.subarray(6, 12), [], ethertype), work.subarray(offset)]);
 }
 
-/** Core next-hop rewrite: new MACs, no tag (FORWARDING.md: "rewrite MACs"). */
+/**
+ * Core next-hop rewrite for SWAP and POP_FORWARD: new MACs and, as everywhere, the next hop's
+ * 802.1Q tag when its vid is set (fecflow_shared.h: "vid != 0 adds an 802.1Q tag on egress";
+ * FORWARDING.md's SWAP/POP_FORWARD only say "rewrite MACs" and do not repeat it).
+ */
 function macHeader(nexthop: NextHop, ethertype: number): Buffer {
-  return ethernetHeader(parseMac(nexthop.dmac), parseMac(nexthop.smac), [], ethertype);
+  return ethernetHeader(parseMac(nexthop.dmac), parseMac(nexthop.smac), nextHopTags(nexthop), ethertype);
 }

@@ -37,7 +37,8 @@ export function ipWords(frame: Buffer, offset: number, version: 4 | 6): number[]
     const totalLength = frame.readUInt16BE(offset + 2);
     const fragment = frame.readUInt16BE(offset + 6) & 0x3fff; // MF flag and fragment offset
     const words = [frame.readUInt32BE(offset + 12), frame.readUInt32BE(offset + 16), protocol];
-    const l4ok = (protocol === IPPROTO_TCP || protocol === IPPROTO_UDP) && fragment === 0;
+    // An inner header (core) is not validated: with IHL < 5 there is no place where L4 starts.
+    const l4ok = (protocol === IPPROTO_TCP || protocol === IPPROTO_UDP) && fragment === 0 && ihlBytes >= 20;
     words.push(l4ok ? ports(offset + ihlBytes, offset + totalLength) : 0);
     return words;
   }
