@@ -23,15 +23,22 @@ export function prog(name: 'maps' | 'counter' | 'rewrite' | 'bad'): string {
   return path;
 }
 
-/** A fresh pin directory under /sys/fs/bpf (not created yet) and its remover. */
-export function pinDir(): { dir: string; remove(): void } {
-  ensureBpffs();
+/**
+ * A fresh pin directory under /sys/fs/bpf and its remover. Nothing happens until dir is first
+ * read (inside a test or hook), so suites skipped for lack of root never touch bpffs.
+ */
+export function pinDir(): { readonly dir: string; remove(): void } {
   const dir = `/sys/fs/bpf/fecflow-test-${uniqueName('')}`;
+  let used = false;
   return {
-    dir,
+    get dir() {
+      if (!used) ensureBpffs();
+      used = true;
+      return dir;
+    },
     remove() {
       // Pins are plain files on bpffs: removing them drops the kernel's reference.
-      rmSync(dir, { recursive: true, force: true });
+      if (used) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

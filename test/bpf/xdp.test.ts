@@ -2,6 +2,7 @@
 // counter, atomic replacement, detach, netlink attach, native→generic fallback, live frames, and
 // a pinned link outliving the process that made it. Traffic only flows between the namespaces.
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BpfError, BpfObject, XdpLink, ifindexOf, struct, u32, u64, withNetns, xdpQuery, type PerCpuTypedMap } from '../../control/bpf/index.js';
 import { Lab, inNetns, macOf, ping, sh, uniqueName } from '../helpers/netns.js';
@@ -110,7 +111,7 @@ describeRoot('XDP attach on veths in namespaces', () => {
       const a0 = packets(0);
       expect(ping(nsA, addrB, 3)).toBe(true);
       expect(packets(0) - a0).toBeGreaterThanOrEqual(3n);
-      expect(() => link.pin(`${pins.dir}-nl`)).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP' }));
+      expect(() => link.pin(`${pins.dir}/nl`)).toThrow(expect.objectContaining({ code: 'EOPNOTSUPP' }));
       link.update(b);
       expect(link.info().progId).toBe(b.info().id);
       expect(inB(() => xdpQuery(vethB)).genericProgId).toBe(b.info().id);
@@ -170,7 +171,8 @@ describeRoot('XDP attach on veths in namespaces', () => {
   });
 
   it('keeps a pinned link attached after the process that made it exits', () => {
-    const path = `${pins.dir}-link`;
+    mkdirSync(pins.dir, { recursive: true });
+    const path = `${pins.dir}/link`;
     const child = runChild('attach-pin-link.mjs', { object: prog('counter'), ifname: vethB, pin: path }, { netns: nsB }) as {
       progId: number;
       linkId: number;
