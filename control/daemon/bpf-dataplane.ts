@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
+import { BpfError, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
+import { openWithPins, type LoadedObject } from './bpf-object.js';
 import { DROP_REASONS, DIRECTIONS, POINTS } from '../tables/types.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
 import type { MapIO } from './mapio.js';
@@ -36,11 +37,11 @@ export class BpfDataplane implements Dataplane {
   readonly nodeDir: string;
   readonly mapDir: string;
   readonly linkDir: string;
-  private obj: BpfObject;
+  private obj: LoadedObject;
   private attached = new Map<string, Attached>();
   private readonly log: Logger;
 
-  private constructor(private readonly opts: BpfDataplaneOptions, obj: BpfObject) {
+  private constructor(private readonly opts: BpfDataplaneOptions, obj: LoadedObject) {
     this.obj = obj;
     this.nodeDir = join(opts.pinRoot, opts.node);
     this.mapDir = join(this.nodeDir, 'maps');
@@ -54,7 +55,7 @@ export class BpfDataplane implements Dataplane {
     const nodeDir = join(opts.pinRoot, opts.node);
     const mapDir = join(nodeDir, 'maps');
     mkdirSync(join(nodeDir, 'links'), { recursive: true });
-    const obj = BpfObject.open(opts.objectPath, { pinDir: mapDir, reusePinnedMaps: true });
+    const obj = openWithPins(opts.objectPath, mapDir);
     const dp = new BpfDataplane(opts, obj);
     dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
     return dp;
@@ -216,7 +217,16 @@ export function mapIO(m: BpfMap): MapIO {
     kind: m.typeName.includes('array') ? 'array' : 'hash',
     valueSize: m.perCpu ? m.valueBufferSize : m.valueSize,
     entries: () => m.entries(),
-    setMany: (e) => m.setMany(e),
+    setMany: (e) => {
+      try {
+        m.setMany(e);
+      } catch (err) {
+        // DEVMAP_HASH has no batch update; the kernel answers ENOTSUPP with a non-zero count,
+        // which BpfMap.setMany does not take as "no batch here". Element writes always work.
+        if (!(err instanceof BpfError) || (err.code !== 'ENOTSUPP' && err.code !== 'EOPNOTSUPP')) throw err;
+        for (const [k, v] of e) m.set(k, v);
+      }
+    },
     deleteMany: (k) => m.deleteMany(k),
   };
 }

@@ -53,7 +53,12 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot load ${configPath}: ${(err as Error).message}`);
   }
 
-  const dp = BpfDataplane.open({ objectPath: resolve(o.object), pinRoot: o.pinRoot, node, log, xdpMode: o.xdpMode });
+  let dp: BpfDataplane;
+  try {
+    dp = BpfDataplane.open({ objectPath: resolve(o.object), pinRoot: o.pinRoot, node, log, xdpMode: o.xdpMode });
+  } catch (err) {
+    throw new StartError(`cannot load ${o.object}: ${(err as Error).message}`);
+  }
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
   const daemon = new Daemon({ configPath, pipeline, dataplane: dp, log: log.child({ part: 'daemon' }) }) as Daemon<unknown>;

@@ -73,7 +73,14 @@ export class MetricsCollector {
     });
     // Start at 0 so rate() works from the first failure on.
     for (const map of ['isp_stats', 'label_stats', 'drop_stats']) this.readErrors.inc({ map }, 0);
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (opts.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // prom-client names a few gauges *_total (nodejs_active_handles_total, …), which
+      // `promtool check metrics` rejects; they add nothing process_* does not say.
+      for (const m of this.registry.getMetricsAsArray()) {
+        if (m.name.endsWith('_total') && (m as unknown as { type?: string }).type !== 'counter') this.registry.removeSingleMetric(m.name);
+      }
+    }
   }
 
   private readonly onReadError: (map: string, err: unknown) => void;

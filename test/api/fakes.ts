@@ -1,0 +1,208 @@
+// Fakes for the daemon's ports: a data plane that records what was attached and holds counter
+// rows, and a pipeline over the real config schema and compiler with a fixed set of interfaces
+// and in-memory maps. The daemon, the API and the CLI then run unchanged, without root.
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { staticEnv } from '../../control/compile/index.js';
+import { createHandler, listen, type ListenAddress } from '../../control/api/server.js';
+import { configModel } from '../../control/daemon/config-model.js';
+import { Daemon } from '../../control/daemon/daemon.js';
+import type { MapIO } from '../../control/daemon/mapio.js';
+import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole } from '../../control/daemon/ports.js';
+import { TokenStore } from '../../control/daemon/token.js';
+import { configPipeline } from '../../control/daemon/wiring.js';
+import { HostEnv } from '../../control/daemon/netenv.js';
+import { MetricsCollector } from '../../control/metrics/collector.js';
+import { MAPS, CONFIG_MAPS } from '../../control/tables/layout.js';
+import { silentLogger } from '../../control/log.js';
+import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../../control/metrics/collector.js';
+
+export const CONFIG = `node: test
+interfaces:
+  - name: acc
+    role: access
+  - name: core
+    role: core
+    neighbours:
+      lsr: "02:00:00:00:00:99"
+isps:
+  - id: 1
+    name: alpha
+    upstream:
+      labels: [100]
+      nexthop: { interface: core, neighbour: lsr }
+  - id: 2
+    name: beta
+    upstream:
+      labels: [200]
+      nexthop: { interface: core, neighbour: lsr }
+subscribers:
+  - name: s1
+    isp: alpha
+    match: { mac: "02:00:00:00:00:01" }
+ilm:
+  - label: 1000
+    action: pop-forward
+    nexthop: { interface: core, neighbour: lsr }
+`;
+
+/** An in-memory map keyed by the hex of the key. */
+export class MemMap implements MapIO {
+  readonly data = new Map<string, Buffer>();
+  writes = 0;
+  failNext = false;
+  constructor(
+    readonly name: string,
+    readonly kind: 'hash' | 'array',
+    readonly valueSize: number,
+  ) {}
+  entries(): Array<[Buffer, Buffer]> {
+    return [...this.data].map(([k, v]) => [Buffer.from(k, 'hex'), v]);
+  }
+  setMany(e: ReadonlyArray<readonly [Buffer, Buffer]>): void {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error(`injected write failure on ${this.name}`);
+    }
+    for (const [k, v] of e) {
+      this.data.set(k.toString('hex'), Buffer.from(v));
+      this.writes++;
+    }
+  }
+  deleteMany(keys: readonly Buffer[]): number {
+    let n = 0;
+    for (const k of keys) if (this.data.delete(k.toString('hex'))) n++;
+    this.writes += keys.length;
+    return n;
+  }
+  snapshot(): string {
+    return JSON.stringify([...this.data].map(([k, v]) => [k, v.toString('hex')]).sort());
+  }
+}
+
+export class FakeDataplane implements Dataplane {
+  attached: AttachedProgram[] = [];
+  syncs = 0;
+  detached = false;
+  isp: IspCounterRow[] = [];
+  labels: LabelCounterRow[] = [];
+  drops: DropCounterRow[] = [];
+  failRead = new Set<string>();
+  async sync(interfaces: InterfaceRole[]): Promise<AttachedProgram[]> {
+    this.syncs++;
+    this.attached = interfaces.map((i, n) => ({ ifname: i.ifname, role: i.role, mode: 'native', progId: 10 + n, tag: `tag${i.role}`, reused: false }));
+    return this.attached;
+  }
+  programs(): AttachedProgram[] {
+    return this.attached;
+  }
+  roleInfo() {
+    return this.attached.map((p) => ({ role: p.role, id: p.progId, tag: p.tag }));
+  }
+  counters(): CounterReader {
+    const guard = <T>(name: string, v: T): T => {
+      if (this.failRead.has(name)) throw new Error(`injected read failure on ${name}`);
+      return v;
+    };
+    return { ispStats: () => guard('isp_stats', this.isp), labelStats: () => guard('label_stats', this.labels), dropStats: () => guard('drop_stats', this.drops) };
+  }
+  async detach(): Promise<void> {
+    this.detached = true;
+    this.attached = [];
+  }
+  close(): void {}
+}
+
+export interface Harness {
+  dir: string;
+  configPath: string;
+  token: string;
+  daemon: Daemon<unknown>;
+  dp: FakeDataplane;
+  maps: Map<string, MemMap>;
+  tokens: TokenStore;
+  metrics: MetricsCollector;
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  url: string;
+  socket: string;
+  snapshot(): string;
+  close(): Promise<void>;
+}
+
+export async function startHarness(config = CONFIG): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'fecflow-api-'));
+  const configPath = join(dir, 'router.yaml');
+  writeFileSync(configPath, config);
+  const maps = new Map<string, MemMap>();
+  for (const name of CONFIG_MAPS) {
+    const kind = ['fec_up', 'nh_group', 'nexthop', 'policer', 'settings'].includes(name) ? 'array' : 'hash';
+    const l = MAPS[name];
+    maps.set(name, new MemMap(name, kind, (l.value as { size: number }).size));
+  }
+  const labelStats = new MemMap('label_stats', 'hash', 32);
+  const env = new HostEnv(() => [
+    { name: 'acc', ifindex: 2, mac: '02:00:00:00:01:01', mtu: 1500 },
+    { name: 'core', ifindex: 3, mac: '02:00:00:00:01:02', mtu: 1500 },
+  ]);
+  void staticEnv;
+  const dp = new FakeDataplane();
+  const pipeline = configPipeline({ env, maps: () => ({ config: [...maps.values()], labelStats }) });
+  const daemon = new Daemon({ configPath, pipeline, dataplane: dp, log: silentLogger() }) as Daemon<unknown>;
+  await daemon.start();
+  const tokens = TokenStore.inDir(join(dir, 'state'));
+  await tokens.load();
+  const metrics = new MetricsCollector(
+    {
+      readIspStats: () => dp.counters().ispStats(),
+      readLabelStats: () => dp.counters().labelStats(),
+      readDropStats: () => dp.counters().dropStats(),
+      ispNames: () => new Map(configModel.isps(daemon.runningRaw).map((i) => [i.index, i.name])),
+      programs: () => dp.roleInfo(),
+      tableEntries: () => daemon.tableSizes(),
+      lastReconcile: () => ({ at: daemon.lastReconcile?.at ?? null, ok: daemon.lastReconcile?.ok ?? null }),
+    },
+    { defaultMetrics: false },
+  );
+  const handler = createHandler({ daemon, model: configModel, tokens, metrics, log: silentLogger(), ifname: (i) => env.ifname(i) });
+  const socket = join(dir, 'api.sock');
+  const addrs: ListenAddress[] = [{ kind: 'tcp', host: '127.0.0.1', port: 0 }, { kind: 'unix', path: socket }];
+  const srv = await listen(handler, addrs);
+  const tcp = srv.bound[0] as { port: number };
+  const token = (await import('node:fs')).readFileSync(tokens.path, 'utf8').trim();
+  return {
+    dir,
+    configPath,
+    token,
+    daemon,
+    dp,
+    maps,
+    tokens,
+    metrics,
+    handler,
+    url: `http://127.0.0.1:${tcp.port}`,
+    socket,
+    snapshot: () => [...maps.values()].map((m) => `${m.name}=${m.snapshot()}`).join('\n'),
+    async close() {
+      await srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** fetch() against the harness with JSON in and out. */
+export async function call(h: Harness, method: string, path: string, body?: unknown, token: string | null = h.token) {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(h.url + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
