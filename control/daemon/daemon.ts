@@ -116,6 +116,10 @@ export class Daemon<C = unknown> {
       return undefined;
     }
     try {
+      if (!text.endsWith('\n') && !text.trimStart().startsWith('{')) {
+        // A YAML file cut off mid-line often still parses: an editor or a copy is mid-write.
+        throw invalid('the config file does not end with a newline: it looks half-written; write it atomically (temp file + rename)');
+      }
       const raw = this.parseText(text);
       const res = await this.commit(raw, { trigger });
       this.fileText = text;
@@ -133,7 +137,7 @@ export class Daemon<C = unknown> {
   /** Apply a whole new config given as text (API `apply`). */
   async applyText(text: string, opts: { dryRun?: boolean }): Promise<CommitResult> {
     const raw = this.parseText(text);
-    return this.commit(raw, { dryRun: opts.dryRun, persist: true, text, trigger: 'api:apply' });
+    return this.commit(raw, { dryRun: opts.dryRun, persist: true, text: text.endsWith('\n') ? text : `${text}\n`, trigger: 'api:apply' });
   }
 
   /** Apply an edit of the running config (API calls): the function gets a deep copy. */
