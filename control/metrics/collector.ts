@@ -55,6 +55,7 @@ export interface MetricsSource {
 }
 
 const COUNTED_POINTS: readonly Point[] = ['in', 'out'];
+const POINT_INDEX: Record<Point, number> = { in: 0, out: 1, policed: 2 };
 
 export class MetricsCollector {
   readonly registry = new Registry();
@@ -127,27 +128,31 @@ function renderIsp(
 ): void {
   // Every configured ISP gets every series from the start (zeros included) so that rate()
   // sees the first packets; ISPs no longer configured appear only while they have counts.
-  const key = (isp: number, d: Direction, p: Point): string => `${isp}/${d}/${p}`;
-  const byKey = new Map<string, IspCounterRow>();
-  for (const r of rows) byKey.set(key(r.isp, r.direction, r.point), r);
+  // Rows are indexed like isp_stats itself: (isp * 2 + direction) * 3 + point.
+  const slot = (isp: number, d: number, p: number): number => (isp * 2 + d) * 3 + p;
+  const byIdx = new Map<number, IspCounterRow>();
   const isps = new Set<number>(names.keys());
-  for (const r of rows) if (r.packets !== 0n || r.bytes !== 0n) isps.add(r.isp);
+  for (const r of rows) {
+    byIdx.set(slot(r.isp, r.direction === 'up' ? 0 : 1, POINT_INDEX[r.point]), r);
+    if (r.packets !== 0n || r.bytes !== 0n) isps.add(r.isp);
+  }
   const sorted = [...isps].sort((a, b) => a - b);
 
-  const pk: string[] = [];
-  const by: string[] = [];
-  const pol: string[] = [];
+  let pk = '';
+  let by = '';
+  let pol = '';
   for (const isp of sorted) {
     const name = escapeLabel(ispLabel(isp));
-    for (const d of DIRECTIONS) {
-      for (const p of COUNTED_POINTS) {
-        const r = byKey.get(key(isp, d, p));
-        const l = `{isp="${name}",direction="${d}",point="${p}"} `;
-        pk.push(`fecflow_isp_packets_total${l}${r?.packets ?? 0n}\n`);
-        by.push(`fecflow_isp_bytes_total${l}${r?.bytes ?? 0n}\n`);
+    for (let d = 0; d < 2; d++) {
+      const dir = DIRECTIONS[d]!;
+      for (let p = 0; p < 2; p++) {
+        const r = byIdx.get(slot(isp, d, p));
+        const l = `{isp="${name}",direction="${dir}",point="${COUNTED_POINTS[p]}"} `;
+        pk += `fecflow_isp_packets_total${l}${r ? r.packets.toString() : '0'}\n`;
+        by += `fecflow_isp_bytes_total${l}${r ? r.bytes.toString() : '0'}\n`;
       }
-      const r = byKey.get(key(isp, d, 'policed'));
-      pol.push(`fecflow_policed_packets_total{isp="${name}",direction="${d}"} ${r?.packets ?? 0n}\n`);
+      const r = byIdx.get(slot(isp, d, 2));
+      pol += `fecflow_policed_packets_total{isp="${name}",direction="${dir}"} ${r ? r.packets.toString() : '0'}\n`;
     }
   }
   family(out, 'fecflow_isp_packets_total', 'counter',
@@ -160,12 +165,11 @@ function renderIsp(
 
 function renderLabels(out: string[], rows: LabelCounterRow[]): void {
   const sorted = [...rows].sort((a, b) => a.label - b.label);
-  const pk: string[] = new Array(sorted.length);
-  const by: string[] = new Array(sorted.length);
-  for (let i = 0; i < sorted.length; i++) {
-    const r = sorted[i]!;
-    pk[i] = `fecflow_label_packets_total{label="${r.label}"} ${r.packets}\n`;
-    by[i] = `fecflow_label_bytes_total{label="${r.label}"} ${r.bytes}\n`;
+  let pk = '';
+  let by = '';
+  for (const r of sorted) {
+    pk += `fecflow_label_packets_total{label="${r.label}"} ${r.packets.toString()}\n`;
+    by += `fecflow_label_bytes_total{label="${r.label}"} ${r.bytes.toString()}\n`;
   }
   family(out, 'fecflow_label_packets_total', 'counter', 'Packets received per incoming MPLS label (ILM hits).', pk);
   family(out, 'fecflow_label_bytes_total', 'counter', 'Frame bytes received per incoming MPLS label.', by);
@@ -173,24 +177,23 @@ function renderLabels(out: string[], rows: LabelCounterRow[]): void {
 
 function renderDrops(out: string[], rows: DropCounterRow[]): void {
   const byReason = new Map(rows.map((r) => [r.reason, r]));
-  const lines = DROP_REASONS.map((reason) => `fecflow_drops_total{reason="${reason}"} ${byReason.get(reason)?.packets ?? 0n}\n`);
+  const lines = DROP_REASONS.map((reason) => `fecflow_drops_total{reason="${reason}"} ${byReason.get(reason)?.packets ?? 0n}\n`).join('');
   family(out, 'fecflow_drops_total', 'counter', 'Frames dropped by the data plane, per reason.', lines);
 }
 
 function renderInfo(out: string[], programs: ProgramInfo[], tables: Record<string, number>, rec: ReconcileInfo): void {
   family(out, 'fecflow_bpf_program_info', 'gauge', 'The XDP programs attached, one series per role (value 1).',
-    programs.map((p) => `fecflow_bpf_program_info{role="${escapeLabel(p.role)}",id="${p.id}",tag="${escapeLabel(p.tag)}"} 1\n`));
+    programs.map((p) => `fecflow_bpf_program_info{role="${escapeLabel(p.role)}",id="${p.id}",tag="${escapeLabel(p.tag)}"} 1\n`).join(''));
   family(out, 'fecflow_table_entries', 'gauge', 'Entries in each configuration map after the last successful reconcile.',
-    Object.keys(tables).sort().map((t) => `fecflow_table_entries{table="${escapeLabel(t)}"} ${tables[t]}\n`));
+    Object.keys(tables).sort().map((t) => `fecflow_table_entries{table="${escapeLabel(t)}"} ${tables[t]}\n`).join(''));
   family(out, 'fecflow_last_reconcile_timestamp_seconds', 'gauge', 'When the last reconcile finished (seconds since the epoch), 0 before the first.',
-    [`fecflow_last_reconcile_timestamp_seconds ${rec.at === null ? 0 : rec.at / 1000}\n`]);
+    `fecflow_last_reconcile_timestamp_seconds ${rec.at === null ? 0 : rec.at / 1000}\n`);
   family(out, 'fecflow_last_reconcile_success', 'gauge', '1 if the last reconcile succeeded, 0 if it failed or none ran yet.',
-    [`fecflow_last_reconcile_success ${rec.ok ? 1 : 0}\n`]);
+    `fecflow_last_reconcile_success ${rec.ok ? 1 : 0}\n`);
 }
 
-function family(out: string[], name: string, type: string, help: string, lines: string[]): void {
-  out.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`);
-  for (const l of lines) out.push(l);
+function family(out: string[], name: string, type: string, help: string, body: string): void {
+  out.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`, body);
 }
 
 function escapeLabel(v: string): string {
