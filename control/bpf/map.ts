@@ -216,7 +216,9 @@ export class BpfMap {
     if (entries.length === 0) return;
     const flags = flagsOf(opts.mode);
     for (const [key, value] of entries) this.#checkSizes(key, value);
-    if (this.#batch.update) {
+    // The kernel's batch update takes no NOEXIST/EXIST element flags (EINVAL before it writes
+    // anything back), so 'create' and 'update' always go element by element.
+    if (this.#batch.update && flags === 0) {
       const keys = Buffer.concat(entries.map((e) => e[0]));
       const values = Buffer.concat(entries.map((e) => e[1]));
       try {

@@ -127,6 +127,19 @@ describeRoot('BpfMap on kernel maps', () => {
     expect(m.entries()).toEqual([]);
   });
 
+  it("writes many entries with mode 'create' (which batch updates refuse) and keeps EEXIST", () => {
+    const m = obj.map('lpm_map').typed(lpmKey(ipv4), u32);
+    const entries: Array<[{ prefixLen: number; addr: string }, number]> = Array.from({ length: 12 }, (_, i) => [
+      { prefixLen: 32, addr: `10.7.${i >> 8}.${i & 255}` },
+      i + 1,
+    ]);
+    m.setMany(entries, { mode: 'create' });
+    expect(m.get({ prefixLen: 32, addr: '10.7.0.11' })).toBe(12);
+    expect(m.keys()).toHaveLength(12);
+    expect(() => m.setMany([entries[5]!], { mode: 'create' })).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(m.deleteMany(m.keys())).toBe(12);
+  });
+
   it('keeps one value per possible CPU in a per-CPU array and sums them field-wise', () => {
     const cpus = numPossibleCpus();
     expect(cpus).toBeGreaterThanOrEqual(1);
