@@ -3,6 +3,10 @@
  * Every map of the fecflow object. Names are part of the contract: the control plane opens
  * them by name (control/tables/layout.ts). Keys and values are the structs of
  * fecflow_shared.h; BTF-style definitions keep their types in the object for the codec checks.
+ *
+ * Hash and LPM maps are BPF_F_NO_PREALLOC: entries are allocated when the control plane
+ * inserts them. Preallocating the 1M-entry hashes cost ~100 MB of kernel memory per map and
+ * about two seconds per load; lookups, the only thing the programs do on them, cost the same.
  */
 #ifndef FECFLOW_MAPS_H
 #define FECFLOW_MAPS_H
@@ -22,6 +26,7 @@ struct {
 /* Subscriber classifiers, in order of precedence. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_SUB_MAC_ENTRIES);
 	__type(key, struct ff_mac_key);
 	__type(value, struct ff_sub_class);
@@ -29,6 +34,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_SUB_VLAN_ENTRIES);
 	__type(key, struct ff_vlan_key);
 	__type(value, struct ff_sub_class);
@@ -83,6 +89,7 @@ struct {
 /* Incoming label map (RFC 3031 ILM). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_ILM_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct ff_ilm);
@@ -124,6 +131,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_ISP_PORT_ENTRIES);
 	__type(key, struct ff_isp_port_key);
 	__type(value, struct ff_sub_class);
@@ -132,6 +140,7 @@ struct {
 /* The router's own addresses; the value is unused (1). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_LOCAL_ENTRIES);
 	__type(key, struct ff_local_key);
 	__type(value, __u32);
@@ -157,6 +166,7 @@ struct {
 /* One entry per incoming label, created by the control plane with the ILM entry. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_ILM_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct ff_counter);
