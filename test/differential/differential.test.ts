@@ -5,7 +5,7 @@
 //   FECFLOW_DIFF_SEED=n     base seed (default below); every table set and frame derives from it
 //   FECFLOW_DIFF_FRAMES=n   number of frames (default 100000)
 //   FECFLOW_DIFF_INDEX=i    replay frame i only, printing it in full
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { describeMismatch, runDifferential, summarize } from './runner.js';
@@ -21,6 +21,7 @@ const ONLY = env('FECFLOW_DIFF_INDEX');
 
 describeRoot('differential: reference model vs. XDP programs', () => {
   it(ONLY === undefined ? `agrees on ${FRAMES} seeded frames (seed ${SEED})` : `agrees on frame ${ONLY} (seed ${SEED})`, () => {
+    rmSync('test-results/differential.txt', { force: true });
     const report = runDifferential({ seed: SEED, frames: FRAMES, framesPerTables: 5_000, window: 1_000, only: ONLY });
     const coverage = [...report.coverage].sort().map(([k, n]) => `  ${k.padEnd(34)} ${n}`).join('\n');
     console.log(`differential: ${report.frames} frames, ${report.tableSets} table sets, ${(report.elapsedMs / 1000).toFixed(1)} s\nmodel outcomes:\n${coverage}`);

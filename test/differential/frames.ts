@@ -6,7 +6,7 @@
 // printed when the model and the data plane disagree.
 
 import type { Tables } from '../../control/tables/types.js';
-import type { Program } from '../model/index.js';
+import { forward, type Program } from '../model/index.js';
 import { formatIp, parseIp, parseMac } from '../model/addr.js';
 import {
   ETH_P_8021AD,
@@ -180,8 +180,21 @@ function coreFrame(rng: Prng, ctx: FrameContext): TestFrame {
   const notes: string[] = [];
   const ilmLabels = [...t.ilm.keys()];
   const continues = ilmLabels.filter((l) => t.ilm.get(l)?.action === 'pop-continue');
-  const depth = rng.weighted([[10, 1], [5, 2], [3, 3], [1, 4], [1, 5], [1, 6]] as const);
   const entries: LabelEntry[] = [];
+  if (rng.chance(0.12)) {
+    // a chain of pops towards the 3-lookup limit, then what the last lookup finds
+    const chain = rng.range(1, 4);
+    for (let i = 0; i < chain; i++) {
+      const label = continues.length > 0 && rng.chance(0.7) ? rng.pick(continues) : rng.pick([0, 2]);
+      entries.push({ label, tc: rng.int(8), s: false, ttl: ttl(rng) });
+    }
+    const end = rng.weighted([[4, 'ilm'], [1, 'alert'], [1, 'null'], [1, 'cut']] as const);
+    if (end === 'ilm' && ilmLabels.length > 0) entries.push({ label: rng.pick(ilmLabels), tc: rng.int(8), s: true, ttl: ttl(rng) });
+    if (end === 'alert') entries.push({ label: 1, tc: 0, s: rng.chance(0.5), ttl: ttl(rng) });
+    if (end === 'null') entries.push({ label: rng.pick([0, 2]), tc: 0, s: true, ttl: ttl(rng) });
+    notes.push(`pop chain of ${chain}, then ${end}`);
+  }
+  const depth = entries.length > 0 ? 0 : rng.weighted([[10, 1], [5, 2], [3, 3], [1, 4], [1, 5], [1, 6]] as const);
   for (let i = 0; i < depth; i++) {
     const last = i === depth - 1;
     const label = rng.weighted([
@@ -194,7 +207,7 @@ function coreFrame(rng: Prng, ctx: FrameContext): TestFrame {
     ] as const);
     entries.push({ label, tc: rng.int(8), s: last, ttl: ttl(rng) });
   }
-  if (rng.chance(0.05)) {
+  if (depth > 0 && rng.chance(0.05)) {
     const i = rng.int(depth);
     entries[i].s = !entries[i].s;
     notes.push(`S bit flipped on entry ${i}`);
@@ -264,6 +277,7 @@ function mutate(rng: Prng, f: TestFrame): void {
     [2, 'ethertype'],
     [2, 'tag'],
     [1, 'pad'],
+    [2, 'checksum'],
   ] as const);
   switch (kind) {
     case 'truncate': {
@@ -331,6 +345,15 @@ function mutate(rng: Prng, f: TestFrame): void {
       }
       return;
     }
+    case 'checksum': {
+      // the data plane never verifies it; RFC 1624 must carry a wrong one through unchanged in error
+      if (!hasIp || frame[ipAt] >> 4 !== 4) return;
+      const old = frame.readUInt16BE(ipAt + 10);
+      const value = rng.pick([0x0000, 0xffff, old ^ 1, (old + 1) & 0xffff, rng.int(65536)]);
+      frame.writeUInt16BE(value, ipAt + 10);
+      f.description.push(`IPv4 checksum 0x${old.toString(16)} -> 0x${value.toString(16)}`);
+      return;
+    }
     case 'pad': {
       const n = rng.range(1, 40);
       f.frame = Buffer.concat([frame, rng.chance(0.5) ? Buffer.alloc(n) : rng.bytes(n)]);
@@ -352,8 +375,29 @@ export function generateFrame(rng: Prng, ctx: FrameContext): TestFrame {
       for (let n = rng.weighted([[6, 1], [2, 2], [1, 3]] as const); n > 0; n--) mutate(rng, f);
     }
   }
+  if (rng.chance(0.06)) toMtuBoundary(rng, ctx, f);
   if (f.frame.length > MAX_FRAME) f.frame = f.frame.subarray(0, MAX_FRAME);
   // copy, so later mutations of shared buffers never reach a frame under test
   f.frame = Buffer.from(f.frame);
   return f;
+}
+
+/**
+ * Pads a frame the model forwards so that its output lands exactly on one of the tables' MTUs
+ * or one byte past it: off-by-one errors in the MTU check show only there. The model is used to
+ * pick the input, not to judge it; padding travels with the packet, so the output grows by as
+ * much as the input.
+ */
+function toMtuBoundary(rng: Prng, ctx: FrameContext, f: TestFrame): void {
+  const r = forward(ctx.tables, f.program, f.frame, { ingressIfindex: ctx.ingressIfindex });
+  if (r.verdict !== 'redirect') return;
+  const l3 = r.frame.length - 14;
+  const mtus = [...ctx.tables.nexthops.values(), ...ctx.tables.downV4.map(([, v]) => v), ...ctx.tables.downV6.map(([, v]) => v)]
+    .map((x) => x.mtu)
+    .filter((m) => m >= l3 && m - l3 < 1600);
+  if (mtus.length === 0) return;
+  const over = rng.int(2);
+  const pad = rng.pick(mtus) - l3 + over;
+  f.frame = Buffer.concat([f.frame, Buffer.alloc(pad)]);
+  f.description.push(`padded by ${pad} to an MTU${over ? ' + 1' : ''}`);
 }

@@ -122,6 +122,8 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
   // subscribers
   const nMacs = rng.range(2, 12);
   for (let i = 0; i < nMacs; i++) t.subMac.set(randomMac(rng), rng.pick(ispList));
+  // a classifier naming no valid ISP (0, or past 4095) must still drop as UNKNOWN_SUBSCRIBER
+  if (rng.chance(0.3)) t.subMac.set(randomMac(rng), rng.pick([0, 4096, 70_000]));
   const nVlans = rng.range(2, 12);
   for (let i = 0; i < nVlans; i++) {
     const key = {
