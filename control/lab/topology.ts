@@ -76,10 +76,14 @@ export interface UserPlan {
   isp: IspName;
   /** the headend's access interface towards it */
   accessIf: string;
-  /** the interface on the end-user host that carries its addresses (eth0, or the inner VLAN) */
+  /** the interface on the end-user host that carries its addresses */
   hostIf: string;
   /** the interface of the headend that carries the gateway addresses */
   gatewayIf: string;
+  /** the end-user's two tags (802.1ad outer, 802.1Q inner). This kernel has no 802.1Q support
+   * (CONFIG_VLAN_8021Q is off), so no VLAN devices: tc programs on both ends of the link add
+   * and remove the tags for the kernels (scripts/lab/lab_vlan.bpf.c), and the frames on the
+   * wire carry both tags exactly as stacked VLAN devices would send them. */
   vlan?: { outer: number; inner: number };
   host: { v4: string; v6: string; mac: string };
   gateway: { v4: string; v6: string; mac: string };
@@ -106,8 +110,8 @@ export const USER_PLAN: Record<UserName, UserPlan> = {
     classifiedBy: 'vlan',
     isp: 'beta',
     accessIf: 'acc2',
-    hostIf: 'eth0.100.7',
-    gatewayIf: 'acc2.100.7',
+    hostIf: 'eth0',
+    gatewayIf: 'acc2',
     vlan: { outer: 100, inner: 7 },
     host: { v4: '100.64.2.2', v6: '2001:db8:64:2::2', mac: '02:ff:02:00:00:02' },
     gateway: { v4: '100.64.2.1', v6: '2001:db8:64:2::1', mac: '02:ff:02:00:00:01' },
