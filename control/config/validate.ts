@@ -14,8 +14,10 @@ import {
   type Interface,
   type Isp,
   type IspRef,
+  type LabelBinding,
   type NextHopRef,
   type Role,
+  type Subscriber,
 } from './types.js';
 
 type Path = Array<string | number>;
@@ -299,7 +301,7 @@ class Checker {
     }
   }
 
-  private checkSubscribers(list: Array<Parsed<import('./types.js').Subscriber>>): void {
+  private checkSubscribers(list: Array<Parsed<Subscriber>>): void {
     const names = new Map<string, number>();
     const macs = new Map<string, string>();
     const vlans = new Map<string, string>();
@@ -380,7 +382,7 @@ class Checker {
     }
   }
 
-  private checkIlm(list: Array<Parsed<import('./types.js').LabelBinding>>): void {
+  private checkIlm(list: Array<Parsed<LabelBinding>>): void {
     const labels = new Map<number, number>();
     const linkOwners = new Map<string, Set<number>>();
     for (const isp of this.isps) {
