@@ -40,6 +40,10 @@ const quiet: Say = () => {};
 /** The features that make a veth put VLAN tags in the frame rather than in metadata the XDP
  * program on the peer end cannot see. */
 const VLAN_OFFLOAD_OFF = ['tx-vlan-hw-insert=off', 'tx-vlan-stag-hw-insert=off'];
+/** A veth leaves UDP/TCP checksums to "offload" (CHECKSUM_PARTIAL metadata); an XDP redirect
+ * drops that metadata and the frame arrives with a wrong checksum. A real NIC would fill the
+ * checksum in; here the hosts whose traffic the routers forward compute it themselves. */
+const CHECKSUM_OFFLOAD_OFF = ['tx-checksum-ip-generic=off'];
 
 export interface UpOptions {
   name: string;
@@ -204,6 +208,7 @@ export class Lab {
       const p = USER_PLAN[u];
       const host = n.userNs(u);
       veth(p.accessIf, he, p.gateway.mac, 'eth0', host, p.host.mac, ACCESS_MTU);
+      nsRun(host, '/usr/bin/python3', [featuresScript(), 'eth0', ...CHECKSUM_OFFLOAD_OFF]);
       if (p.vlan) {
         // bob's two tags (802.1ad outer, 802.1Q inner), added and removed by tc at both ends
         const obj = buildVlanProgram(this.names.stateDir, p.vlan);
@@ -228,6 +233,7 @@ export class Lab {
       const p = ISP_PLAN[i];
       const host = n.ispNs(i);
       veth(p.tailendIf, te, p.router.mac, 'eth0', host, p.host.mac, ACCESS_MTU);
+      nsRun(host, '/usr/bin/python3', [featuresScript(), 'eth0', ...CHECKSUM_OFFLOAD_OFF]);
       addAddresses(te, p.tailendIf, [`${p.router.v4}/${p.len.v4}`, `${p.router.v6}/${p.len.v6}`]);
       addAddresses(host, 'eth0', [`${p.host.v4}/${p.len.v4}`, `${p.host.v6}/${p.len.v6}`]);
       addAddresses(host, 'lo', [`${INTERNET.v4}/32`, `${INTERNET.v6}/128`]);
