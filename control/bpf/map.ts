@@ -227,8 +227,10 @@ export class BpfMap {
       } catch (e) {
         if (!(e instanceof BpfError) || !NO_BATCH.has(e.code)) throw e;
         // EINVAL may also be a real error (e.g. bad flags); the element calls below report it.
+        // A map type without batch support (devmap, ...) fails before the kernel writes the
+        // count back, so the count still holds what was asked: that too means nothing was done.
         const done = (e as BpfError & { count?: number }).count ?? 0;
-        if (done !== 0) throw e;
+        if (done !== 0 && done !== entries.length) throw e;
         this.#batch.update = false;
       }
     }

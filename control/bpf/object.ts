@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { isBpffs } from './bpffs.js';
 import { BpfError, PinnedMapMismatchError, call } from './errors.js';
 import { BpfMap } from './map.js';
-import { native, type NativeObjectHandle, type NativeObjectMap } from './native.js';
+import { native, type NativeFd, type NativeObjectHandle, type NativeObjectMap } from './native.js';
 import { Program } from './program.js';
 
 export interface OpenOptions {
@@ -44,7 +44,8 @@ export class BpfObject {
       call(() => handle.load());
       for (const p of handle.programs()) programs.set(p.name, new Program(call(() => handle.programFd(p.name)), p.name));
       for (const m of handle.maps()) {
-        maps.set(m.name, new BpfMap(call(() => handle.mapFd(m.name)), m.name, { pinPath: m.pinPath ?? undefined }));
+        const pinPath = m.pinPath ?? (reused.includes(m.name) ? join(opts.pinDir!, m.name) : undefined);
+        maps.set(m.name, new BpfMap(call(() => handle.mapFd(m.name)), m.name, { pinPath }));
       }
       return new BpfObject(path, opts.pinDir, programs, maps, reused);
     } catch (e) {
@@ -112,15 +113,27 @@ function preparePins(handle: NativeObjectHandle, defs: NativeObjectMap[], pinDir
       if (!reuse) {
         throw new BpfError('BpfObject.open', 17, 'EEXIST', `map '${def.name}' is already pinned at ${path}; pass reusePinnedMaps to keep it, or remove the pin`);
       }
-      checkPinned(path, def);
+      // Reuse by descriptor rather than through libbpf's pin path: libbpf 1.1 compares map
+      // flags literally and refuses every pinned devmap (the kernel adds BPF_F_RDONLY_PROG).
+      const fd = openPinned(path, def);
+      try {
+        call(() => handle.mapReuseFd(def.name, fd));
+      } finally {
+        fd.close();
+      }
       reused.push(def.name);
+      continue;
     }
     call(() => handle.mapSetPinPath(def.name, path));
   }
   return reused;
 }
 
-function checkPinned(path: string, def: NativeObjectMap): void {
+const BPF_F_RDONLY_PROG = 1 << 7;
+const KERNEL_RDONLY_PROG_TYPES = new Set(['devmap', 'devmap_hash', 'cpumap']);
+
+/** Opens the pin at path and checks it can stand for the object's map def. */
+function openPinned(path: string, def: NativeObjectMap): NativeFd {
   const fd = call(() => native().objGet(path));
   try {
     const kind = call(() => native().fdKind(fd));
@@ -134,9 +147,13 @@ function checkPinned(path: string, def: NativeObjectMap): void {
     cmp('key_size', info.keySize, def.keySize);
     cmp('value_size', info.valueSize, def.valueSize);
     cmp('max_entries', info.maxEntries, def.maxEntries);
-    cmp('map_flags', info.flags, def.flags);
+    // The kernel adds BPF_F_RDONLY_PROG to every devmap it creates; the object cannot ask for it.
+    const kernelAdded = KERNEL_RDONLY_PROG_TYPES.has(def.typeName) ? BPF_F_RDONLY_PROG : 0;
+    cmp('map_flags', info.flags & ~kernelAdded, def.flags);
     if (diffs.length) throw new PinnedMapMismatchError(path, diffs);
-  } finally {
+    return fd;
+  } catch (e) {
     fd.close();
+    throw e;
   }
 }

@@ -36,7 +36,7 @@ describeRoot('BpfMap on kernel maps', () => {
     expect(info).toMatchObject({ name: 'hash_map', typeName: 'hash', keySize: 4, valueSize: 16, maxEntries: 1024, flags: 0 });
     expect(info.id).toBeGreaterThan(0);
     expect(obj.map('lpm_map').info()).toMatchObject({ typeName: 'lpm_trie', keySize: 8, valueSize: 4, flags: 1 });
-    expect(obj.maps().map((m) => m.name).sort()).toEqual(['array_map', 'hash_map', 'lpm_map', 'percpu_array_map', 'percpu_hash_map']);
+    expect(obj.maps().map((m) => m.name).sort()).toEqual(['array_map', 'devmap_hash_map', 'hash_map', 'lpm_map', 'percpu_array_map', 'percpu_hash_map']);
     expect(() => obj.map('nope')).toThrow(/no map 'nope'.*known maps: .*hash_map/);
   });
 
@@ -140,6 +140,15 @@ describeRoot('BpfMap on kernel maps', () => {
     expect(m.deleteMany(m.keys())).toBe(12);
   });
 
+  it('falls back to single writes on a map type without batch operations (devmap)', () => {
+    const m = obj.map('devmap_hash_map').typed(u32, u32);
+    // ifindex 1 is the loopback device of whatever namespace this runs in.
+    m.setMany([[1, 1]]);
+    expect(m.entries()).toEqual([[1, 1]]);
+    expect(m.deleteMany([1])).toBe(1);
+    expect(m.entries()).toEqual([]);
+  });
+
   it('keeps one value per possible CPU in a per-CPU array and sums them field-wise', () => {
     const cpus = numPossibleCpus();
     expect(cpus).toBeGreaterThanOrEqual(1);
@@ -231,7 +240,7 @@ describeRoot('pinned maps', () => {
     expect(() => BpfObject.open(prog('maps'), { pinDir: pins.dir })).toThrow(/already pinned .*reusePinnedMaps/);
     const second = BpfObject.open(prog('maps'), { pinDir: pins.dir, reusePinnedMaps: true });
     try {
-      expect([...second.reusedMaps].sort()).toEqual(['array_map', 'hash_map', 'lpm_map', 'percpu_array_map', 'percpu_hash_map']);
+      expect([...second.reusedMaps].sort()).toEqual(['array_map', 'devmap_hash_map', 'hash_map', 'lpm_map', 'percpu_array_map', 'percpu_hash_map']);
       expect(second.map('array_map').typed(u32, u64).get(4)).toBe(4444n);
     } finally {
       second.close();

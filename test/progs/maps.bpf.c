@@ -57,6 +57,14 @@ struct {
 	__type(value, __u32);
 } percpu_hash_map SEC(".maps");
 
+// A devmap has no batch operations: user space must fall back to one write per entry.
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u32);
+} devmap_hash_map SEC(".maps");
+
 SEC("xdp")
 int xdp_touch_maps(struct xdp_md *ctx)
 {
