@@ -71,9 +71,11 @@ export function createClient(opts: ClientOptions, env: NodeJS.ProcessEnv = proce
       const t = auth ? tokenFor() : undefined;
       if (t) headers.authorization = `Bearer ${t}`;
       const req = request(
+        // A fresh connection per call: a kept-alive one can be closed by the daemon's idle
+        // timeout just as it is reused (ECONNRESET), e.g. between two `stats` samples.
         r.socket
-          ? { socketPath: r.socket, path, method, headers }
-          : { host: base!.hostname.replace(/^\[|\]$/g, ''), port: base!.port || 80, path: (base!.pathname.replace(/\/$/, '') || '') + path, method, headers },
+          ? { socketPath: r.socket, path, method, headers, agent: false }
+          : { host: base!.hostname.replace(/^\[|\]$/g, ''), port: base!.port || 80, path: (base!.pathname.replace(/\/$/, '') || '') + path, method, headers, agent: false },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { BpfError, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
 import { openWithPins, type LoadedObject } from './bpf-object.js';
-import { DROP_REASONS, DIRECTIONS, POINTS } from '../tables/types.js';
-import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
 import type { MapIO } from './mapio.js';
+import { readDropStats, readIspStats, readLabelStats } from './counters.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
 
 export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
@@ -229,44 +228,4 @@ export function mapIO(m: BpfMap): MapIO {
     },
     deleteMany: (k) => m.deleteMany(k),
   };
-}
-
-/** Sum one per-CPU struct ff_counter value buffer: { packets, bytes } at offsets 0, 8. */
-function sumCounter(buf: Buffer, stride: number): { packets: bigint; bytes: bigint } {
-  let packets = 0n;
-  let bytes = 0n;
-  for (let off = 0; off + 16 <= buf.length; off += stride) {
-    packets += buf.readBigUInt64LE(off);
-    bytes += buf.readBigUInt64LE(off + 8);
-  }
-  return { packets, bytes };
-}
-
-// isp_stats is a 24,576-entry per-CPU array; it is read with batch lookups (BpfMap.entries)
-// and only entries with traffic are returned. Index = (isp * 2 + direction) * 3 + point.
-export function readIspStats(m: BpfMap): IspCounterRow[] {
-  const rows: IspCounterRow[] = [];
-  for (const [k, v] of m.entries()) {
-    const c = sumCounter(v, m.perCpuStride);
-    if (c.packets === 0n && c.bytes === 0n) continue;
-    const idx = k.readUInt32LE(0);
-    const point = POINTS[idx % 3]!;
-    const dirIdx = Math.floor(idx / 3) % 2;
-    const isp = Math.floor(idx / 6);
-    rows.push({ isp, direction: DIRECTIONS[dirIdx]!, point, ...c });
-  }
-  return rows;
-}
-
-export function readLabelStats(m: BpfMap): LabelCounterRow[] {
-  return m.entries().map(([k, v]) => ({ label: k.readUInt32LE(0), ...sumCounter(v, m.perCpuStride) }));
-}
-
-export function readDropStats(m: BpfMap): DropCounterRow[] {
-  const rows: DropCounterRow[] = [];
-  for (const [k, v] of m.entries()) {
-    const r = DROP_REASONS[k.readUInt32LE(0)];
-    if (r) rows.push({ reason: r, ...sumCounter(v, m.perCpuStride) });
-  }
-  return rows;
 }
