@@ -1,0 +1,150 @@
+// The markdown report of a bench run, and the method descriptions stored with every result.
+import type { BenchResult } from './run.js';
+import type { PathResult, PerPacketResult } from './perpacket.js';
+import type { EndToEndResult } from './e2e.js';
+import type { ControlResult } from './control.js';
+import { fmt, type Summary } from './lib/stats.js';
+
+export const TARGETS = {
+  nsPerPacketAt1M: 67,
+  e2eRatioVsKernel: 3,
+  coldApplySeconds: 5,
+  moveMedianMs: 1,
+  scrapeMs: 100,
+};
+
+export const METHODS = {
+  perPacket:
+    'Kernel-timed BPF_PROG_TEST_RUN (durationNs). Headline "replay": bench/progs/replay.bpf.c runs before every repetition, ' +
+    'restores the frame to its original length (bpf_xdp_adjust_head), writes the next flow\'s template over it and tail-calls ' +
+    'the program under test; one test run with repeat = flows x passes walks all flows in turn with warm code. ns/packet = the ' +
+    'kernel\'s average per repetition, so it includes the test-run loop and the replay harness; the floors (an empty XDP_PASS ' +
+    'program and a one-lookup MAC-rewrite + devmap redirect forwarder) go through the same harness in the same rounds, and ' +
+    '"net" = path - XDP_PASS floor is the cost of the program itself. Cross-check "single": every flow\'s frame run once per ' +
+    'syscall (repeat = 1), median of the kernel durations over all flows; each run starts cold after a syscall and carries the ' +
+    'timer overhead, so only the difference to the floor measured the same way is meaningful. Each path gets a freshly loaded ' +
+    'object whose scaled table holds N entries (encodeTables + setMany, LPM tries entry by entry); flows draw random entries; ' +
+    'every flow is checked to be forwarded (XDP_REDIRECT) and no drop counter may move while measuring. Median over rounds, ' +
+    'with min and max.',
+  endToEnd:
+    'Namespaces gen -> headend -> LSR -> tailend -> ISP host on veths. Generator: bench/progs/traffic.bpf.c xdp_gen as a ' +
+    'live-frames test run (rewrites the 64-byte header template and the subscriber source address each frame, redirects into ' +
+    'the headend\'s access veth); sink: xdp_sink on the ISP host counting per CPU and dropping. Modes on the same chain: ' +
+    'kernel (ip_forward, static routes and neighbours; only an XDP_PASS program on the headend\'s access port, which veth ' +
+    'needs to accept redirected frames), xdp-fwd (xdp_floor_fwd on each router: the ceiling of any XDP forwarder), fecflow ' +
+    '(xdp_access, xdp_core, xdp_core with tables loaded directly). Mpps = frames counted at the sink / (test-run duration x ' +
+    'repeat): the kernel times the generator\'s loop, inside which every batch\'s veth NAPI work of the whole chain runs on the ' +
+    'same CPU, leaving out time the generator was scheduled out; wall-clock Mpps is kept beside it. Modes interleaved per ' +
+    'round; median over rounds with min and max.',
+  controlPlane:
+    'Cold apply: fecflow serve in a fresh namespace with a generated config of N subscriber prefixes, time from start to ' +
+    'ready (/readyz) and to the whole sub_v4 visible in the map, with the daemon\'s peak RSS and the kernel\'s memlock of ' +
+    'every map (bpftool map show). Move: POST /v1/subscribers/move then poll the pinned sub_v4 map until the entry shows the ' +
+    'new ISP; median and p99 over the moves. Scrape: GET /metrics with the given ISPs and labels. CLI: node bin/fecflow.js ' +
+    '--version, median wall time. Baseline: ip -batch of N routes into a fresh namespace.',
+};
+
+const n = (x: number) => x.toLocaleString('en-US');
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const table = (head: string[], rows: string[][]) =>
+  [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const failed = (x: unknown): x is { error: string } => !!x && typeof x === 'object' && 'error' in x;
+
+function perPacket(p: PerPacketResult): string {
+  const out: string[] = ['## Per-packet cost (ns/packet, BPF_PROG_TEST_RUN, replay method)', ''];
+  const rows = p.results.map((r: PathResult) => {
+    const net = r.replay.path.median - r.replay.pass.median;
+    const singleNet = r.single.path.median - r.single.pass.median;
+    return [
+      r.title,
+      n(r.entries),
+      fmt(r.replay.path),
+      f1(net),
+      f2(r.replay.path.median / r.replay.pass.median) + '×',
+      f2(r.replay.path.median / r.replay.fwd.median) + '×',
+      Number.isFinite(singleNet) ? `${f1(r.single.path.median)} (net ${f1(singleNet)})` : '–',
+    ];
+  });
+  out.push(table(['path', 'entries', 'ns/packet median (min–max)', 'net of XDP_PASS floor', '× XDP_PASS floor', '× MAC+redirect floor', 'single-run median (net)'], rows));
+  const all = (k: 'pass' | 'fwd'): Summary => {
+    const xs = p.results.map((r) => r.replay[k].median).sort((a, b) => a - b);
+    return { median: xs[Math.floor(xs.length / 2)] ?? NaN, min: xs[0] ?? NaN, max: xs[xs.length - 1] ?? NaN, runs: xs.length };
+  };
+  out.push('', `Floors through the same harness (median of the per-path medians, range): XDP_PASS ${fmt(all('pass'))} ns; MAC rewrite + redirect ${fmt(all('fwd'))} ns.`);
+  const big = Math.max(...p.results.map((r) => r.scale));
+  const atBig = p.results.filter((r) => r.scale === big);
+  if (atBig.length) {
+    const miss = atBig.filter((r) => r.replay.path.median > TARGETS.nsPerPacketAt1M);
+    const missNet = atBig.filter((r) => r.replay.path.median - r.replay.pass.median > TARGETS.nsPerPacketAt1M);
+    out.push(
+      '',
+      `Target ≤ ${TARGETS.nsPerPacketAt1M} ns/packet at ${n(big)} entries: ` +
+        (miss.length === 0 ? 'met by every path.' : `missed by ${miss.map((r) => r.title).join(', ')} as measured` + (missNet.length < miss.length ? `; net of the XDP_PASS floor, missed by ${missNet.map((r) => r.title).join(', ') || 'none'}.` : '.')),
+    );
+  }
+  if (p.lookups.length) {
+    out.push('', '### One lookup alone (IPv4 /32 entries, replay method, ns/packet)', '');
+    out.push(table(['entries', 'LPM trie', 'hash map', 'XDP_PASS floor', 'LPM net', 'hash net'], p.lookups.map((l) => [n(l.entries), fmt(l.lpm), fmt(l.hash), fmt(l.pass), f1(l.lpm.median - l.pass.median), f1(l.hash.median - l.pass.median)])));
+  }
+  out.push('', '### Programs', '');
+  out.push(table(['program', 'verified insns', 'xlated insns', 'JIT bytes'], p.programs.map((x) => [x.program, n(x.verifiedInsns), n(x.xlatedInsns), n(x.jitedBytes)])));
+  out.push('', '### Map lookups per packet', '');
+  const seen = new Set<string>();
+  const lrows: string[][] = [];
+  for (const r of p.results) {
+    if (seen.has(r.id)) continue;
+    seen.add(r.id);
+    lrows.push([r.title, String(r.lookups.length), r.lookups.join(', ')]);
+  }
+  out.push(table(['path', 'lookups', 'maps'], lrows));
+  return out.join('\n');
+}
+
+function endToEnd(e: EndToEndResult): string {
+  const out = [`## End to end: headend → LSR → tailend on veths (Mpps, ${n(e.subscribers)} subscribers, ${n(e.isps)} ISPs, ${n(e.flows)} flows)`, ''];
+  out.push(
+    table(
+      ['frame', 'kernel IPv4 forwarding', 'minimal XDP forwarder', 'fecflow', 'fecflow / kernel', 'fecflow / XDP fwd', 'fecflow wall-clock Mpps'],
+      e.sizes.map((s) => [`${s.frameBytes} B`, fmt(s.kernel.mpps, 3), fmt(s['xdp-fwd'].mpps, 3), fmt(s.fecflow.mpps, 3), f2(s.ratioKernel) + '×', f2(s.ratioXdpFwd) + '×', fmt(s.fecflow.wallMpps, 3)]),
+    ),
+  );
+  const miss = e.sizes.filter((s) => s.ratioKernel < TARGETS.e2eRatioVsKernel);
+  out.push('', `Target fecflow ≥ ${TARGETS.e2eRatioVsKernel}× kernel forwarding: ${miss.length ? `missed at ${miss.map((s) => `${s.frameBytes} B`).join(', ')}` : 'met'}.`);
+  const undelivered = e.sizes.flatMap((s) => (['kernel', 'xdp-fwd', 'fecflow'] as const).filter((m) => s[m].delivered < 0.99).map((m) => `${m} ${s.frameBytes} B ${(100 * s[m].delivered).toFixed(1)}%`));
+  if (undelivered.length) out.push('', `Delivered below 99% of sent: ${undelivered.join(', ')}.`);
+  if (Object.keys(e.fecflowDrops).length) out.push('', `fecflow drops during the runs: ${JSON.stringify(e.fecflowDrops)}.`);
+  return out.join('\n');
+}
+
+function control(c: ControlResult): string {
+  const out = ['## Control plane', ''];
+  const rows: string[][] = [];
+  const row = (what: string, value: string, target = '', note = '') => rows.push([what, value, target, note]);
+  for (const a of c.coldApply ?? []) {
+    const t = a.subscribers >= 1_000_000 ? `≤ ${TARGETS.coldApplySeconds} s ${a.seconds.median <= TARGETS.coldApplySeconds ? 'met' : 'missed'}` : '';
+    row(`cold apply, ${n(a.subscribers)} subscriber prefixes`, `${fmt(a.seconds, 2)} s`, t, `spawn → /readyz; ${n(a.isps)} ISPs, ${n(a.labels)} labels; ${a.seconds.runs} run(s); daemon peak RSS ${fmt(a.peakRssMiB, 0)} MiB; maps ${f1(a.mapMemlockMiB)} MiB memlock`);
+  }
+  if (c.coldApplySkipped?.length) row(`cold apply, ${c.coldApplySkipped.map(n).join(', ')} subscribers`, 'not run', `≤ ${TARGETS.coldApplySeconds} s missed`, 'the projected time overran the bench budget');
+  if (c.move) row(`move one subscriber (API call → map entry), ${n(c.move.moves)} moves`, `median ${f2(c.move.medianMs)} ms, p99 ${f2(c.move.p99Ms)} ms`, `≤ ${TARGETS.moveMedianMs} ms median ${c.move.medianMs <= TARGETS.moveMedianMs ? 'met' : 'missed'}`, `at ${n(c.move.subscribers)} subscribers`);
+  if (c.scrape) row(`/metrics scrape, ${n(c.scrape.isps)} ISPs, ${n(c.scrape.labels)} labels`, `${fmt(c.scrape.ms, 1)} ms`, `≤ ${TARGETS.scrapeMs} ms ${c.scrape.ms.median <= TARGETS.scrapeMs ? 'met' : 'missed'}`, `${n(c.scrape.bytes)} bytes, ${n(c.scrape.series)} series`);
+  if (c.cli) row('CLI start-up (fecflow --version)', `${fmt(c.cli.ms, 0)} ms`);
+  if (c.kernelRoutes) row(`baseline: ip -batch of ${n(c.kernelRoutes.routes)} routes`, `${fmt(c.kernelRoutes.seconds, 2)} s`);
+  out.push(table(['what', 'median (min–max)', 'target', 'note'], rows));
+  for (const [k, v] of Object.entries(c.errors ?? {})) out.push('', `${k}: not measured (${v})`);
+  return out.join('\n');
+}
+
+export function report(r: BenchResult): string {
+  const m = r.machine;
+  const out = [
+    `# fecflow bench — ${r.date.slice(0, 10)}${r.quick ? ' (quick configuration)' : ''}`,
+    '',
+    `${m.cpuModel}, ${m.cores} CPUs, ${m.memoryGiB} GiB, ${m.os}, kernel ${m.kernel}, Node ${m.node}, commit ${m.commit}${m.dirty ? ' (modified)' : ''}; load average at start ${m.loadAverage.join(' ')}; ${r.seconds} s in all.`,
+  ];
+  if (r.perPacket) out.push('', failed(r.perPacket) ? `## Per-packet cost\n\nfailed: ${r.perPacket.error}` : perPacket(r.perPacket));
+  if (r.endToEnd) out.push('', failed(r.endToEnd) ? `## End to end\n\nfailed: ${r.endToEnd.error}` : endToEnd(r.endToEnd));
+  if (r.controlPlane) out.push('', failed(r.controlPlane) ? `## Control plane\n\nfailed: ${r.controlPlane.error}` : control(r.controlPlane));
+  out.push('', 'Method: see bench/README.md and `methods` in the JSON result.');
+  return out.join('\n');
+}
