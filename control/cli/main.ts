@@ -13,6 +13,7 @@ import { showCommands } from './commands/show.js';
 import { statsCommand } from './commands/stats.js';
 import { adminCommands } from './commands/admin.js';
 import { completionCommand } from './commands/completion.js';
+import { labCommands } from './commands/lab.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -23,6 +24,7 @@ export const COMMANDS: CommandModule[] = [
   statsCommand,
   adminCommands,
   completionCommand,
+  labCommands,
 ];
 
 export const VERSION = '0.1.0';

@@ -11,7 +11,8 @@
 //   send --to ADDR --port P --rate PPS (--count N | --seconds S) [--stream ID] [--size BYTES]
 //        [--echo-wait MS]
 //       Sends at the given rate; SIGTERM ends the stream early. Counts the echoes that come
-//       back (by sequence number) and waits --echo-wait ms after the last send for late ones.
+//       back (by sequence number); after the last send it waits until every echo is back or
+//       none came for --echo-wait ms (default 500).
 //       Prints {"ready":true} once its socket is open, and its report at the end.
 //
 // Both end by themselves after --lifetime seconds (default 300), so that a test that died
@@ -198,6 +199,7 @@ function send(o) {
     if (msg.length >= HEADER && msg.readUInt32BE(0) === MAGIC && msg.readUInt32BE(4) === stream) {
       const seq = msg.readUInt32BE(8);
       echoes.add(seq, msg.length, intact(msg, seq));
+      lastEcho = Date.now();
     }
   });
   // A second signal (the lifetime, or an impatient caller) ends without waiting for echoes.
@@ -225,8 +227,14 @@ function send(o) {
     if (!stop && sent < count) setTimeout(tick, 1);
     else {
       endedAt = Date.now();
-      setTimeout(done, echoWait);
+      drain();
     }
+  };
+  // Echoes may lag behind on a busy machine: wait until all are back, or none came for echoWait.
+  let lastEcho = 0;
+  const drain = () => {
+    if (echoes.unique >= sent || Date.now() - Math.max(lastEcho, endedAt) >= echoWait) done();
+    else setTimeout(drain, 10);
   };
   const done = () => {
     const elapsed = (endedAt || Date.now()) - startedAt;
