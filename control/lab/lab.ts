@@ -11,7 +11,7 @@ import { repoRoot } from '../bpf/native.js';
 import { routerApi, type RouterApi } from './api.js';
 import { attachHostProgram, buildHostProgram, buildVlanProgram, readSourceCounts, type SourceCount } from './hosts.js';
 import { planOf, routerConfigText, routerDocument, type PlanState } from './plan.js';
-import { allStates, readState, writeState, type DaemonRecord, type LabState } from './state.js';
+import { readState, writeState, type DaemonRecord, type LabState } from './state.js';
 import { LabError, ip, netnsExists, nsRun, processAlive, processStartTime, run, sleep, stopProcess, tryRun } from './sys.js';
 import {
   API_PORT,
@@ -21,6 +21,8 @@ import {
   ACCESS_MTU,
   INTERNET,
   ISP_PLAN,
+  LAB_NAME_RE,
+  STATE_ROOT,
   ISPS,
   MAX_SLOTS,
   ROUTERS,
@@ -107,7 +109,7 @@ export class Lab {
       version: 1,
       name: o.name,
       createdAt: new Date().toISOString(),
-      slot: freeSlot(),
+      slot: claimSlot(o.name),
       namespaces: names.namespaces,
       hostLinks: ROUTERS.map((r) => names.mgmtHostIf(r)),
       pinDir: names.pinDir,
@@ -164,6 +166,7 @@ export class Lab {
     // The daemons' pinned links and maps, and the hosts' counter maps.
     rmSync(st?.pinDir ?? names.pinDir, { recursive: true, force: true });
     rmSync(st?.stateDir ?? names.stateDir, { recursive: true, force: true });
+    releaseSlots(name);
     if (namespaces) say(`removed ${namespaces} namespaces, the management links and ${names.pinDir}`);
     return { stopped, namespaces };
   }
@@ -548,9 +551,15 @@ function tail(path: string, lines: number): string {
   }
 }
 
-/** A management slot no other lab uses, whose /24 no host interface has an address in. */
-function freeSlot(): number {
-  const used = new Set(allStates().map((s) => s.slot));
+const slotFile = (s: number): string => join(STATE_ROOT, 'slots', String(s));
+
+/**
+ * Claims a management slot no other lab holds and whose /24 no host interface has an address
+ * in. A claim is a file created exclusively (O_EXCL), so two labs coming up at the same moment
+ * never get the same slot; a claim whose lab has no state any more is stale and taken over.
+ */
+function claimSlot(name: string): number {
+  mkdirSync(join(STATE_ROOT, 'slots'), { recursive: true });
   let hostAddrs = '';
   try {
     hostAddrs = run('ip', ['-4', '-o', 'addr', 'show']);
@@ -558,11 +567,37 @@ function freeSlot(): number {
     /* no ip: checkPrerequisites already failed */
   }
   for (let s = 0; s < MAX_SLOTS; s++) {
-    if (used.has(s) || s === 69) continue; // 169.254.169.0/24 holds cloud metadata services
+    if (s === 69) continue; // 169.254.169.0/24 holds cloud metadata services
     if (hostAddrs.includes(` 169.254.${100 + s}.`)) continue;
-    return s;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(slotFile(s), name, { flag: 'wx' });
+        return s;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        let owner = '';
+        try {
+          owner = readFileSync(slotFile(s), 'utf8').trim();
+        } catch {
+          continue; // released meanwhile: try again
+        }
+        if (owner === name) return s;
+        if (owner && LAB_NAME_RE.test(owner) && !existsSync(labNames(owner).stateDir)) rmSync(slotFile(s), { force: true });
+        else break;
+      }
+    }
   }
-  throw new LabError(`all ${MAX_SLOTS} management slots are taken: take some labs down (fecflow lab status)`);
+  throw new LabError(`all ${MAX_SLOTS} management slots are taken: take some labs down (fecflow lab status --name NAME)`);
+}
+
+function releaseSlots(name: string): void {
+  for (let s = 0; s < MAX_SLOTS; s++) {
+    try {
+      if (readFileSync(slotFile(s), 'utf8').trim() === name) rmSync(slotFile(s), { force: true });
+    } catch {
+      /* no claim */
+    }
+  }
 }
 
 function checkPrerequisites(): void {

@@ -1,9 +1,9 @@
 // The state file of a running lab, /run/fecflow-lab/<name>/state.json: what `down` must undo
 // and where everything is. It is written before anything is created and updated as daemons
 // start, so a lab that crashed half way up is still torn down completely.
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STATE_ROOT, type RouterName } from './topology.js';
+import type { RouterName } from './topology.js';
 
 export interface ProcessRecord {
   pid: number;
@@ -53,15 +53,4 @@ export function writeState(s: LabState): void {
   const tmp = `${stateFile(s.stateDir)}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, stateFile(s.stateDir));
-}
-
-/** Every lab that has a state file, for slot allocation and `lab status` without a name. */
-export function allStates(): LabState[] {
-  let dirs: string[];
-  try {
-    dirs = readdirSync(STATE_ROOT);
-  } catch {
-    return [];
-  }
-  return dirs.map((d) => readState(join(STATE_ROOT, d))).filter((s): s is LabState => s !== undefined);
 }
