@@ -201,7 +201,8 @@ export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
     return out;
   });
 
-export const ispRef = z.union([int('ISP id', 1, MAX_ISPS - 1), z.string().min(1)], {
+// string first: a failed branch builds an error object, and names are the common case
+export const ispRef = z.union([z.string().min(1), int('ISP id', 1, MAX_ISPS - 1)], {
   errorMap: () => ({ message: 'isp must be an ISP name or id (1..4095)' }),
 });
 
@@ -292,3 +293,84 @@ export const documentSchema = z
     ilm: list('ilm'),
   })
   .strict();
+
+// ---- the common subscriber, checked by hand ----------------------------------------------
+//
+// zod spends tens of microseconds on one subscriber, and a headend may list a million. This
+// accepts exactly the usual, valid shapes and returns what subscriberSchema would; anything
+// else (a mistake, an unusual spelling) returns undefined and goes through the schema, which
+// then reports it. test/config/fast.test.ts checks the two agree.
+
+type Obj = Record<string, unknown>;
+
+function plain(v: unknown, keys: readonly string[]): Obj | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  for (const k of Object.keys(v)) if (!keys.includes(k) || (v as Obj)[k] === undefined) return undefined;
+  return v as Obj;
+}
+
+const isInt = (v: unknown, lo: number, hi: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+const isName = (v: unknown): v is string => typeof v === 'string' && NAME_RE.test(v);
+
+function fastMac(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const r = parseMac(v);
+  return r.ok ? r.value : undefined;
+}
+
+function fastPrefixes(v: unknown): string[] | undefined {
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length === 0) return undefined;
+  const out: string[] = [];
+  for (const x of list) {
+    if (typeof x !== 'string') return undefined;
+    const r = parsePrefix(x);
+    if (!r.ok) return undefined;
+    out.push(r.value.text);
+  }
+  return out;
+}
+
+const FAST_TPID: Record<string, Tpid> = { '802.1Q': '802.1Q', '802.1ad': '802.1ad' };
+
+function fastTags(v: unknown, withInterface: boolean): Obj | undefined {
+  const o = plain(v, withInterface ? ['interface', 'outer', 'inner', 'tpid'] : ['outer', 'inner', 'tpid']);
+  if (!o || !isInt(o.outer, 1, 4094)) return undefined;
+  if (withInterface && !isName(o.interface)) return undefined;
+  if (o.inner !== undefined && !isInt(o.inner, 1, 4094)) return undefined;
+  const tpid = o.tpid === undefined ? undefined : typeof o.tpid === 'string' ? FAST_TPID[o.tpid] : undefined;
+  if (o.tpid !== undefined && tpid === undefined) return undefined;
+  const out: Obj = {};
+  if (withInterface) out.interface = o.interface;
+  out.outer = o.outer;
+  if (o.inner !== undefined) out.inner = o.inner;
+  if (tpid !== undefined) out.tpid = tpid;
+  return out;
+}
+
+export function fastSubscriber(v: unknown): Subscriber | undefined {
+  const s = plain(v, ['name', 'isp', 'match', 'deliver']);
+  if (!s || !isName(s.name)) return undefined;
+  if (!((typeof s.isp === 'string' && s.isp.length > 0) || isInt(s.isp, 1, MAX_ISPS - 1))) return undefined;
+  const m = plain(s.match, ['mac', 'vlan', 'prefix']);
+  if (!m || (m.mac === undefined && m.vlan === undefined && m.prefix === undefined)) return undefined;
+  const match: Obj = {};
+  if (m.mac !== undefined && (match.mac = fastMac(m.mac)) === undefined) return undefined;
+  if (m.vlan !== undefined && (match.vlan = fastTags(m.vlan, true)) === undefined) return undefined;
+  if (m.prefix !== undefined && (match.prefix = fastPrefixes(m.prefix)) === undefined) return undefined;
+  const out: Subscriber = { name: s.name, isp: s.isp as string | number, match: match as Subscriber['match'] };
+  if (s.deliver !== undefined) {
+    const d = plain(s.deliver, ['interface', 'mac', 'vlan', 'addresses']);
+    if (!d) return undefined;
+    const deliver: Obj = {};
+    if (d.interface !== undefined) {
+      if (!isName(d.interface)) return undefined;
+      deliver.interface = d.interface;
+    }
+    if (d.mac !== undefined && (deliver.mac = fastMac(d.mac)) === undefined) return undefined;
+    if (d.vlan !== undefined && (deliver.vlan = fastTags(d.vlan, false)) === undefined) return undefined;
+    if (d.addresses !== undefined && (deliver.addresses = fastPrefixes(d.addresses)) === undefined) return undefined;
+    out.deliver = deliver as Subscriber['deliver'];
+  }
+  return out;
+}

@@ -6,7 +6,7 @@
 import type { z } from 'zod';
 import { comparePrefixes, contains, parsePrefix, type ParsedPrefix } from './addr.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
-import { documentSchema, interfaceSchema, ispSchema, labelBindingSchema, subscriberSchema } from './schema.js';
+import { documentSchema, fastSubscriber, interfaceSchema, ispSchema, labelBindingSchema, subscriberSchema } from './schema.js';
 import {
   resolveDelivery,
   resolveIsp,
@@ -96,10 +96,16 @@ class Checker {
     raw: unknown,
     schema: z.ZodType<T, z.ZodTypeDef, unknown>,
     broken: (raw: unknown, index: number) => void,
+    fast?: (raw: unknown) => T | undefined,
   ): Array<Parsed<T>> {
     if (!Array.isArray(raw)) return [];
     const out: Array<Parsed<T>> = [];
     raw.forEach((item, index) => {
+      const quick = fast?.(item);
+      if (quick !== undefined) {
+        out.push({ index, value: quick, raw: item });
+        return;
+      }
       const r = schema.safeParse(item);
       if (r.success) out.push({ index, value: r.data, raw: item });
       else {
@@ -135,7 +141,7 @@ class Checker {
         if (typeof v === 'string' || typeof v === 'number') this.brokenIsps.add(v);
       }
     });
-    const subscribers = this.elements('subscribers', raw.subscribers, subscriberSchema, () => {});
+    const subscribers = this.elements('subscribers', raw.subscribers, subscriberSchema, () => {}, fastSubscriber);
     const ilm = this.elements('ilm', raw.ilm, labelBindingSchema, () => {});
 
     this.checkInterfaces(interfaces, brokenIfaceAt);
