@@ -3,6 +3,7 @@
 // reason the text is wrong, so the schema can report every mistake instead of throwing.
 
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipv4, ipv6 } from '../bpf/codec.js';
 
 export type Family = 4 | 6;
 
@@ -37,60 +38,15 @@ export function macBytes(mac: string): Uint8Array {
 }
 
 export function ipBytes(text: string): { family: Family; bytes: Uint8Array } | undefined {
-  if (isIPv4(text)) {
-    return { family: 4, bytes: Uint8Array.from(text.split('.').map(Number)) };
-  }
-  if (isIPv6(text) && !text.includes('%')) return { family: 6, bytes: ipv6Bytes(text) };
+  if (isIPv4(text)) return { family: 4, bytes: ipv4.encode(text) };
+  if (isIPv6(text) && !text.includes('%')) return { family: 6, bytes: ipv6.encode(text) };
   return undefined;
 }
 
-function ipv6Bytes(text: string): Uint8Array {
-  let s = text;
-  // An embedded IPv4 tail (::ffff:192.0.2.1) is rewritten as its two hex groups first.
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    const v4 = s.slice(lastColon + 1).split('.').map(Number);
-    const hi = ((v4[0]! << 8) | v4[1]!).toString(16);
-    const lo = ((v4[2]! << 8) | v4[3]!).toString(16);
-    s = `${s.slice(0, lastColon + 1)}${hi}:${lo}`;
-  }
-  const halves = s.split('::');
-  const parse = (part: string | undefined): number[] =>
-    part === undefined || part === '' ? [] : part.split(':').map((g) => parseInt(g, 16));
-  const head = parse(halves[0]);
-  const tail = parse(halves[1]);
-  const groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    out[i * 2] = g >> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
-}
-
+/** Canonical text: dotted quad, or RFC 5952 (the codec's, so compiled and decoded tables agree). */
 export function formatIp(family: Family, bytes: Uint8Array): string {
-  if (family === 4) return Array.from(bytes.subarray(0, 4)).join('.');
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((bytes[i * 2]! << 8) | bytes[i * 2 + 1]!);
-  // RFC 5952: compress the longest run of two or more zero groups, the first one on a tie.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return family === 4 ? ipv4.decode(b) : ipv6.decode(b);
 }
 
 /** An address, optionally with '/len' (an interface address); returns the bare canonical address. */

@@ -195,6 +195,18 @@ describe('exact tables', () => {
   });
 });
 
+test('an ISP link may name the VLAN the ISP tags with on an untagged interface', () => {
+  const c = validateConfig({
+    node: 'te',
+    interfaces: interfaces(),
+    isps: [{ id: 4, name: 'delta', downstream: { links: [{ interface: 'isp0', vlan: 30 }, { interface: 'isp-b' }] } }],
+  });
+  expect(compile(c, env).ispPorts).toEqual([
+    [{ ifindex: 12, vid: 30 }, 4],
+    [{ ifindex: 13, vid: 200 }, 4],
+  ]);
+});
+
 describe('ids', () => {
   test('an id is 1 + FNV-1a(key) mod 65535', () => {
     expect(fnv1a('')).toBe(0x811c9dc5);

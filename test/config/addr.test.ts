@@ -30,7 +30,7 @@ describe('IP addresses and prefixes', () => {
     expect(f('0:0:0:0:0:0:0:0')).toBe('::');
     expect(f('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2:3:4:5:6');
     expect(f('2001:0:0:1:0:0:0:1')).toBe('2001:0:0:1::1');
-    expect(f('::ffff:192.0.2.1')).toBe('::ffff:c000:201');
+    expect(f('::ffff:c000:201')).toBe('::ffff:192.0.2.1');
   });
 
   test('a bare address is a host prefix', () => {

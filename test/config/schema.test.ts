@@ -327,6 +327,16 @@ describe('each mistake, with its path and reason', () => {
     expect(only(c)).toEqual({ path: 'isps[1].downstream.links[0]', message: "port isp0 untagged is already a link of ISP 'alpha'" });
   });
 
+  test("a link VLAN that contradicts its interface's", () => {
+    const c = base();
+    c.interfaces.push({ name: 'isp-v', device: 'eth9', role: 'isp', vlan: 200 });
+    c.isps[1].downstream = { links: [{ interface: 'isp-v', vlan: 201 }, { interface: 'acc0' }] };
+    expect(issues(c)).toEqual([
+      { path: 'isps[1].downstream.links[0].vlan', message: "link VLAN 201 differs from interface 'isp-v' VLAN 200" },
+      { path: 'isps[1].downstream.links[1].interface', message: "interface 'acc0' is access; an ISP's links must be on isp interfaces" },
+    ]);
+  });
+
   test("a pop-to-isp next hop on another ISP's link", () => {
     const c = base();
     c.isps[0].downstream = { links: [{ interface: 'isp0' }] };
