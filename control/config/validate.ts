@@ -347,7 +347,8 @@ class Checker {
       if (!d) continue;
       const dp: Path = [...base, 'deliver'];
       if (d.interface === undefined) this.issue([...dp, 'interface'], 'deliver needs an interface (or a match.vlan to take it from)');
-      else this.iface([...dp, s.deliver!.interface !== undefined ? 'interface' : 'vlan'], d.interface, ['access'], 'subscriber delivery');
+      // an interface taken from match.vlan was checked there
+      else if (s.deliver!.interface !== undefined) this.iface([...dp, 'interface'], d.interface, ['access'], 'subscriber delivery');
       if (d.mac === undefined) this.issue([...dp, 'mac'], "deliver needs the subscriber's MAC (or a match.mac to take it from)");
       if (!d.addresses?.length) this.issue([...dp, 'addresses'], "deliver needs the subscriber's addresses (or a match.prefix to take them from)");
       else if (isp) {

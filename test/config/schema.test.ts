@@ -265,7 +265,7 @@ describe('each mistake, with its path and reason', () => {
 
   test('a VLAN match on a non-access interface', () => {
     const c = base();
-    c.subscribers.push({ name: 'v', isp: 'alpha', match: { vlan: { interface: 'core0', outer: 10 } } });
+    c.subscribers.push({ name: 'v', isp: 'alpha', match: { vlan: { interface: 'core0', outer: 10 } }, deliver: { mac: '02:00:00:00:09:09', addresses: '10.9.9.9' } });
     expect(only(c)).toEqual({ path: 'subscribers[2].match.vlan.interface', message: "interface 'core0' is core; VLAN matches must be on access interfaces" });
   });
 
