@@ -389,6 +389,8 @@ export interface LookupResult {
   /** ns/packet by the replay method: one LPM trie lookup, one hash lookup, the XDP_PASS floor */
   lpm: Summary;
   hash: Summary;
+  /** the same hash map with BPF_F_NO_PREALLOC */
+  hashNoPrealloc: Summary;
   pass: Summary;
   loadSeconds: { lpm: number; hash: number };
 }
@@ -412,16 +414,17 @@ function measureLookups(h: Harness, progDir: string, n: number, opts: PerPacketO
     const lpmSeconds = (performance.now() - t0) / 1000;
     t0 = performance.now();
     writeEntries(o.map('lookup_hash'), hash);
+    writeEntries(o.map('lookup_hash_np'), hash);
     const hashSeconds = (performance.now() - t0) / 1000;
     const rand = seeded(0x100c + n);
     const access = PATHS.find((p) => p.id === 'access-v4')!;
     const frames = Array.from({ length: opts.flows }, (_, f) => access.frame(n, f, rand));
-    const targets: Array<[string, Program]> = [['pass', h.floors.program('xdp_floor_pass')], ['lpm', o.program('xdp_lookup_lpm')], ['hash', o.program('xdp_lookup_hash')]];
+    const targets: Array<[string, Program]> = [['pass', h.floors.program('xdp_floor_pass')], ['lpm', o.program('xdp_lookup_lpm')], ['hash', o.program('xdp_lookup_hash')], ['hashNp', o.program('xdp_lookup_hash_np')]];
     for (const [k, p] of targets.slice(1)) {
       if (p.testRun({ data: frames[0]!, ingressIfindex: LO }).retval !== 2) throw new Error(`lookup ${k}: the flow's address is not in the table`);
     }
     const t = timeTargets(h, frames, targets, { ...opts, singleRounds: 0 }, rand);
-    return { entries: n, lpm: summarize(t.lpm!.replay), hash: summarize(t.hash!.replay), pass: summarize(t.pass!.replay), loadSeconds: { lpm: lpmSeconds, hash: hashSeconds } };
+    return { entries: n, lpm: summarize(t.lpm!.replay), hash: summarize(t.hash!.replay), hashNoPrealloc: summarize(t.hashNp!.replay), pass: summarize(t.pass!.replay), loadSeconds: { lpm: lpmSeconds, hash: hashSeconds } };
   } finally {
     o.close();
   }
@@ -461,7 +464,7 @@ export function runPerPacket(objectPath: string, progDir: string, opts: PerPacke
       }
       const l = measureLookups(h, progDir, n, opts);
       lookups.push(l);
-      opts.log(`  one lookup, ${String(n).padStart(8)} /32 entries: LPM trie ${l.lpm.median.toFixed(1)} ns/pkt, hash ${l.hash.median.toFixed(1)} ns/pkt (XDP_PASS floor ${l.pass.median.toFixed(1)})`);
+      opts.log(`  one lookup, ${String(n).padStart(8)} /32 entries: LPM trie ${l.lpm.median.toFixed(1)} ns/pkt, hash ${l.hash.median.toFixed(1)} ns/pkt, hash without prealloc ${l.hashNoPrealloc.median.toFixed(1)} ns/pkt (XDP_PASS floor ${l.pass.median.toFixed(1)})`);
     }
   } finally {
     h.close();

@@ -85,7 +85,12 @@ function perPacket(p: PerPacketResult): string {
   }
   if (p.lookups.length) {
     out.push('', '### One lookup alone (IPv4 /32 entries, replay method, ns/packet)', '');
-    out.push(table(['entries', 'LPM trie', 'hash map', 'XDP_PASS floor', 'LPM net', 'hash net'], p.lookups.map((l) => [n(l.entries), fmt(l.lpm), fmt(l.hash), fmt(l.pass), f1(l.lpm.median - l.pass.median), f1(l.hash.median - l.pass.median)])));
+    out.push(
+      table(
+        ['entries', 'LPM trie', 'hash (prealloc)', 'hash (no prealloc)', 'XDP_PASS floor', 'LPM net', 'hash net', 'no-prealloc net'],
+        p.lookups.map((l) => [n(l.entries), fmt(l.lpm), fmt(l.hash), fmt(l.hashNoPrealloc), fmt(l.pass), f1(l.lpm.median - l.pass.median), f1(l.hash.median - l.pass.median), f1(l.hashNoPrealloc.median - l.pass.median)]),
+      ),
+    );
   }
   out.push('', '### Programs', '');
   out.push(table(['program', 'verified insns', 'xlated insns', 'JIT bytes'], p.programs.map((x) => [x.program, n(x.verifiedInsns), n(x.xlatedInsns), n(x.jitedBytes)])));
