@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../../control/lab/lab.js';
 import { readFrames } from './pcap.js';
+import { nsRun } from '../../control/lab/sys.js';
 
 /** A lab name unique to this run: 'e' + 7 random base-36 characters (lab names are ≤ 8). */
 export function uniqueLabName(): string {
@@ -118,4 +119,37 @@ export function sendRaw(ns: string, ifname: string, frames: readonly Buffer[]): 
 /** IPv6 text in its canonical form (parseFrame writes every group out). */
 export function canonicalIp(a: string): string {
   return a.includes(':') ? new URL(`http://[${a}]/`).hostname.slice(1, -1) : a;
+}
+
+/** Where frames were dropped, for a failure message: each router's drop counters and every
+ * interface of the lab whose kernel counters show drops or errors. */
+export async function lossReport(lab: Lab): Promise<string> {
+  const lines: string[] = [];
+  for (const r of ['headend', 'lsr', 'tailend'] as const) {
+    try {
+      const s = await lab.api(r).get<{ drops: Array<{ reason: string; packets: number }> }>('/v1/stats');
+      const d = s.drops.filter((x) => x.packets);
+      if (d.length) lines.push(`${r} drops: ${d.map((x) => `${x.reason}=${x.packets}`).join(' ')}`);
+    } catch (err) {
+      lines.push(`${r}: ${(err as Error).message}`);
+    }
+  }
+  for (const ns of lab.names.namespaces) {
+    const links = JSON.parse(nsRun(ns, 'ip', ['-j', '-s', 'link', 'show'])) as Array<{
+      ifname: string;
+      stats64?: { rx: { dropped: number; errors: number }; tx: { dropped: number; errors: number } };
+    }>;
+    for (const l of links) {
+      const s = l.stats64;
+      if (s && (s.rx.dropped || s.rx.errors || s.tx.dropped || s.tx.errors)) {
+        lines.push(`${ns}/${l.ifname}: rx dropped ${s.rx.dropped} errors ${s.rx.errors}, tx dropped ${s.tx.dropped} errors ${s.tx.errors}`);
+      }
+    }
+    const snmp = nsRun(ns, 'nstat', ['-az', 'UdpRcvbufErrors', 'Udp6RcvbufErrors', 'UdpSndbufErrors', 'UdpInCsumErrors', 'UdpNoPorts', 'Udp6NoPorts']);
+    for (const line of snmp.split('\n')) {
+      const m = /^(\S+)\s+(\d+)/.exec(line);
+      if (m && m[2] !== '0') lines.push(`${ns}: ${m[1]} ${m[2]}`);
+    }
+  }
+  return lines.join('\n') || 'no drops counted anywhere';
 }
