@@ -8,8 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { BpfError, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
-import { openWithPins, type LoadedObject } from './bpf-object.js';
+import { BpfError, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
 import type { MapIO } from './mapio.js';
 import { readDropStats, readIspStats, readLabelStats } from './counters.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
@@ -36,11 +35,11 @@ export class BpfDataplane implements Dataplane {
   readonly nodeDir: string;
   readonly mapDir: string;
   readonly linkDir: string;
-  private obj: LoadedObject;
+  private obj: BpfObject;
   private attached = new Map<string, Attached>();
   private readonly log: Logger;
 
-  private constructor(private readonly opts: BpfDataplaneOptions, obj: LoadedObject) {
+  private constructor(private readonly opts: BpfDataplaneOptions, obj: BpfObject) {
     this.obj = obj;
     this.nodeDir = join(opts.pinRoot, opts.node);
     this.mapDir = join(this.nodeDir, 'maps');
@@ -54,7 +53,7 @@ export class BpfDataplane implements Dataplane {
     const nodeDir = join(opts.pinRoot, opts.node);
     const mapDir = join(nodeDir, 'maps');
     mkdirSync(join(nodeDir, 'links'), { recursive: true });
-    const obj = openWithPins(opts.objectPath, mapDir);
+    const obj = BpfObject.open(opts.objectPath, { pinDir: mapDir, reusePinnedMaps: true });
     const dp = new BpfDataplane(opts, obj);
     dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
     return dp;
@@ -216,16 +215,7 @@ export function mapIO(m: BpfMap): MapIO {
     kind: m.typeName.includes('array') ? 'array' : 'hash',
     valueSize: m.perCpu ? m.valueBufferSize : m.valueSize,
     entries: () => m.entries(),
-    setMany: (e) => {
-      try {
-        m.setMany(e);
-      } catch (err) {
-        // DEVMAP_HASH has no batch update; the kernel answers ENOTSUPP with a non-zero count,
-        // which BpfMap.setMany does not take as "no batch here". Element writes always work.
-        if (!(err instanceof BpfError) || (err.code !== 'ENOTSUPP' && err.code !== 'EOPNOTSUPP')) throw err;
-        for (const [k, v] of e) m.set(k, v);
-      }
-    },
+    setMany: (e) => m.setMany(e),
     deleteMany: (k) => m.deleteMany(k),
   };
 }
