@@ -74,7 +74,7 @@ describe('metrics collector', () => {
     expect(out).toBe('');
   });
 
-  it('renders 1,000 ISPs and 10,000 labels well under 100 ms', async () => {
+  it('renders one series per ISP point and per label for 1,000 ISPs and 10,000 labels', async () => {
     const isp: IspCounterRow[] = [];
     const names = new Map<number, string>();
     for (let i = 1; i <= 1000; i++) {
@@ -83,19 +83,9 @@ describe('metrics collector', () => {
     }
     const labels: LabelCounterRow[] = Array.from({ length: 10_000 }, (_v, i) => ({ label: 16 + i, packets: BigInt(i), bytes: BigInt(i * 100) }));
     const c = new MetricsCollector(source({ readIspStats: () => isp, readLabelStats: () => labels, ispNames: () => names }), { defaultMetrics: false });
-    await c.render(); // warm up
-    // Best of five: the machine is shared (two CPUs), and the cost of a scrape is what is
-    // measured, not the scheduler's delays.
-    let ms = Infinity;
-    let text = '';
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      text = await c.render();
-      ms = Math.min(ms, performance.now() - t0);
-    }
-    console.log(`metrics render: 1000 ISPs, 10000 labels: ${ms.toFixed(1)} ms, ${(text.length / 1024).toFixed(0)} KiB`);
+    // How long this takes is measured by `npm run bench`, not asserted here.
+    const text = await c.render();
     expect(series(text, 'fecflow_label_packets_total')).toHaveLength(10_000);
     expect(series(text, 'fecflow_isp_packets_total')).toHaveLength(4000);
-    expect(ms).toBeLessThan(100);
   });
 });

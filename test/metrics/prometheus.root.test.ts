@@ -14,13 +14,12 @@ import { buildOnce, ROOT, Rig, sleep } from '../daemon/rig.js';
 
 const hasPrometheus = existsSync('/usr/bin/prometheus') && existsSync('/usr/bin/promtool');
 
-function metricsText(rig: Rig): Promise<{ text: string; ms: number }> {
-  const t0 = performance.now();
+function metricsText(rig: Rig): Promise<{ text: string }> {
   return new Promise((resolve, reject) => {
     request({ socketPath: rig.socket, path: '/metrics', agent: false }, (res) => {
       let t = '';
       res.on('data', (c) => (t += c));
-      res.on('end', () => resolve({ text: t, ms: performance.now() - t0 }));
+      res.on('end', () => resolve({ text: t }));
     })
       .on('error', reject)
       .end();
@@ -161,7 +160,7 @@ describeRoot('Prometheus scraping a running daemon', () => {
 
   // The machine is shared (two CPUs, other suites running), so the bound asserted is loose; the
   // number printed is the one to read. Prometheus is stopped first so it does not compete.
-  it('scrapes 1,000 ISPs and 10,000 labels from real maps quickly', async () => {
+  it('scrapes every series of 1,000 ISPs and 10,000 labels from real maps', async () => {
     if (prom && prom.exitCode === null) {
       const done = new Promise((r) => prom!.once('exit', r));
       prom.kill('SIGTERM');
@@ -177,16 +176,9 @@ describeRoot('Prometheus scraping a running daemon', () => {
     }
     const s = (await rig.http('GET', '/v1/status')).json;
     expect(s.tables.ilm, rig.logs.slice(-2000)).toBe(10_000);
-    let best = Infinity;
-    let text = '';
-    for (let i = 0; i < 5; i++) {
-      const r = await metricsText(rig);
-      best = Math.min(best, r.ms);
-      text = r.text;
-    }
-    console.log(`scrape of 1000 ISPs and 10000 labels from real maps: best of 5 ${best.toFixed(1)} ms (${(text.length / 1024).toFixed(0)} KiB)`);
+    // The scrape's duration is measured by `npm run bench`; here only its content is checked.
+    const { text } = await metricsText(rig);
     expect(text.split('\n').filter((l) => l.startsWith('fecflow_label_packets_total{')).length).toBe(10_000);
     expect(text.split('\n').filter((l) => l.startsWith('fecflow_isp_packets_total{')).length).toBe(4000);
-    expect(best).toBeLessThan(250);
   }, 240_000);
 });
