@@ -167,7 +167,7 @@ function cli(args: string[]): Promise<string> {
     c.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
     c.stderr!.on('data', (d: Buffer) => (out += d.toString('utf8')));
     c.on('error', reject);
-    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`fecflow ${args.join(' ')} failed (${code}): ${out.trim()}`))));
+    c.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`fecflow ${args.join(' ')} failed (${code}): ${out.trim()}`))));
   });
 }
 

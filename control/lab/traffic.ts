@@ -81,7 +81,8 @@ class Worker<R> {
         onFail(e);
         reject(e);
       });
-      this.child.on('exit', (code, signal) => {
+      // 'close', not 'exit': the last line may still be in the pipe when the process is gone
+      this.child.on('close', (code, signal) => {
         const last = this.lines.length > 1 ? this.lines[this.lines.length - 1] : undefined;
         if (last) {
           resolve(JSON.parse(last) as R);
@@ -182,7 +183,7 @@ export function ping(ns: string, address: string, o: { count?: number; intervalS
     c.stdout!.on('data', (d: Buffer) => (output += d.toString('utf8')));
     c.stderr!.on('data', (d: Buffer) => (output += d.toString('utf8')));
     c.on('error', (e) => resolve({ ok: false, transmitted: 0, received: 0, avgMs: null, output: e.message }));
-    c.on('exit', (code) => {
+    c.on('close', (code) => {
       const m = /(\d+) packets transmitted, (\d+) received/.exec(output);
       const rtt = /= [\d.]+\/([\d.]+)\//.exec(output);
       const transmitted = m ? Number(m[1]) : 0;

@@ -79,11 +79,19 @@ describeRoot('e2e: changes under traffic', () => {
     const from = (await lab.assignment())[u] as IspName;
     const to: IspName = from === 'alpha' ? 'beta' : 'alpha';
     const flows = allFlows(100).filter((f) => f.u === u);
-    let movedAt = 0;
+    const fromHost = (): number =>
+      lab
+        .hostCounts(from)
+        .filter((c) => c.source === USER_PLAN[u].host.v4 || c.source === USER_PLAN[u].host.v6)
+        .reduce((n, c) => n + c.packets, 0);
+    let atOldAfterMove = -1;
     const { sent, at } = await underStreams(lab, 5201, flows, 2000, async () => {
       await lab.moveUser(u, to);
-      movedAt = Date.now();
+      await sleep(100); // frames already on their way when the write landed
+      atOldAfterMove = fromHost();
     });
+    // the old ISP host's own XDP counter: not one more packet from alice after the move
+    expect(fromHost()).toBe(atOldAfterMove);
     expect((await lab.assignment())[u]).toBe(to);
     flows.forEach((f, i) => {
       const s = sent[i]!;
@@ -95,7 +103,6 @@ describeRoot('e2e: changes under traffic', () => {
       expect(neu.unique, 'and on the new one after it').toBeGreaterThan(500);
       // a clean switch: every packet the old ISP got was sent before the first one the new ISP got
       expect(old.maxSeq!).toBeLessThan(neu.minSeq!);
-      expect(old.lastAt).toBeLessThanOrEqual(movedAt + 50);
       expect(old.missingInside + neu.missingInside).toBe(lost);
       expect(lost, 'lost in flight at the switch').toBeLessThanOrEqual(5);
       expect(old.duplicates + neu.duplicates).toBe(0);

@@ -111,7 +111,7 @@ export function sendRaw(ns: string, ifname: string, frames: readonly Buffer[]): 
     c.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
     c.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
     c.on('error', reject);
-    c.on('exit', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`raw sender failed (${code}): ${err.trim()}`))));
+    c.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`raw sender failed (${code}): ${err.trim()}`))));
     c.stdin!.end(frames.map((f) => f.toString('hex')).join('\n') + '\n');
   });
 }
