@@ -107,7 +107,7 @@ describeRoot('e2e: changes under traffic', () => {
       expect(lost, 'lost in flight at the switch').toBeLessThanOrEqual(5);
       expect(old.duplicates + neu.duplicates).toBe(0);
     });
-  });
+  }, 120_000);
 
   test('the headend daemon killed with SIGKILL and restarted mid-stream: zero packets lost', async () => {
     const flows = allFlows(200);
@@ -125,7 +125,7 @@ describeRoot('e2e: changes under traffic', () => {
     // the restarted daemon adopted the pinned links instead of attaching afresh
     expect(st.programs.every((p) => p.reused)).toBe(true);
     await expectNoLoss(lab, flows, sent, at);
-  });
+  }, 120_000);
 
   test('a whole new label plan applied make-before-break on every router mid-stream: zero packets lost', async () => {
     const flows = allFlows(300);
@@ -143,5 +143,5 @@ describeRoot('e2e: changes under traffic', () => {
     expect(te.labels.map((l) => l.label).sort()).toEqual([g1.alpha.up[1], g1.beta.up[1]].sort());
     const he = await lab.api('headend').get<{ labels: Array<{ label: number }> }>('/v1/labels');
     expect(he.labels.map((l) => l.label).sort()).toEqual([g1.alpha.down[1], g1.beta.down[1]].sort());
-  });
+  }, 120_000);
 });

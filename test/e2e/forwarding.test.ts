@@ -77,7 +77,7 @@ describeRoot('e2e: forwarding through headend, LSR and tailend', () => {
       expect(seenFrom(lab, other(mine), userAddrs(u)) - before[other(mine)]![u]!, `${u} at ${other(mine)}`).toBe(0);
     }
     expect(await drops(lab)).toEqual({});
-  });
+  }, 120_000);
 
   test('ARP, ND and traffic to the routers themselves work with the programs attached', async () => {
     const pings: Array<[string, string]> = [];
@@ -102,7 +102,7 @@ describeRoot('e2e: forwarding through headend, LSR and tailend', () => {
     const st = await lab.api('headend').get<{ programs: Array<{ ifname: string; role: string }> }>('/v1/status');
     expect(st.programs.map((p) => `${p.ifname}:${p.role}`).sort()).toEqual(['acc1:access', 'acc2:access', 'acc3:access', 'core0:core']);
     expect(await drops(lab)).toEqual({});
-  });
+  }, 120_000);
 
   test('captures on every link: labels per hop, S=1, uniform TTLs, payload unchanged end to end', async () => {
     const dir = tempDir('fecflow-e2e-pcap-');
@@ -201,5 +201,5 @@ describeRoot('e2e: forwarding through headend, LSR and tailend', () => {
         expect(back.map(({ f, b }) => invariant(f, b))).toEqual(payloadDown);
       }
     }
-  });
+  }, 120_000);
 });

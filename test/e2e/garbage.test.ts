@@ -99,5 +99,5 @@ describeRoot('e2e: garbage from an end-user', () => {
     await r.ready;
     const s = await new Sender(lab.names.userNs('alice'), { to: INTERNET.v4, port: port + 1, rate: 200, count: 100, echoWaitMs: 100 }).report;
     expect(tallyOf(await r.stop(), USER_PLAN.alice.host.v4, 1).unique).toBe(s.sent);
-  });
+  }, 120_000);
 });
