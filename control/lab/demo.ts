@@ -131,20 +131,26 @@ async function runStreams(lab: Lab, seconds: number): Promise<StreamRow[]> {
   }));
 }
 
-/** alice's stream runs for 4 s; after 1.5 s she is moved through the headend's CLI. */
+/** alice streams at 2000 pkt/s; after 1.5 s she is moved through the headend's CLI, and the
+ * stream goes on for 1.5 s after the move. */
 async function liveMove(lab: Lab, say: (s?: string) => void): Promise<{ lost: number; afterAtOld: number }> {
   const u: UserName = 'alice';
   const from = ((await lab.assignment())[u] ?? 'alpha') as IspName;
   const to: IspName = from === 'alpha' ? 'beta' : 'alpha';
   const receivers = ISPS.map((i) => new Receiver(lab.names.ispNs(i), PORT + 1, { bind: [INTERNET.v4] }));
   await Promise.all(receivers.map((r) => r.ready));
-  const sender = new Sender(lab.names.userNs(u), { to: INTERNET.v4, port: PORT + 1, rate: 2000, seconds: 4, stream: 99, echoWaitMs: 200 });
+  const sender = new Sender(lab.names.userNs(u), { to: INTERNET.v4, port: PORT + 1, rate: 2000, seconds: 60, stream: 99, echoWaitMs: 200 });
   await sender.ready;
   await new Promise((r) => setTimeout(r, 1500));
   const d = lab.daemon('headend');
   const args = ['--socket', d.socket, '--token-file', d.tokenFile, 'subscriber', 'move', '--mac', USER_PLAN[u].host.mac, '--isp', to];
   say(`  $ fecflow ${args.join(' ')}`);
-  say(`  ${(await cli(args)).trim()}`);
+  try {
+    say(`  ${(await cli(args)).trim()}`);
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    void sender.stop();
+  }
   const s = await sender.report;
   const [ra, rb] = await Promise.all(receivers.map((r) => r.stop()));
   const at: Record<IspName, ReturnType<typeof tallyOf>> = { alpha: tallyOf(ra!, USER_PLAN[u].host.v4, 99), beta: tallyOf(rb!, USER_PLAN[u].host.v4, 99) };
@@ -153,7 +159,7 @@ async function liveMove(lab: Lab, say: (s?: string) => void): Promise<{ lost: nu
   const lost = s.sent - old.unique - neu.unique;
   // after the move: everything from the first packet the new ISP got on
   const afterAtOld = neu.minSeq === null || old.maxSeq === null ? 0 : Math.max(0, old.maxSeq - neu.minSeq + 1);
-  say(`  alice sent ${s.sent} packets (seq 0..${s.sent - 1}):`);
+  say(`  alice sent ${s.sent} packets (seq 0..${s.sent - 1}) in ${s.seconds.toFixed(1)} s:`);
   say(`    ${from} received ${old.unique}${old.unique ? ` (seq ${old.minSeq}..${old.maxSeq})` : ''}`);
   say(`    ${to} received ${neu.unique}${neu.unique ? ` (seq ${neu.minSeq}..${neu.maxSeq})` : ''}`);
   say(`    lost at the switch-over: ${lost}; packets at ${from} after ${to} took over: ${afterAtOld}`);
@@ -202,7 +208,7 @@ function keepNotes(lab: Lab): string {
   const lines = ['  Each router\'s API and /metrics (from this host, over the management links):'];
   for (const r of ROUTERS) {
     const d = lab.daemon(r);
-    lines.push(`    ${r.padEnd(8)} ${d.url}/metrics    CLI: fecflow --socket ${d.socket} --token-file ${d.tokenFile} show labels`);
+    lines.push(`    ${r.padEnd(8)} ${d.url}/metrics    CLI: fecflow --socket ${d.socket} --token-file ${d.tokenFile} labels show`);
   }
   lines.push(`  Hosts: nsenter --net=/run/netns/${lab.names.userNs('alice')} ping ${INTERNET.v4}   (namespaces: ${lab.names.namespaces.join(' ')})`);
   lines.push(`  Status: fecflow lab status --name ${lab.name}     Tear down: fecflow lab down --name ${lab.name}`);
