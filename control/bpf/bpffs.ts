@@ -1,6 +1,6 @@
 // The BPF filesystem where maps and links are pinned.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, statfsSync } from 'node:fs';
+import { mkdirSync, statfsSync, unlinkSync } from 'node:fs';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 
@@ -21,4 +21,15 @@ export function ensureBpffs(path: string = DEFAULT_BPFFS): void {
   mkdirSync(path, { recursive: true });
   execFileSync('mount', ['-t', 'bpf', 'bpf', path], { stdio: ['ignore', 'ignore', 'pipe'] });
   if (!isBpffs(path)) throw new Error(`bpffs: mounting at ${path} did not give a BPF filesystem`);
+}
+
+/** Removes a pin; false when it was already gone. */
+export function removePin(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
 }

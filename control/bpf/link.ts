@@ -1,7 +1,7 @@
 // XDP attachments. via 'link' creates a bpf_link (owned by its descriptor or a pin, replaced
 // atomically with bpf_link_update); via 'netlink' uses the older netlink attach, which stays on
 // the interface until detached and is replaced atomically with XDP_FLAGS_REPLACE.
-import { unlinkSync } from 'node:fs';
+import { removePin } from './bpffs.js';
 import { BpfError, call, closedError } from './errors.js';
 import { k, native, type NativeFd } from './native.js';
 import { currentNetns, withNetnsFd } from './netns.js';
@@ -196,13 +196,7 @@ export class XdpLink {
     const path = this.#pinnedAt;
     if (!path) return false;
     this.#pinnedAt = undefined;
-    try {
-      unlinkSync(path);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
-    }
+    return removePin(path);
   }
 
   get pinPath(): string | undefined {

@@ -1,7 +1,8 @@
 // BpfMap: one owned map descriptor with raw Buffer operations, batch operations that fall back
 // to one-by-one calls where the kernel has no batch support for the map type, and typed views
 // built from codecs. A lookup miss is undefined; only ENOENT counts as a miss.
-import { unlinkSync } from 'node:fs';
+import { removePin } from './bpffs.js';
+import { adoptFd } from './fd.js';
 import type { Codec } from './codec.js';
 import { BpfError, call, closedError } from './errors.js';
 import { k, native, type NativeFd } from './native.js';
@@ -63,18 +64,7 @@ export class BpfMap {
 
   /** Takes ownership of fd, which must be a map descriptor. */
   constructor(fd: NativeFd, name?: string, opts: { pinPath?: string } = {}) {
-    const kind = call(() => native().fdKind(fd));
-    if (kind !== 'map') {
-      fd.close();
-      throw new BpfError('BpfMap', 22, 'EINVAL', `descriptor is a ${kind}, not a map`);
-    }
-    let info;
-    try {
-      info = call(() => native().mapGetInfo(fd));
-    } catch (e) {
-      fd.close();
-      throw e;
-    }
+    const info = adoptFd(fd, 'map', 'BpfMap', (f) => native().mapGetInfo(f));
     this.#fd = fd;
     this.name = name ?? info.name;
     this.type = info.type;
@@ -291,13 +281,7 @@ export class BpfMap {
     const path = this.#pinnedAt;
     if (!path) return false;
     this.#pinnedAt = undefined;
-    try {
-      unlinkSync(path);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
-    }
+    return removePin(path);
   }
 
   /** Splits a per-CPU value buffer into one value per possible CPU (valueSize bytes each). */

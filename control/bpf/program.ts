@@ -1,5 +1,6 @@
 // Program: one owned program descriptor — info, BPF_PROG_TEST_RUN and XDP attachment.
-import { unlinkSync } from 'node:fs';
+import { removePin } from './bpffs.js';
+import { adoptFd } from './fd.js';
 import { BpfError, call, closedError } from './errors.js';
 import { attachXdp, type XdpAttachOptions, type XdpLink } from './link.js';
 import { k, native, type NativeFd } from './native.js';
@@ -59,18 +60,7 @@ export class Program {
 
   /** Takes ownership of fd, which must be a program descriptor. */
   constructor(fd: NativeFd, name?: string) {
-    const kind = call(() => native().fdKind(fd));
-    if (kind !== 'prog') {
-      fd.close();
-      throw new BpfError('Program', 22, 'EINVAL', `descriptor is a ${kind}, not a program`);
-    }
-    let info;
-    try {
-      info = call(() => native().progGetInfo(fd));
-    } catch (e) {
-      fd.close();
-      throw e;
-    }
+    const info = adoptFd(fd, 'prog', 'Program', (f) => native().progGetInfo(f));
     this.#fd = fd;
     // The kernel truncates names to 15 characters; the object's name is the full one.
     this.name = name ?? info.name;
@@ -158,13 +148,7 @@ export class Program {
     const path = this.#pinnedAt;
     if (!path) return false;
     this.#pinnedAt = undefined;
-    try {
-      unlinkSync(path);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
-    }
+    return removePin(path);
   }
 
   /** Closes the descriptor (once). An attached program stays loaded while its link holds it. */
