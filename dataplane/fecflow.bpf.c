@@ -25,23 +25,20 @@
 #include "labels.h"
 #include "counters.h"
 #include "policer.h"
+#include "prefix.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-static __always_inline int ttl_mode_is_pipe(void)
+/* settings[0], read once per packet; all zero (the defaults) if it cannot be read. */
+static __always_inline void settings_read(struct ff_settings *out)
 {
 	__u32 zero = 0;
 	struct ff_settings *s = bpf_map_lookup_elem(&settings, &zero);
 
-	return s && s->ttl_mode == FF_TTL_PIPE;
-}
-
-static __always_inline int unknown_policy_is_pass(void)
-{
-	__u32 zero = 0;
-	struct ff_settings *s = bpf_map_lookup_elem(&settings, &zero);
-
-	return s && s->unknown_policy == FF_UNKNOWN_PASS;
+	if (s)
+		*out = *s;
+	else
+		__builtin_memset(out, 0, sizeof(*out));
 }
 
 static __always_inline void ip_set_ttl(void *ip, __u16 proto, __u8 ttl)
@@ -150,7 +147,8 @@ static __always_inline int emit(struct xdp_md *ctx, __u32 keep_off, const struct
 
 /* Ingress push (access upstream, isp downstream): FORWARDING.md access steps 4-7. */
 static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *data_end,
-				    const struct ff_fec *fec, __u32 isp, __u32 dir)
+				    const struct ff_settings *st, const struct ff_fec *fec,
+				    __u32 isp, __u32 dir)
 {
 	__u32 n = fec->nlabels, ip_len = p->len - p->ip_off, out_len;
 	struct ff_nh_group *g;
@@ -178,7 +176,7 @@ static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *d
 
 	/* RFC 3443: uniform copies the decremented TTL into the labels; pipe decrements the
 	 * IP TTL and starts the labels afresh. */
-	if (ttl_mode_is_pipe()) {
+	if (st->ttl_mode == FF_TTL_PIPE) {
 		ip_set_ttl(p->ip, p->proto, p->ttl - 1);
 		label_ttl = 255;
 	} else {
@@ -193,7 +191,8 @@ int xdp_access(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ff_l3 p = { .len = data_end - data };
-	struct ff_sub_class *c;
+	struct ff_sub_class *c = NULL;
+	struct ff_settings st;
 	struct ff_fec *fec;
 	__u32 isp;
 
@@ -208,14 +207,17 @@ int xdp_access(struct xdp_md *ctx)
 	if (is_local(&p, data_end))
 		return XDP_PASS;
 
-	/* Classify: source MAC, then VLAN, then source prefix; first match wins. */
-	{
+	settings_read(&st);
+
+	/* Classify: source MAC, then VLAN, then source prefix; first match wins. A classifier
+	 * the control plane left empty is not looked up. */
+	if (!(st.skip & FF_SKIP_SUB_MAC)) {
 		struct ff_mac_key mk = {};
 
 		__builtin_memcpy(mk.mac, p.eth->h_source, ETH_ALEN);
 		c = bpf_map_lookup_elem(&sub_mac, &mk);
 	}
-	if (!c && p.ntags) {
+	if (!c && p.ntags && !(st.skip & FF_SKIP_SUB_VLAN)) {
 		struct ff_vlan_key vk = {
 			.ifindex = ctx->ingress_ifindex,
 			.outer_vid = p.outer_vid,
@@ -227,25 +229,20 @@ int xdp_access(struct xdp_md *ctx)
 	if (!c) {
 		if (p.proto == ETH_P_IP) {
 			struct iphdr *ip = p.ip;
-			struct ff_lpm_v4_key k = { .prefixlen = 32 };
 
 			if ((void *)(ip + 1) > data_end)
 				return ff_drop(FF_DROP_MALFORMED, p.len);
-			__builtin_memcpy(k.addr, &ip->saddr, 4);
-			c = bpf_map_lookup_elem(&sub_v4, &k);
+			c = ff_prefix_v4(&sub_v4_exact, &sub_v4, &st, FF_PT_SUB_V4, &ip->saddr);
 		} else {
 			struct ipv6hdr *ip6 = p.ip;
-			struct ff_lpm_v6_key k;
 
 			if ((void *)(ip6 + 1) > data_end)
 				return ff_drop(FF_DROP_MALFORMED, p.len);
-			k.prefixlen = 128;
-			__builtin_memcpy(k.addr, &ip6->saddr, 16);
-			c = bpf_map_lookup_elem(&sub_v6, &k);
+			c = ff_prefix_v6(&sub_v6_exact, &sub_v6, &st, FF_PT_SUB_V6, &ip6->saddr);
 		}
 	}
 	if (!c) {
-		if (unknown_policy_is_pass())
+		if (st.unknown_policy == FF_UNKNOWN_PASS)
 			return XDP_PASS;
 		return ff_drop(FF_DROP_UNKNOWN_SUBSCRIBER, p.len);
 	}
@@ -256,7 +253,7 @@ int xdp_access(struct xdp_md *ctx)
 	fec = bpf_map_lookup_elem(&fec_up, &isp);
 	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
 		return ff_drop(FF_DROP_NO_FEC, p.len);
-	return push_fec(ctx, &p, data_end, fec, isp, FF_DIR_UP);
+	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_UP);
 }
 
 SEC("xdp")
@@ -266,6 +263,7 @@ int xdp_isp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ff_l3 p = { .len = data_end - data };
 	struct ff_isp_port_key pk = {};
+	struct ff_settings st;
 	struct ff_sub_class *c;
 	struct ff_fec *fec;
 	__u32 isp;
@@ -287,27 +285,26 @@ int xdp_isp(struct xdp_md *ctx)
 	if (!c)
 		return XDP_PASS; /* not an ISP port we serve */
 	isp = c->isp;
+	settings_read(&st);
 
 	if (p.proto == ETH_P_IP) {
 		struct iphdr *ip = p.ip;
-		struct ff_scoped_v4_key k = { .prefixlen = 32 + 32, .isp = isp };
 
 		if ((void *)(ip + 1) > data_end)
 			return ff_drop(FF_DROP_MALFORMED, p.len);
-		__builtin_memcpy(k.addr, &ip->daddr, 4);
-		fec = bpf_map_lookup_elem(&isp_route_v4, &k);
+		fec = ff_scoped_prefix_v4(&isp_route_v4_exact, &isp_route_v4, &st,
+					  FF_PT_ISP_ROUTE_V4, isp, &ip->daddr);
 	} else {
 		struct ipv6hdr *ip6 = p.ip;
-		struct ff_scoped_v6_key k = { .prefixlen = 32 + 128, .isp = isp };
 
 		if ((void *)(ip6 + 1) > data_end)
 			return ff_drop(FF_DROP_MALFORMED, p.len);
-		__builtin_memcpy(k.addr, &ip6->daddr, 16);
-		fec = bpf_map_lookup_elem(&isp_route_v6, &k);
+		fec = ff_scoped_prefix_v6(&isp_route_v6_exact, &isp_route_v6, &st,
+					  FF_PT_ISP_ROUTE_V6, isp, &ip6->daddr);
 	}
 	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
 		return ff_drop(FF_DROP_NO_ROUTE, p.len);
-	return push_fec(ctx, &p, data_end, fec, isp, FF_DIR_DOWN);
+	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_DOWN);
 }
 
 /* ---- core ------------------------------------------------------------------------------ */
@@ -315,6 +312,7 @@ int xdp_isp(struct xdp_md *ctx)
 /* What the ILM walk found: the entry that decides (NULL for an explicit null at the bottom)
  * and where the kept part of the frame begins (right after that entry). */
 struct core_state {
+	struct ff_settings st;
 	struct ff_ilm *ilm;
 	__u32 len;
 	__u32 keep_off;
@@ -481,20 +479,18 @@ static __always_inline int core_pop_to_sub(struct xdp_md *ctx, const struct core
 		return ff_drop(-proto - 1, s->len);
 	if (proto == ETH_P_IP) {
 		struct iphdr *ip4 = ip;
-		struct ff_scoped_v4_key k = { .prefixlen = 32 + 32, .isp = isp };
 
 		if ((void *)(ip4 + 1) > data_end)
 			return ff_drop(FF_DROP_MALFORMED, s->len);
-		__builtin_memcpy(k.addr, &ip4->daddr, 4);
-		r = bpf_map_lookup_elem(&down_v4, &k);
+		r = ff_scoped_prefix_v4(&down_v4_exact, &down_v4, &s->st, FF_PT_DOWN_V4, isp,
+					&ip4->daddr);
 	} else {
 		struct ipv6hdr *ip6 = ip;
-		struct ff_scoped_v6_key k = { .prefixlen = 32 + 128, .isp = isp };
 
 		if ((void *)(ip6 + 1) > data_end)
 			return ff_drop(FF_DROP_MALFORMED, s->len);
-		__builtin_memcpy(k.addr, &ip6->daddr, 16);
-		r = bpf_map_lookup_elem(&down_v6, &k);
+		r = ff_scoped_prefix_v6(&down_v6_exact, &down_v6, &s->st, FF_PT_DOWN_V6, isp,
+					&ip6->daddr);
 	}
 	if (!r)
 		return ff_drop(FF_DROP_NO_ROUTE, s->len);
@@ -515,11 +511,14 @@ int xdp_core(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct core_state s = { .len = data_end - data, .pipe = ttl_mode_is_pipe() };
+	struct core_state s = { .len = data_end - data };
 	struct hdr_cursor nh = { .pos = data };
 	struct ethhdr *eth;
 	__u32 entry, label;
 	int i;
+
+	settings_read(&s.st);
+	s.pipe = s.st.ttl_mode == FF_TTL_PIPE;
 
 	if (parse_ethhdr(&nh, data_end, &eth) < 0)
 		return ff_drop(FF_DROP_MALFORMED, s.len);

@@ -86,11 +86,37 @@ enum ff_drop_reason {
 	FF_DROP_MAX = 11,
 };
 
+/* The six prefix tables. Each is split in two maps: <table>_exact, a hash holding the
+ * prefixes of the table's longest prefix length (ff_settings.exact_len), and <table>, the LPM
+ * trie holding the shorter ones. No prefix of the trie is longer than those of the hash, so a
+ * hit in the hash is the longest match; only a miss goes on to the trie. The hash keys are the
+ * LPM key structs with the address masked to prefixlen. */
+enum ff_prefix_table {
+	FF_PT_SUB_V4 = 0,
+	FF_PT_SUB_V6 = 1,
+	FF_PT_DOWN_V4 = 2,
+	FF_PT_DOWN_V6 = 3,
+	FF_PT_ISP_ROUTE_V4 = 4,
+	FF_PT_ISP_ROUTE_V6 = 5,
+	FF_PT_MAX = 6,
+};
+
+/* Bits of ff_settings.skip: maps the control plane left empty, whose lookup the programs
+ * leave out. Zero (look everything up) is always correct, only slower. */
+#define FF_SKIP_SUB_MAC  (1u << 0)
+#define FF_SKIP_SUB_VLAN (1u << 1)
+#define FF_SKIP_TRIE(t)  (1u << (2 + (t))) /* the LPM trie of prefix table t */
+
 /* settings[0] */
 struct ff_settings {
 	__u8 ttl_mode;       /* enum ff_ttl_mode */
 	__u8 unknown_policy; /* enum ff_unknown_policy */
-	__u8 pad[6];
+	__u8 skip;           /* FF_SKIP_* */
+	__u8 pad[5];
+	/* by enum ff_prefix_table: the prefix length (of the address, without the ISP scope) that
+	 * every entry of <table>_exact has; 0: <table>_exact is empty and not looked up */
+	__u8 exact_len[FF_PT_MAX];
+	__u8 pad2[2];
 };
 
 /* sub_mac: exact source MAC -> ISP */
@@ -106,7 +132,8 @@ struct ff_vlan_key {
 	__u16 inner_vid;
 };
 
-/* sub_v4 / sub_v6: LPM on the source address -> ISP */
+/* sub_v4 / sub_v6: LPM on the source address -> ISP (and the keys of sub_v4_exact /
+ * sub_v6_exact, see enum ff_prefix_table) */
 struct ff_lpm_v4_key {
 	__u32 prefixlen;
 	__u8 addr[4];
@@ -118,7 +145,8 @@ struct ff_lpm_v6_key {
 };
 
 /* down_v4 / down_v6 / isp_route_v4 / isp_route_v6: LPM scoped by ISP. The ISP index is part
- * of the matched data and always matched in full: prefixlen = 32 + prefix length. */
+ * of the matched data and always matched in full: prefixlen = 32 + prefix length. Also the
+ * keys of their _exact hashes. */
 struct ff_scoped_v4_key {
 	__u32 prefixlen;
 	__u32 isp;

@@ -23,7 +23,8 @@ struct {
 	__type(value, struct ff_settings);
 } settings SEC(".maps");
 
-/* Subscriber classifiers, in order of precedence. */
+/* Subscriber classifiers, in order of precedence. Each prefix table is an exact-match hash of
+ * its longest prefixes in front of an LPM trie of the others (enum ff_prefix_table). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -41,12 +42,28 @@ struct {
 } sub_vlan SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_SUB_V4_ENTRIES);
+	__type(key, struct ff_lpm_v4_key);
+	__type(value, struct ff_sub_class);
+} sub_v4_exact SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, FF_SUB_V4_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ff_lpm_v4_key);
 	__type(value, struct ff_sub_class);
 } sub_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_SUB_V6_ENTRIES);
+	__type(key, struct ff_lpm_v6_key);
+	__type(value, struct ff_sub_class);
+} sub_v6_exact SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -97,12 +114,28 @@ struct {
 
 /* Downstream delivery to subscribers, scoped by ISP. */
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_DOWN_V4_ENTRIES);
+	__type(key, struct ff_scoped_v4_key);
+	__type(value, struct ff_sub_route);
+} down_v4_exact SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, FF_DOWN_V4_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ff_scoped_v4_key);
 	__type(value, struct ff_sub_route);
 } down_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_DOWN_V6_ENTRIES);
+	__type(key, struct ff_scoped_v6_key);
+	__type(value, struct ff_sub_route);
+} down_v6_exact SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -114,12 +147,28 @@ struct {
 
 /* Tailend downstream: an ISP's destination prefixes -> the FEC back to the headend. */
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_ISP_ROUTE_ENTRIES);
+	__type(key, struct ff_scoped_v4_key);
+	__type(value, struct ff_fec);
+} isp_route_v4_exact SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, FF_ISP_ROUTE_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ff_scoped_v4_key);
 	__type(value, struct ff_fec);
 } isp_route_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_ISP_ROUTE_ENTRIES);
+	__type(key, struct ff_scoped_v6_key);
+	__type(value, struct ff_fec);
+} isp_route_v6_exact SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

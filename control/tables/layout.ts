@@ -55,7 +55,20 @@ export function array<T>(elem: Codec<T>, n: number): Codec<T[]> {
 
 // ---- structs of fecflow_shared.h, in its order -------------------------------------------
 
-export const settingsCodec = struct({ ttlMode: u8, unknownPolicy: u8, pad: pad(6) });
+/** Prefix tables in the order of enum ff_prefix_table (indexes of settings.exactLen). */
+export const PREFIX_TABLES = ['sub_v4', 'sub_v6', 'down_v4', 'down_v6', 'isp_route_v4', 'isp_route_v6'] as const;
+export type PrefixTable = (typeof PREFIX_TABLES)[number];
+
+export const settingsCodec = struct({
+  ttlMode: u8,
+  unknownPolicy: u8,
+  /** FF_SKIP_* bits: maps that hold nothing, whose lookup the programs leave out */
+  skip: u8,
+  pad: pad(5),
+  /** per prefix table: the prefix length every entry of <table>_exact has; 0: it is empty */
+  exactLen: array(u8, PREFIX_TABLES.length),
+  pad2: pad(2),
+});
 export const macKeyCodec = struct({ mac, pad: pad(2) });
 export const vlanKeyCodec = struct({ ifindex: u32, outerVid: u16, innerVid: u16 });
 export const lpmV4KeyCodec = struct({ prefixlen: u32, addr: ipv4 });
@@ -140,6 +153,10 @@ export const FF_DIR_MAX = 2;
 export const FF_POINT_MAX = 3;
 export const FF_ISP_STATS_ENTRIES = FF_MAX_ISPS * FF_DIR_MAX * FF_POINT_MAX;
 export const FF_DROP_MAX = DROP_REASONS.length;
+export const FF_SKIP_SUB_MAC = 1 << 0;
+export const FF_SKIP_SUB_VLAN = 1 << 1;
+/** The skip bit of a prefix table's LPM trie. */
+export const ffSkipTrie = (t: PrefixTable): number => 1 << (2 + PREFIX_TABLES.indexOf(t));
 
 // ---- maps ------------------------------------------------------------------------------
 
@@ -161,16 +178,22 @@ export const MAPS = {
   settings: layout('settings', u32, settingsCodec),
   sub_mac: layout('sub_mac', macKeyCodec, subClassCodec),
   sub_vlan: layout('sub_vlan', vlanKeyCodec, subClassCodec),
+  sub_v4_exact: layout('sub_v4_exact', lpmV4KeyCodec, subClassCodec),
   sub_v4: layout('sub_v4', lpmV4KeyCodec, subClassCodec),
+  sub_v6_exact: layout('sub_v6_exact', lpmV6KeyCodec, subClassCodec),
   sub_v6: layout('sub_v6', lpmV6KeyCodec, subClassCodec),
   fec_up: layout('fec_up', u32, fecCodec),
   nh_group: layout('nh_group', u32, nhGroupCodec),
   nexthop: layout('nexthop', u32, nexthopCodec),
   tx_port: layout('tx_port', u32, u32),
   ilm: layout('ilm', u32, ilmCodec),
+  down_v4_exact: layout('down_v4_exact', scopedV4KeyCodec, subRouteCodec),
   down_v4: layout('down_v4', scopedV4KeyCodec, subRouteCodec),
+  down_v6_exact: layout('down_v6_exact', scopedV6KeyCodec, subRouteCodec),
   down_v6: layout('down_v6', scopedV6KeyCodec, subRouteCodec),
+  isp_route_v4_exact: layout('isp_route_v4_exact', scopedV4KeyCodec, fecCodec),
   isp_route_v4: layout('isp_route_v4', scopedV4KeyCodec, fecCodec),
+  isp_route_v6_exact: layout('isp_route_v6_exact', scopedV6KeyCodec, fecCodec),
   isp_route_v6: layout('isp_route_v6', scopedV6KeyCodec, fecCodec),
   isp_port: layout('isp_port', ispPortKeyCodec, subClassCodec),
   local: layout('local', localKeyCodec, u32),
@@ -182,7 +205,11 @@ export const MAPS = {
 
 export type MapName = keyof typeof MAPS;
 
-/** The maps the control plane writes, in make-before-break write order (DESIGN.md). */
+/**
+ * The maps the control plane writes, in make-before-break write order (DESIGN.md). Each prefix
+ * table is two maps, <table>_exact (a hash of its longest prefixes) and <table> (an LPM trie
+ * of the rest); settings says which prefix length the hash holds and which maps are empty.
+ */
 export const CONFIG_MAPS: readonly MapName[] = [
   'settings',
   'tx_port',
@@ -190,16 +217,22 @@ export const CONFIG_MAPS: readonly MapName[] = [
   'nh_group',
   'ilm',
   'fec_up',
+  'isp_route_v4_exact',
   'isp_route_v4',
+  'isp_route_v6_exact',
   'isp_route_v6',
+  'down_v4_exact',
   'down_v4',
+  'down_v6_exact',
   'down_v6',
   'isp_port',
   'local',
   'policer',
   'sub_mac',
   'sub_vlan',
+  'sub_v4_exact',
   'sub_v4',
+  'sub_v6_exact',
   'sub_v6',
 ];
 
@@ -244,6 +277,22 @@ function lpmKey(p: string, family: 4 | 6): { prefixlen: number; addr: string } {
 function scopedKey(s: ScopedPrefix, family: 4 | 6): { prefixlen: number; isp: number; addr: string } {
   const k = lpmKey(s.prefix, family);
   return { prefixlen: 32 + k.prefixlen, isp: s.isp, addr: k.addr };
+}
+
+/** The map of a prefix table an encoded entry of prefix length len belongs in. */
+function prefixMap(table: PrefixTable, len: number, exactLen: number): MapName {
+  return exactLen > 0 && len === exactLen ? `${table}_exact` : table;
+}
+
+/**
+ * The prefix length the exact-match hash of a table holds: the longest in the table, so that
+ * a hit in the hash is always the longest match. 0 (nothing hashed) when the table is empty or
+ * holds only /0.
+ */
+function longestPrefix(prefixes: Iterable<string>): number {
+  let max = 0;
+  for (const p of prefixes) max = Math.max(max, parsePrefix(p).len);
+  return max;
 }
 
 function scopedFromKey(k: { prefixlen: number; isp: number; addr: string }): ScopedPrefix {
@@ -340,12 +389,26 @@ export type EncodedTables = Map<string, Array<[Buffer, Buffer]>>;
 export function encodeTables(t: Tables): EncodedTables {
   const out: EncodedTables = new Map(CONFIG_MAPS.map((n) => [n, []]));
   const put = (name: MapName, k: Buffer, v: Buffer) => out.get(name)!.push([k, v]);
+  const exactLen: Record<PrefixTable, number> = {
+    sub_v4: longestPrefix(t.subV4.keys()),
+    sub_v6: longestPrefix(t.subV6.keys()),
+    down_v4: longestPrefix(t.downV4.map(([k]) => k.prefix)),
+    down_v6: longestPrefix(t.downV6.map(([k]) => k.prefix)),
+    isp_route_v4: longestPrefix(t.ispRouteV4.map(([k]) => k.prefix)),
+    isp_route_v6: longestPrefix(t.ispRouteV6.map(([k]) => k.prefix)),
+  };
+  const putPrefix = (table: PrefixTable, len: number, k: Buffer, v: Buffer) => put(prefixMap(table, len, exactLen[table]), k, v);
 
-  put('settings', u32.encode(0), settingsCodec.encode({ ttlMode: TTL_MODE[t.settings.ttlMode], unknownPolicy: UNKNOWN_POLICY[t.settings.unknownPolicy] }));
   for (const [m, isp] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClassCodec.encode({ isp }));
   for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClassCodec.encode({ isp }));
-  for (const [p, isp] of t.subV4) put('sub_v4', lpmV4KeyCodec.encode(lpmKey(p, 4)), subClassCodec.encode({ isp }));
-  for (const [p, isp] of t.subV6) put('sub_v6', lpmV6KeyCodec.encode(lpmKey(p, 6)), subClassCodec.encode({ isp }));
+  for (const [p, isp] of t.subV4) {
+    const k = lpmKey(p, 4);
+    putPrefix('sub_v4', k.prefixlen, lpmV4KeyCodec.encode(k), subClassCodec.encode({ isp }));
+  }
+  for (const [p, isp] of t.subV6) {
+    const k = lpmKey(p, 6);
+    putPrefix('sub_v6', k.prefixlen, lpmV6KeyCodec.encode(k), subClassCodec.encode({ isp }));
+  }
   for (const [isp, f] of t.fecUp) put('fec_up', u32.encode(isp), encodeFec(f));
   for (const [id, g] of t.nhGroups) {
     put('nh_group', u32.encode(id), nhGroupCodec.encode({ count: g.nexthops.length, nexthop: fill(g.nexthops, MAX_ECMP, 0) }));
@@ -353,19 +416,48 @@ export function encodeTables(t: Tables): EncodedTables {
   for (const [id, n] of t.nexthops) put('nexthop', u32.encode(id), encodeNextHop(n));
   for (const ifindex of t.txPorts) put('tx_port', u32.encode(ifindex), u32.encode(ifindex));
   for (const [label, e] of t.ilm) put('ilm', u32.encode(label), encodeIlm(e));
-  for (const [k, r] of t.downV4) put('down_v4', scopedV4KeyCodec.encode(scopedKey(k, 4)), encodeSubRoute(r));
-  for (const [k, r] of t.downV6) put('down_v6', scopedV6KeyCodec.encode(scopedKey(k, 6)), encodeSubRoute(r));
+  for (const [s, r] of t.downV4) {
+    const k = scopedKey(s, 4);
+    putPrefix('down_v4', k.prefixlen - 32, scopedV4KeyCodec.encode(k), encodeSubRoute(r));
+  }
+  for (const [s, r] of t.downV6) {
+    const k = scopedKey(s, 6);
+    putPrefix('down_v6', k.prefixlen - 32, scopedV6KeyCodec.encode(k), encodeSubRoute(r));
+  }
   for (const [k, isp] of t.ispPorts) put('isp_port', ispPortKeyCodec.encode(k), subClassCodec.encode({ isp }));
-  for (const [k, f] of t.ispRouteV4) put('isp_route_v4', scopedV4KeyCodec.encode(scopedKey(k, 4)), encodeFec(f));
-  for (const [k, f] of t.ispRouteV6) put('isp_route_v6', scopedV6KeyCodec.encode(scopedKey(k, 6)), encodeFec(f));
+  for (const [s, f] of t.ispRouteV4) {
+    const k = scopedKey(s, 4);
+    putPrefix('isp_route_v4', k.prefixlen - 32, scopedV4KeyCodec.encode(k), encodeFec(f));
+  }
+  for (const [s, f] of t.ispRouteV6) {
+    const k = scopedKey(s, 6);
+    putPrefix('isp_route_v6', k.prefixlen - 32, scopedV6KeyCodec.encode(k), encodeFec(f));
+  }
   for (const a of t.local) put('local', encodeLocal(a), ONE);
   for (const [idx, p] of t.policers) put('policer', u32.encode(idx), encodePolicer(p));
+
+  // Which lookups the programs can leave out, from what was just encoded.
+  let skip = 0;
+  if (out.get('sub_mac')!.length === 0) skip |= FF_SKIP_SUB_MAC;
+  if (out.get('sub_vlan')!.length === 0) skip |= FF_SKIP_SUB_VLAN;
+  for (const table of PREFIX_TABLES) if (out.get(table)!.length === 0) skip |= ffSkipTrie(table);
+  const settings = settingsCodec.encode({
+    ttlMode: TTL_MODE[t.settings.ttlMode],
+    unknownPolicy: UNKNOWN_POLICY[t.settings.unknownPolicy],
+    skip,
+    exactLen: PREFIX_TABLES.map((table) => exactLen[table]),
+  });
+  put('settings', u32.encode(0), settings);
   return out;
 }
 
 /** The Tables that encoded map content stands for (the inverse of encodeTables). */
 export function decodeTables(enc: EncodedTables): Tables {
-  const get = (name: MapName) => enc.get(name) ?? [];
+  // A prefix table is the union of its _exact hash and its trie (in the order they are looked up).
+  const get = (name: MapName) => {
+    const both = (PREFIX_TABLES as readonly string[]).includes(name) ? [`${name}_exact`, name] : [name];
+    return both.flatMap((n) => enc.get(n) ?? []);
+  };
   const byKey = <V>(name: MapName, f: (k: Buffer, v: Buffer) => V) => get(name).map(([k, v]) => f(k, v));
   const settingsEntry = get('settings').find(([k]) => u32.decode(k) === 0);
   const s = settingsEntry ? settingsCodec.decode(settingsEntry[1]) : { ttlMode: 0, unknownPolicy: 0 };

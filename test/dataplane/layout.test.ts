@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DROP_REASONS as REASON_NAMES, MAPS, SHARED_STRUCTS, decodeTables, encodeTables, sameConfigValue } from '../../control/tables/layout.js';
+import { DROP_REASONS as REASON_NAMES, FF_SKIP_SUB_VLAN, MAPS, SHARED_STRUCTS, decodeTables, encodeTables, ffSkipTrie, sameConfigValue, settingsCodec } from '../../control/tables/layout.js';
 import { DROP_REASONS, emptyTables, type Tables } from '../../control/tables/types.js';
 import { describeRoot } from '../helpers/root.js';
 import { Dataplane, OBJECT } from './harness.js';
@@ -122,8 +122,38 @@ describe('Tables <-> encoded map entries', () => {
     t.subV4.set('100.64.1.77/23', 1);
     const enc = encodeTables(t);
     for (const [name, l] of Object.entries(MAPS)) expect(enc.has(name)).toBe(l.kind === 'config');
-    const [[k]] = enc.get('sub_v4')!;
+    // the table's longest prefix length goes to its exact-match hash, with the same key
+    const [[k]] = enc.get('sub_v4_exact')!;
     expect(k!.toString('hex')).toBe('17000000' + '64400000');
+    expect(enc.get('sub_v4')).toEqual([]);
+  });
+
+  it('splits each prefix table: its longest prefixes into the hash, the rest into the trie, and says so in settings', () => {
+    const t = emptyTables();
+    t.subV4.set('100.64.0.1/32', 1);
+    t.subV4.set('100.64.0.2/32', 2);
+    t.subV4.set('100.65.0.0/16', 3);
+    t.subV6.set('2001:db8:1:2::/64', 1);
+    t.subMac.set('02:00:00:00:00:0a', 1);
+    t.downV4.push([{ isp: 2, prefix: '100.64.0.5/32' }, { ifindex: 3, mtu: 1500, outerTpid: 0, outerVid: 0, innerVid: 0, dmac: '02:00:00:00:00:0a', smac: '02:00:00:00:00:02' }]);
+    t.ispRouteV4.push([{ isp: 1, prefix: '0.0.0.0/0' }, { labels: [3000], tc: 0, nhGroup: 4 }]);
+    const enc = encodeTables(t);
+    const keys = (m: string) => enc.get(m)!.map(([k]) => k.toString('hex'));
+    expect(keys('sub_v4_exact')).toEqual(['20000000' + '64400001', '20000000' + '64400002']);
+    expect(keys('sub_v4')).toEqual(['10000000' + '64410000']);
+    expect(keys('sub_v6_exact')).toEqual(['40000000' + '20010db800010002' + '0000000000000000']);
+    expect(keys('sub_v6')).toEqual([]);
+    expect(keys('down_v4_exact')).toEqual(['40000000' + '02000000' + '64400005']);
+    // a table of only /0 has no exact-match part
+    expect(keys('isp_route_v4_exact')).toEqual([]);
+    expect(keys('isp_route_v4')).toEqual(['20000000' + '01000000' + '00000000']);
+    const [[, sv]] = enc.get('settings')!;
+    const s = settingsCodec.decode(sv!);
+    expect(s.exactLen).toEqual([32, 64, 32, 0, 0, 0]);
+    // skipped: sub_vlan, and the tries of sub_v6, down_v4, down_v6, isp_route_v6
+    expect(s.skip).toBe(FF_SKIP_SUB_VLAN | ffSkipTrie('sub_v6') | ffSkipTrie('down_v4') | ffSkipTrie('down_v6') | ffSkipTrie('isp_route_v6'));
+    expect(s.skip).toBe(0b1011_1010);
+    expect(decodeTables(enc)).toEqual(t);
   });
 
   it('writes a full bucket for a policer and compares policers on rate and burst only', () => {
