@@ -37,6 +37,7 @@ function vlanTag(outer: number, inner: number, tpid?: number): string {
 }
 
 function describeKey(map: string, k: Buffer): string {
+  map = map.replace(/_exact$/, ''); // a prefix table's hash holds the same entries as its trie
   switch (map) {
     case 'sub_mac':
       return macKeyCodec.decode(k).mac;
@@ -87,6 +88,7 @@ function describeKey(map: string, k: Buffer): string {
 }
 
 function describeValue(map: string, v: Buffer): string {
+  map = map.replace(/_exact$/, ''); // a prefix table's hash holds the same entries as its trie
   switch (map) {
     case 'sub_mac':
     case 'sub_vlan':

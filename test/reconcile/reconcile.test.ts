@@ -79,6 +79,12 @@ function state(maps: MemoryMap[]): { tables: Tables; labelStats: Set<number> } {
   return { tables: decodeTables(enc), labelStats };
 }
 
+/** Prefix tables are sets: each is two maps (an exact-match hash and a trie), so the order read back is not the order written. */
+function prefixOrderFree(t: Tables): Tables {
+  const sorted = <V>(xs: Array<[{ isp: number; prefix: string }, V]>) => [...xs].sort(([a], [b]) => a.isp - b.isp || a.prefix.localeCompare(b.prefix));
+  return { ...t, downV4: sorted(t.downV4), downV6: sorted(t.downV6), ispRouteV4: sorted(t.ispRouteV4), ispRouteV6: sorted(t.ispRouteV6) };
+}
+
 /** Nothing points at something missing: the invariant make-before-break keeps at every step. */
 function checkConsistent(maps: MemoryMap[], at: string): void {
   const { tables: t, labelStats } = state(maps);
@@ -130,23 +136,25 @@ describe('idempotence', () => {
       'set label_stats 4',
       'set ilm 4',
       'set fec_up 2',
-      'set isp_route_v4 1',
+      'set isp_route_v4_exact 1',
       'set isp_port 1',
-      'set down_v4 3',
-      'set down_v6 1',
+      'set down_v4_exact 2',
+      'set down_v4 1',
+      'set down_v6_exact 1',
       'set sub_mac 1',
       'set sub_vlan 1',
-      'set sub_v4 1',
-      'set sub_v6 1',
+      'set sub_v4_exact 1',
+      'set sub_v6_exact 1',
       'set local 1',
+      'set settings 1',
       'set policer 1',
     ]);
-    expect(first.result).toEqual({ steps: 16, written: 34, deleted: 0 });
+    expect(first.result).toEqual({ steps: 18, written: 35, deleted: 0 });
     log.clear();
     const second = reconcile(t, maps);
     expect(second.plan.empty).toBe(true);
     expect(log.events).toEqual([]);
-    expect(state(maps).tables).toEqual({ ...t, ilm: new Map([...t.ilm]) });
+    expect(prefixOrderFree(state(maps).tables)).toEqual(prefixOrderFree({ ...t, ilm: new Map([...t.ilm]) }));
   });
 
   test('re-compiling an unchanged config writes nothing', () => {
@@ -162,7 +170,7 @@ describe("moving a subscriber to another ISP", () => {
     const c = site();
     c.subscribers[0].isp = 'beta';
     reconcile(tablesOf(c), maps);
-    expect(log.events.map((e) => `${e.op} ${e.map}`)).toEqual(['set down_v4', 'set sub_mac', 'delete down_v4']);
+    expect(log.events.map((e) => `${e.op} ${e.map}`)).toEqual(['set down_v4_exact', 'set sub_mac', 'delete down_v4_exact']);
     expect(log.events.map((e) => e.keys.length)).toEqual([1, 1, 1]);
     const upstream = log.events.filter((e) => e.map.startsWith('sub_'));
     expect(upstream).toHaveLength(1);
@@ -180,7 +188,7 @@ describe("moving a subscriber to another ISP", () => {
     const c = oneBlock();
     c.subscribers[2].isp = 'beta';
     reconcile(tablesOf(c), maps);
-    expect(summary(log.events)).toEqual(['set down_v4 1', 'set sub_v4 1', 'delete down_v4 1']);
+    expect(summary(log.events)).toEqual(['set down_v4 1', 'set sub_v4_exact 1', 'delete down_v4 1']);
   });
 
   test('by VLAN: one write to sub_vlan', () => {
@@ -188,7 +196,7 @@ describe("moving a subscriber to another ISP", () => {
     const c = site();
     c.subscribers[1].isp = 'alpha';
     reconcile(tablesOf(c), maps);
-    expect(summary(log.events)).toEqual(['set down_v4 1', 'set sub_vlan 1', 'delete down_v4 1']);
+    expect(summary(log.events)).toEqual(['set down_v4_exact 1', 'set sub_vlan 1', 'delete down_v4_exact 1']);
   });
 });
 
@@ -215,7 +223,7 @@ describe('a new label plan (whole-table replacement)', () => {
       'set label_stats 4', // counters for the new labels, before the labels exist
       'set ilm 4', // the new labels, next to the old ones
       'set fec_up 2', // upstream pointers switch to the new labels
-      'set isp_route_v4 1', // downstream pointer switches to the new label
+      'set isp_route_v4_exact 1', // downstream pointer switches to the new label
       'delete ilm 4', // the old labels, once nothing pushes them
       'delete label_stats 4',
       'clear nh_group 1', // {p1}: beta's old path, unused now (p1 stays, alpha's group uses it)
@@ -250,7 +258,7 @@ describe('a failed write', () => {
     log.failWhen = undefined;
     log.clear();
     reconcile(tablesOf(c), maps);
-    expect(summary(log.events)).toEqual(['set fec_up 1', 'set down_v4 1', 'set sub_mac 1', 'delete down_v4 1', 'delete ilm 1', 'delete label_stats 1']);
+    expect(summary(log.events)).toEqual(['set fec_up 1', 'set down_v4_exact 1', 'set sub_mac 1', 'delete down_v4_exact 1', 'delete ilm 1', 'delete label_stats 1']);
     log.clear();
     expect(reconcile(tablesOf(c), maps).plan.empty).toBe(true);
   });
@@ -348,7 +356,7 @@ describe('dry run', () => {
     expect(lines.some((l) => /^ {2}- label 5000 {2}swap to \[5001\] tc 0 via group \d+$/.test(l))).toBe(true);
     expect(lines).toContain('sub_mac: 0 added, 1 changed, 0 removed');
     expect(lines).toContain('  ~ 02:aa:00:00:00:01  -> isp 2 (was -> isp 1)');
-    expect(lines).toContain('down_v4: 1 added, 0 changed, 1 removed');
+    expect(lines).toContain('down_v4_exact: 1 added, 0 changed, 1 removed');
     expect(lines).toContain('  + isp 2 100.64.1.7/32  if 2 untagged mtu 1500 02:ee:00:00:00:02 -> 02:aa:00:00:00:01');
     expect(lines).toContain('label_stats: 1 added, 0 changed, 1 removed');
   });
