@@ -17,7 +17,25 @@ export { apply, ApplyError, describeStep, type ApplyResult } from './apply.js';
 export { formatPlan, summarize, type FormatOptions } from './format.js';
 export type { Desired, MapIO, Observed, ObservedMap } from './mapio.js';
 export { MemoryMap, WriteLog, type MemoryMapOptions, type WriteEvent } from './memory.js';
-export { LABEL_STATS, observe, plan, planSize, WRITE_ORDER, type Change, type ManagedMap, type MapDiff, type Plan, type PlanStep } from './plan.js';
+export {
+  indexMap,
+  LABEL_STATS,
+  observe,
+  plan,
+  planChanges,
+  planIndexed,
+  planSize,
+  WRITE_ORDER,
+  type Change,
+  type DesiredChanges,
+  type IndexedMap,
+  type ManagedMap,
+  type MapDiff,
+  type MapIndex,
+  type Plan,
+  type PlanStep,
+} from './plan.js';
+export { Reconciler } from './reconciler.js';
 
 /** The encoded desired state of Tables: every config map, plus a counter per ILM label. */
 export function desiredState(t: Tables): Desired {

@@ -100,55 +100,70 @@ function freshPolicer(v: Buffer): Buffer {
   return policerCodec.encode({ rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
 }
 
-function diffMap(map: string, want: ReadonlyArray<readonly [Buffer, Buffer]>, have: ObservedMap): MapDiff {
-  const diff: MapDiff = { map, kind: have.kind, adds: [], changes: [], removes: [] };
-  const observed = new Map<string, [Buffer, Buffer]>();
-  for (const e of have.entries) {
+/** What a map holds, indexed: hex key -> value. For arrays, only the non-zero slots. */
+export type MapIndex = Map<string, Buffer>;
+
+/** A map's kind, value size and indexed content: what the planner diffs against. */
+export interface IndexedMap {
+  kind: 'hash' | 'array';
+  valueSize: number;
+  index: MapIndex;
+}
+
+/** Indexes an observed map, leaving out empty (all-zero) array slots. */
+export function indexMap(map: string, have: ObservedMap): IndexedMap {
+  const index: MapIndex = new Map();
+  for (const [k, v] of have.entries) {
     // An all-zero array slot is an empty slot.
-    if (have.kind === 'array' && isZero(map, e[1])) continue;
-    observed.set(hex(e[0]), e);
+    if (have.kind === 'array' && isZero(map, v)) continue;
+    index.set(hex(k), v);
   }
+  return { kind: have.kind, valueSize: have.valueSize, index };
+}
+
+/** One desired entry against what the map holds; value undefined: the key must be absent. */
+function diffEntry(map: string, have: IndexedMap, diff: MapDiff, key: Buffer, k: string, value: Buffer | undefined): void {
+  const cur = have.index.get(k);
+  if (value === undefined) {
+    if (cur !== undefined) diff.removes.push([key, cur]);
+    return;
+  }
+  if (map === LABEL_STATS) {
+    // Create missing counters at zero; an existing counter is never written.
+    if (cur === undefined) diff.adds.push([key, Buffer.alloc(have.valueSize)]);
+    return;
+  }
+  const to = map === 'policer' ? freshPolicer(value) : value;
+  if (cur === undefined) diff.adds.push([key, to]);
+  else if (!sameConfigValue(map, cur, value)) diff.changes.push({ key, from: cur, to });
+}
+
+function diffMap(map: string, want: ReadonlyArray<readonly [Buffer, Buffer]>, have: IndexedMap): MapDiff {
+  const diff: MapDiff = { map, kind: have.kind, adds: [], changes: [], removes: [] };
   const wanted = new Set<string>();
   for (const [key, value] of want) {
     if (have.kind === 'array' && isZero(map, value)) continue;
     const k = hex(key);
     if (wanted.has(k)) throw new Error(`reconcile: desired state of ${map} has key ${k} twice`);
     wanted.add(k);
-    const cur = observed.get(k);
-    if (map === LABEL_STATS) {
-      // Create missing counters at zero; an existing counter is never written.
-      if (!cur) diff.adds.push([key, Buffer.alloc(have.valueSize)]);
-      continue;
-    }
-    const to = map === 'policer' ? freshPolicer(value) : value;
-    if (!cur) diff.adds.push([key, to]);
-    else if (!sameConfigValue(map, cur[1], value)) diff.changes.push({ key, from: cur[1], to });
+    diffEntry(map, have, diff, key, k, value);
   }
-  for (const [k, e] of observed) if (!wanted.has(k)) diff.removes.push(e);
+  // Every wanted key that is not an add was found in the map: when they account for all of
+  // it, nothing is left to remove and the scan is skipped (the common no-op reconcile).
+  if (wanted.size - diff.adds.length < have.index.size) {
+    for (const [k, v] of have.index) if (!wanted.has(k)) diff.removes.push([Buffer.from(k, 'hex'), v]);
+  }
   return diff;
 }
 
-/**
- * Plans the writes that turn `observed` into `desired`. Only maps of WRITE_ORDER are touched;
- * a managed map missing from `desired` is desired empty. label_stats is optional on both sides.
- */
-export function plan(desired: Desired, observed: Observed): Plan {
-  for (const name of desired.keys()) {
+function checkNames(names: Iterable<string>): void {
+  for (const name of names) {
     if (!(WRITE_ORDER as readonly string[]).includes(name)) throw new Error(`reconcile: '${name}' is not a map the reconciler manages`);
   }
-  const diffs: MapDiff[] = [];
-  for (const map of WRITE_ORDER) {
-    const have = observed.get(map);
-    const want = desired.get(map) ?? [];
-    if (!have) {
-      if (map === LABEL_STATS) continue;
-      if (want.length) throw new Error(`reconcile: map '${map}' was not observed (is it in the loaded object?)`);
-      diffs.push({ map, kind: ARRAY_MAPS.has(map) ? 'array' : 'hash', adds: [], changes: [], removes: [] });
-      continue;
-    }
-    diffs.push(diffMap(map, want, have));
-  }
+}
 
+/** The batch steps of a set of diffs: every write in WRITE_ORDER, then removals in reverse. */
+function stepsOf(diffs: MapDiff[]): PlanStep[] {
   const steps: PlanStep[] = [];
   for (const d of diffs) {
     const entries: Array<[Buffer, Buffer]> = [...d.adds, ...d.changes.map((c): [Buffer, Buffer] => [c.key, c.to])];
@@ -164,6 +179,67 @@ export function plan(desired: Desired, observed: Observed): Plan {
       steps.push({ map: d.map, phase: 'remove', op: 'delete', entries: [], keys });
     }
   }
+  return steps;
+}
+
+/**
+ * Plans the writes that turn `observed` into `desired`. Only maps of WRITE_ORDER are touched;
+ * a managed map missing from `desired` is desired empty. label_stats is optional on both sides.
+ */
+export function plan(desired: Desired, observed: Observed): Plan {
+  const indexed = new Map<string, IndexedMap>();
+  for (const [name, have] of observed) if ((WRITE_ORDER as readonly string[]).includes(name)) indexed.set(name, indexMap(name, have));
+  return planIndexed(desired, indexed);
+}
+
+/** plan() against maps already indexed (the reconciler's shadow of what the maps hold). */
+export function planIndexed(desired: Desired, observed: ReadonlyMap<string, IndexedMap>): Plan {
+  checkNames(desired.keys());
+  const diffs: MapDiff[] = [];
+  for (const map of WRITE_ORDER) {
+    const have = observed.get(map);
+    const want = desired.get(map) ?? [];
+    if (!have) {
+      if (map === LABEL_STATS) continue;
+      if (want.length) throw new Error(`reconcile: map '${map}' was not observed (is it in the loaded object?)`);
+      diffs.push({ map, kind: ARRAY_MAPS.has(map) ? 'array' : 'hash', adds: [], changes: [], removes: [] });
+      continue;
+    }
+    diffs.push(diffMap(map, want, have));
+  }
+  const steps = stepsOf(diffs);
+  return { diffs, steps, empty: steps.length === 0 };
+}
+
+/**
+ * Desired content of some keys only: per map, (key, value) to hold that value, (key, undefined)
+ * to be absent. Keys not listed are left as they are.
+ */
+export type DesiredChanges = Map<string, ReadonlyArray<readonly [Buffer, Buffer | undefined]>>;
+
+/** Plans only the listed keys, in the same make-before-break order as plan(). */
+export function planChanges(changes: DesiredChanges, observed: ReadonlyMap<string, IndexedMap>): Plan {
+  checkNames(changes.keys());
+  const diffs: MapDiff[] = [];
+  for (const map of WRITE_ORDER) {
+    const want = changes.get(map);
+    const have = observed.get(map);
+    if (!have) {
+      if (want?.some(([, v]) => v !== undefined)) throw new Error(`reconcile: map '${map}' was not observed (is it in the loaded object?)`);
+      if (map !== LABEL_STATS) diffs.push({ map, kind: ARRAY_MAPS.has(map) ? 'array' : 'hash', adds: [], changes: [], removes: [] });
+      continue;
+    }
+    const diff: MapDiff = { map, kind: have.kind, adds: [], changes: [], removes: [] };
+    const seen = new Set<string>();
+    for (const [key, value] of want ?? []) {
+      const k = hex(key);
+      if (seen.has(k)) throw new Error(`reconcile: desired changes of ${map} have key ${k} twice`);
+      seen.add(k);
+      diffEntry(map, have, diff, key, k, have.kind === 'array' && value !== undefined && isZero(map, value) ? undefined : value);
+    }
+    diffs.push(diff);
+  }
+  const steps = stepsOf(diffs);
   return { diffs, steps, empty: steps.length === 0 };
 }
 
