@@ -13,6 +13,7 @@ import {
   type IspRef,
   type LabelBinding,
   type NextHopRef,
+  type Subscriber,
 } from '../config/types.js';
 import {
   emptyTables,
@@ -24,6 +25,7 @@ import {
   type ScopedPrefix,
   type SubRoute,
   type Tables,
+  type VlanKey,
 } from '../tables/types.js';
 import { assignIds } from './ids.js';
 
@@ -49,7 +51,7 @@ export class CompileError extends Error {
   }
 }
 
-interface Port {
+export interface Port {
   iface: Interface;
   info: InterfaceInfo;
 }
@@ -197,31 +199,83 @@ function compileDownstream(isp: Isp, port: (name: string) => Port, fec: (f: FecC
   t.ispRouteV6 = sortScoped(t.ispRouteV6);
 }
 
+/** The table entries of one subscriber: its classifier entries and its downstream routes. */
+export interface SubscriberEntries {
+  isp: number;
+  mac?: string;
+  vlan?: VlanKey;
+  v4: string[];
+  v6: string[];
+  /** downstream routes by ISP and address, with the delivery ifindex (a tx port) */
+  down: Array<[ScopedPrefix, SubRoute]>;
+  txPort?: number;
+}
+
+/** What compiling a subscriber needs from the rest of the config. */
+export interface SubscriberContext {
+  port(name: string): Port;
+  ispId(ref: IspRef): number;
+}
+
+/** A subscriber context over a validated config and the host (an incremental change uses it). */
+export function subscriberContext(config: Config, env: CompileEnv): SubscriberContext {
+  const ports = new Map<string, Port>();
+  for (const iface of config.interfaces) {
+    const info = env.resolve(iface.device);
+    if (info) ports.set(iface.name, { iface, info });
+  }
+  return {
+    port(name) {
+      const p = ports.get(name);
+      if (!p) throw new Error(`compile: unknown interface '${name}' in a validated config`);
+      return p;
+    },
+    ispId(ref) {
+      const isp = resolveIsp(config.isps, ref);
+      if (!isp) throw new Error(`compile: unknown ISP '${ref}' in a validated config`);
+      return isp.id;
+    },
+  };
+}
+
+/** The entries one subscriber puts in the tables: the compiler and incremental changes share it. */
+export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): SubscriberEntries {
+  const isp = ctx.ispId(s.isp);
+  const out: SubscriberEntries = { isp, v4: [], v6: [], down: [] };
+  if (s.match.mac) out.mac = s.match.mac;
+  const mv = s.match.vlan;
+  if (mv) out.vlan = { ifindex: ctx.port(mv.interface).info.ifindex, outerVid: mv.outer, innerVid: mv.inner ?? 0 };
+  for (const p of s.match.prefix ?? []) (isV6(p) ? out.v6 : out.v4).push(p);
+  const d = resolveDelivery(s);
+  if (!d) return out;
+  const { iface, info } = ctx.port(d.interface!);
+  const route: SubRoute = {
+    ifindex: info.ifindex,
+    mtu: iface.mtu,
+    outerTpid: d.vlan ? (d.vlan.tpid === '802.1ad' ? 0x88a8 : 0x8100) : 0,
+    outerVid: d.vlan?.outer ?? 0,
+    innerVid: d.vlan?.inner ?? 0,
+    dmac: d.mac!,
+    smac: info.mac,
+  };
+  out.txPort = info.ifindex;
+  for (const a of d.addresses!) out.down.push([{ isp, prefix: a }, { ...route }]);
+  return out;
+}
+
 function compileSubscribers(config: Config, port: (name: string) => Port, ispId: (r: IspRef) => number, t: Tables): void {
+  const ctx: SubscriberContext = { port, ispId };
   const macs: Array<[string, number]> = [];
   const v4: Array<[string, number]> = [];
   const v6: Array<[string, number]> = [];
   for (const s of config.subscribers) {
-    const isp = ispId(s.isp);
-    if (s.match.mac) macs.push([s.match.mac, isp]);
-    const mv = s.match.vlan;
-    if (mv) t.subVlan.push([{ ifindex: port(mv.interface).info.ifindex, outerVid: mv.outer, innerVid: mv.inner ?? 0 }, isp]);
-    for (const p of s.match.prefix ?? []) (isV6(p) ? v6 : v4).push([p, isp]);
-
-    const d = resolveDelivery(s);
-    if (!d) continue;
-    const { iface, info } = port(d.interface!);
-    const route: SubRoute = {
-      ifindex: info.ifindex,
-      mtu: iface.mtu,
-      outerTpid: d.vlan ? (d.vlan.tpid === '802.1ad' ? 0x88a8 : 0x8100) : 0,
-      outerVid: d.vlan?.outer ?? 0,
-      innerVid: d.vlan?.inner ?? 0,
-      dmac: d.mac!,
-      smac: info.mac,
-    };
-    t.txPorts.add(info.ifindex);
-    for (const a of d.addresses!) (isV6(a) ? t.downV6 : t.downV4).push([{ isp, prefix: a }, { ...route }]);
+    const e = compileSubscriber(s, ctx);
+    if (e.mac !== undefined) macs.push([e.mac, e.isp]);
+    if (e.vlan) t.subVlan.push([e.vlan, e.isp]);
+    for (const p of e.v4) v4.push([p, e.isp]);
+    for (const p of e.v6) v6.push([p, e.isp]);
+    if (e.txPort !== undefined) t.txPorts.add(e.txPort);
+    for (const r of e.down) (isV6(r[0].prefix) ? t.downV6 : t.downV4).push(r);
   }
   macs.sort((a, b) => (a[0] < b[0] ? -1 : 1));
   t.subMac = new Map(macs);

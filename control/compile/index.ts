@@ -1,4 +1,14 @@
 // The compiler's public face: validated Config + host interfaces → desired Tables.
 
-export { compile, staticEnv, CompileError, type CompileEnv, type InterfaceInfo } from './compile.js';
+export {
+  compile,
+  compileSubscriber,
+  staticEnv,
+  subscriberContext,
+  CompileError,
+  type CompileEnv,
+  type InterfaceInfo,
+  type SubscriberContext,
+  type SubscriberEntries,
+} from './compile.js';
 export { assignIds, fnv1a } from './ids.js';

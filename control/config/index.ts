@@ -3,5 +3,6 @@
 export { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 export { loadConfigFile, parseConfig, type ConfigFormat } from './load.js';
 export { checkConfig, validateConfig } from './validate.js';
+export { PrefixIndex, SubscriberIndex, type ChangeCheck, type SubscriberChange } from './incremental.js';
 export { parseRate, parseSize } from './units.js';
 export * from './types.js';

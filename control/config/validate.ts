@@ -20,7 +20,7 @@ import {
   type Subscriber,
 } from './types.js';
 
-type Path = Array<string | number>;
+export type Path = Array<string | number>;
 
 const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm'];
 
@@ -57,12 +57,84 @@ function itemPath(base: Path, raw: unknown, k: number): Path {
   return Array.isArray(raw) ? [...base, k] : base;
 }
 
-class Checker {
+/** A subscriber that holds a key (its name, MAC, VLAN, delivered address). */
+export interface Holder {
+  name: string;
+  /** its position in subscribers[] (computed when a message needs it) */
+  index(): number;
+}
+
+export interface PrefixEntry {
+  p: ParsedPrefix;
+  isp: Isp;
+  sub: string;
+  path: Path;
+}
+
+/** The keys the other subscribers hold, as the per-subscriber rules see them. */
+export interface SubscriberKeys {
+  /** the subscriber already holding key, or undefined after recording `holder` as its holder */
+  claim(kind: 'name' | 'mac' | 'vlan' | 'down', key: string, holder: Holder): Holder | undefined;
+  /** a classifier prefix, checked for duplicates and cross-ISP overlaps */
+  prefix(e: PrefixEntry): void;
+}
+
+export function vlanKey(i: Interface, mv: { outer: number; inner?: number }): string {
+  return `${i.device}/${mv.outer}/${mv.inner ?? 0}`;
+}
+
+export function downKey(isp: number, address: string): string {
+  return `${isp} ${address}`;
+}
+
+/**
+ * The problem with prefix `e` given `o`, which contains it (or equals it) and comes first:
+ * the same prefix twice, or prefixes of different ISPs that overlap. Undefined if none.
+ */
+export function prefixConflict(o: Omit<PrefixEntry, 'path'>, e: Omit<PrefixEntry, 'path'>): string | undefined {
+  if (o.p.len === e.p.len) return `prefix ${e.p.text} already matches subscriber '${o.sub}'`;
+  if (o.isp.id !== e.isp.id) {
+    return `prefix ${e.p.text} (ISP '${e.isp.name}') overlaps ${o.p.text} of subscriber '${o.sub}' (ISP '${o.isp.name}'); prefixes of different ISPs must not overlap`;
+  }
+  return undefined;
+}
+
+export class Checker {
   private found: Array<{ path: Path; message: string }> = [];
   private ifaces = new Map<string, Interface>();
   private brokenIfaces = new Set<string>();
   private isps: Isp[] = [];
   private brokenIsps = new Set<string | number>();
+
+  /** A checker that knows a valid running config's interfaces and ISPs (./incremental.ts). */
+  static forConfig(config: Config): Checker {
+    const c = new Checker();
+    for (const i of config.interfaces) c.ifaces.set(i.name, i);
+    c.isps = [...config.isps];
+    return c;
+  }
+
+  /** The issues found so far, in document order; the checker starts over. */
+  takeIssues(): ConfigIssue[] {
+    const out = this.issues;
+    this.found = [];
+    return out;
+  }
+
+  /** One subscriber as written, through the same fast path and schema as a whole config. */
+  parseSubscriber(raw: unknown, index: number): Subscriber | undefined {
+    const quick = fastSubscriber(raw);
+    if (quick !== undefined) return quick;
+    const r = subscriberSchema.safeParse(raw);
+    if (r.success) return r.data;
+    this.zodIssues(['subscribers', index], r.error);
+    return undefined;
+  }
+
+  /** Records a problem found outside the per-element rules (./incremental.ts's prefix index). */
+  report(path: Path, message: string): void {
+    this.issue(path, message);
+  }
 
   private issue(path: Path, message: string): void {
     this.found.push({ path, message });
@@ -308,80 +380,80 @@ class Checker {
   }
 
   private checkSubscribers(list: Array<Parsed<Subscriber>>): void {
-    const names = new Map<string, number>();
-    const macs = new Map<string, string>();
-    const vlans = new Map<string, string>();
-    const downs = new Map<string, string>();
-    const prefixes: Array<{ p: ParsedPrefix; isp: Isp; sub: string; path: Path }> = [];
-
-    for (const e of list) {
-      const s = e.value;
-      const base: Path = ['subscribers', e.index];
-      const prev = names.get(s.name);
-      if (prev !== undefined) this.issue([...base, 'name'], `duplicate subscriber name '${s.name}' (also subscribers[${prev}])`);
-      else names.set(s.name, e.index);
-      const isp = this.isp([...base, 'isp'], s.isp);
-
-      if (s.match.mac) {
-        const other = macs.get(s.match.mac);
-        if (other !== undefined) this.issue([...base, 'match', 'mac'], `MAC ${s.match.mac} already matches subscriber '${other}'`);
-        else macs.set(s.match.mac, s.name);
-      }
-      const mv = s.match.vlan;
-      if (mv) {
-        const i = this.iface([...base, 'match', 'vlan', 'interface'], mv.interface, ['access'], 'VLAN matches');
-        if (i) {
-          const key = `${i.device}/${mv.outer}/${mv.inner ?? 0}`;
-          const other = vlans.get(key);
-          const tag = `${mv.outer}${mv.inner !== undefined ? `.${mv.inner}` : ''}`;
-          if (other !== undefined) this.issue([...base, 'match', 'vlan'], `VLAN ${tag} on ${i.device} already matches subscriber '${other}'`);
-          else vlans.set(key, s.name);
-        }
-      }
-      s.match.prefix?.forEach((text, k) => {
-        const p = parsePrefix(text);
-        if (p.ok && isp) prefixes.push({ p: p.value, isp, sub: s.name, path: itemPath([...base, 'match', 'prefix'], get(e.raw, 'match', 'prefix'), k) });
-      });
-
-      const d = resolveDelivery(s);
-      if (!d) continue;
-      const dp: Path = [...base, 'deliver'];
-      if (d.interface === undefined) this.issue([...dp, 'interface'], 'deliver needs an interface (or a match.vlan to take it from)');
-      // an interface taken from match.vlan was checked there
-      else if (s.deliver!.interface !== undefined) this.iface([...dp, 'interface'], d.interface, ['access'], 'subscriber delivery');
-      if (d.mac === undefined) this.issue([...dp, 'mac'], "deliver needs the subscriber's MAC (or a match.mac to take it from)");
-      if (!d.addresses?.length) this.issue([...dp, 'addresses'], "deliver needs the subscriber's addresses (or a match.prefix to take them from)");
-      else if (isp) {
-        const rawAddrs = s.deliver!.addresses !== undefined ? get(e.raw, 'deliver', 'addresses') : get(e.raw, 'match', 'prefix');
-        const at: Path = s.deliver!.addresses !== undefined ? [...dp, 'addresses'] : [...base, 'match', 'prefix'];
-        d.addresses.forEach((a, k) => {
-          const key = `${isp.id} ${a}`;
-          const other = downs.get(key);
-          if (other !== undefined) this.issue(itemPath(at, rawAddrs, k), `address ${a} of ISP '${isp.name}' is already delivered to subscriber '${other}'`);
-          else downs.set(key, s.name);
-        });
-      }
-    }
+    const claimed = { name: new Map<string, Holder>(), mac: new Map<string, Holder>(), vlan: new Map<string, Holder>(), down: new Map<string, Holder>() };
+    const prefixes: PrefixEntry[] = [];
+    const keys: SubscriberKeys = {
+      claim(kind, key, holder) {
+        const other = claimed[kind].get(key);
+        if (other === undefined) claimed[kind].set(key, holder);
+        return other;
+      },
+      prefix(e) {
+        prefixes.push(e);
+      },
+    };
+    for (const e of list) this.checkSubscriber(e.value, e.index, e.raw, keys);
     this.checkOverlaps(prefixes);
   }
 
+  /**
+   * The rules of one subscriber against the others (whose keys `keys` holds): the whole-config
+   * check runs it on every subscriber, and an incremental change on the changed ones only.
+   */
+  checkSubscriber(s: Subscriber, index: number, raw: unknown, keys: SubscriberKeys): void {
+    const base: Path = ['subscribers', index];
+    const me: Holder = { name: s.name, index: () => index };
+    const prev = keys.claim('name', s.name, me);
+    if (prev !== undefined) this.issue([...base, 'name'], `duplicate subscriber name '${s.name}' (also subscribers[${prev.index()}])`);
+    const isp = this.isp([...base, 'isp'], s.isp);
+
+    if (s.match.mac) {
+      const other = keys.claim('mac', s.match.mac, me);
+      if (other !== undefined) this.issue([...base, 'match', 'mac'], `MAC ${s.match.mac} already matches subscriber '${other.name}'`);
+    }
+    const mv = s.match.vlan;
+    if (mv) {
+      const i = this.iface([...base, 'match', 'vlan', 'interface'], mv.interface, ['access'], 'VLAN matches');
+      if (i) {
+        const other = keys.claim('vlan', vlanKey(i, mv), me);
+        const tag = `${mv.outer}${mv.inner !== undefined ? `.${mv.inner}` : ''}`;
+        if (other !== undefined) this.issue([...base, 'match', 'vlan'], `VLAN ${tag} on ${i.device} already matches subscriber '${other.name}'`);
+      }
+    }
+    s.match.prefix?.forEach((text, k) => {
+      const p = parsePrefix(text);
+      if (p.ok && isp) keys.prefix({ p: p.value, isp, sub: s.name, path: itemPath([...base, 'match', 'prefix'], get(raw, 'match', 'prefix'), k) });
+    });
+
+    const d = resolveDelivery(s);
+    if (!d) return;
+    const dp: Path = [...base, 'deliver'];
+    if (d.interface === undefined) this.issue([...dp, 'interface'], 'deliver needs an interface (or a match.vlan to take it from)');
+    // an interface taken from match.vlan was checked there
+    else if (s.deliver!.interface !== undefined) this.iface([...dp, 'interface'], d.interface, ['access'], 'subscriber delivery');
+    if (d.mac === undefined) this.issue([...dp, 'mac'], "deliver needs the subscriber's MAC (or a match.mac to take it from)");
+    if (!d.addresses?.length) this.issue([...dp, 'addresses'], "deliver needs the subscriber's addresses (or a match.prefix to take them from)");
+    else if (isp) {
+      const rawAddrs = s.deliver!.addresses !== undefined ? get(raw, 'deliver', 'addresses') : get(raw, 'match', 'prefix');
+      const at: Path = s.deliver!.addresses !== undefined ? [...dp, 'addresses'] : [...base, 'match', 'prefix'];
+      d.addresses.forEach((a, k) => {
+        const other = keys.claim('down', downKey(isp.id, a), me);
+        if (other !== undefined) this.issue(itemPath(at, rawAddrs, k), `address ${a} of ISP '${isp.name}' is already delivered to subscriber '${other.name}'`);
+      });
+    }
+  }
+
   /** Subscriber prefixes: a sweep over the sorted list finds duplicates and cross-ISP overlaps. */
-  private checkOverlaps(entries: Array<{ p: ParsedPrefix; isp: Isp; sub: string; path: Path }>): void {
+  private checkOverlaps(entries: PrefixEntry[]): void {
     entries.sort((a, b) => comparePrefixes(a.p, b.p));
     const stack: typeof entries = [];
     for (const e of entries) {
       while (stack.length && !contains(stack[stack.length - 1]!.p, e.p)) stack.pop();
       for (let k = stack.length - 1; k >= 0; k--) {
         const o = stack[k]!;
-        if (o.p.len === e.p.len) {
-          this.issue(e.path, `prefix ${e.p.text} already matches subscriber '${o.sub}'`);
-          break;
-        }
-        if (o.isp.id !== e.isp.id) {
-          this.issue(
-            e.path,
-            `prefix ${e.p.text} (ISP '${e.isp.name}') overlaps ${o.p.text} of subscriber '${o.sub}' (ISP '${o.isp.name}'); prefixes of different ISPs must not overlap`,
-          );
+        const problem = prefixConflict(o, e);
+        if (problem !== undefined) {
+          this.issue(e.path, problem);
           break;
         }
       }

@@ -386,10 +386,10 @@ export type EncodedTables = Map<string, Array<[Buffer, Buffer]>>;
  * present, empty ones included, so a diff against the maps also finds what to delete. ARRAY
  * maps (fec_up, nh_group, nexthop, policer) hold only the ids present.
  */
-export function encodeTables(t: Tables): EncodedTables {
+export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTables {
   const out: EncodedTables = new Map(CONFIG_MAPS.map((n) => [n, []]));
   const put = (name: MapName, k: Buffer, v: Buffer) => out.get(name)!.push([k, v]);
-  const exactLen: Record<PrefixTable, number> = {
+  const exactLen: Record<PrefixTable, number> = context.exactLen ?? {
     sub_v4: longestPrefix(t.subV4.keys()),
     sub_v6: longestPrefix(t.subV6.keys()),
     down_v4: longestPrefix(t.downV4.map(([k]) => k.prefix)),
@@ -437,10 +437,7 @@ export function encodeTables(t: Tables): EncodedTables {
   for (const [idx, p] of t.policers) put('policer', u32.encode(idx), encodePolicer(p));
 
   // Which lookups the programs can leave out, from what was just encoded.
-  let skip = 0;
-  if (out.get('sub_mac')!.length === 0) skip |= FF_SKIP_SUB_MAC;
-  if (out.get('sub_vlan')!.length === 0) skip |= FF_SKIP_SUB_VLAN;
-  for (const table of PREFIX_TABLES) if (out.get(table)!.length === 0) skip |= ffSkipTrie(table);
+  const skip = context.skip ?? skipBits((m) => out.get(m)!.length === 0);
   const settings = settingsCodec.encode({
     ttlMode: TTL_MODE[t.settings.ttlMode],
     unknownPolicy: UNKNOWN_POLICY[t.settings.unknownPolicy],
@@ -449,6 +446,25 @@ export function encodeTables(t: Tables): EncodedTables {
   });
   put('settings', u32.encode(0), settings);
   return out;
+}
+
+/**
+ * What encodeTables takes from the whole tables when it encodes only a part of them (the
+ * entries of a few subscribers): the prefix length each table's _exact hash holds, and the
+ * skip bits of settings.
+ */
+export interface EncodeContext {
+  exactLen?: Record<PrefixTable, number>;
+  skip?: number;
+}
+
+/** The settings skip bits for the maps that hold nothing. */
+export function skipBits(empty: (map: MapName) => boolean): number {
+  let skip = 0;
+  if (empty('sub_mac')) skip |= FF_SKIP_SUB_MAC;
+  if (empty('sub_vlan')) skip |= FF_SKIP_SUB_VLAN;
+  for (const table of PREFIX_TABLES) if (empty(table)) skip |= ffSkipTrie(table);
+  return skip;
 }
 
 /** The Tables that encoded map content stands for (the inverse of encodeTables). */
