@@ -150,7 +150,7 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(assignBody, await ctx.body(), 'subscriber');
-        const r = await daemon.edit('api:subscriber-assign', (c) => model.assign(c, b.subscriber), { dryRun: dryRun(ctx, b) });
+        const r = await daemon.editSubscribers('api:subscriber-assign', { op: 'assign', subscriber: b.subscriber }, { dryRun: dryRun(ctx, b) });
         return { status: r.dryRun ? 200 : 201, ...changed(r) };
       },
     },
@@ -160,7 +160,7 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(assignBody, await ctx.body(), 'subscriber');
-        return changed(await daemon.edit('api:subscriber-move', (c) => model.move(c, b.subscriber), { dryRun: dryRun(ctx, b) }));
+        return changed(await daemon.editSubscribers('api:subscriber-move', { op: 'move', subscriber: b.subscriber }, { dryRun: dryRun(ctx, b) }));
       },
     },
     {
@@ -169,7 +169,7 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(removeBody, await ctx.body(), 'subscriber');
-        return changed(await daemon.edit('api:subscriber-remove', (c) => model.remove(c, b.match), { dryRun: dryRun(ctx, b) }));
+        return changed(await daemon.editSubscribers('api:subscriber-remove', { op: 'remove', match: b.match }, { dryRun: dryRun(ctx, b) }));
       },
     },
     {
@@ -178,12 +178,9 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(importBody, await ctx.body(), 'import');
-        let summary: ReturnType<ConfigModel['importMany']> | undefined;
-        const r = await daemon.edit(
+        const { summary, ...r } = await daemon.editSubscribers(
           `api:subscriber-import ${b.subscribers.length}`,
-          (c) => {
-            summary = model.importMany(c, b.subscribers, { replace: b.replace ?? false });
-          },
+          { op: 'import', subscribers: b.subscribers, replace: b.replace ?? false },
           { dryRun: dryRun(ctx, b) },
         );
         return changed(r, { summary });

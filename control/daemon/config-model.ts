@@ -5,7 +5,18 @@
 import { parseRate } from '../config/units.js';
 import { MAX_ISPS } from '../tables/types.js';
 import { conflict, invalid, notFound } from './errors.js';
-import { matchKey, type ConfigModel, type Direction, type IspView, type RateLimit, type Subscriber, type SubscriberMatch } from './model.js';
+import {
+  matchKey,
+  type ConfigModel,
+  type Direction,
+  type ImportSummary,
+  type IspView,
+  type RateLimit,
+  type RawSubscriberChange,
+  type Subscriber,
+  type SubscriberEdit,
+  type SubscriberMatch,
+} from './model.js';
 import type { InterfaceRole, Role } from './ports.js';
 
 type Obj = Record<string, any>;
@@ -75,23 +86,67 @@ function configMatch(m: SubscriberMatch): Obj {
   return { prefix: [m.prefix] };
 }
 
-/** Index of match key -> subscriber position, built once per edit. */
-function index(subs: Obj[]): Map<string, number> {
-  const idx = new Map<string, number>();
-  subs.forEach((s, i) => {
-    for (const k of keysOf(s)) idx.set(k, i);
-  });
+/** Match key -> position in subscribers[], and the names taken, of one raw subscribers array. */
+interface RawIndex {
+  byKey: Map<string, number>;
+  names: Set<string>;
+}
+
+// Kept per array while edits change it in place; an edit that shifts positions (a removal)
+// drops it, and the next edit builds it again.
+const indexes = new WeakMap<Obj[], RawIndex>();
+
+function index(subs: Obj[]): RawIndex {
+  let idx = indexes.get(subs);
+  if (!idx) {
+    idx = { byKey: new Map(), names: new Set() };
+    for (let i = 0; i < subs.length; i++) {
+      for (const k of keysOf(subs[i]!)) idx.byKey.set(k, i);
+      idx.names.add(String(subs[i]!.name));
+    }
+    indexes.set(subs, idx);
+  }
   return idx;
+}
+
+/** Makes positional changes in subscribers[]: replacements, then removals, then appends. */
+function applyChanges(raw: unknown, changes: RawSubscriberChange[]): void {
+  const subs = list(raw, 'subscribers');
+  const idx = indexes.get(subs);
+  let removed = false;
+  for (const c of changes) {
+    if (c.index !== undefined && c.after) subs[c.index] = c.after;
+    else if (c.index !== undefined) removed = true;
+  }
+  let out = subs;
+  if (removed) {
+    const gone = new Set(changes.filter((c) => c.index !== undefined && !c.after).map((c) => c.index!));
+    out = subs.filter((_s, i) => !gone.has(i));
+    asObj(raw).subscribers = out;
+  }
+  const keep = removed ? undefined : idx;
+  for (const c of changes) {
+    if (c.index !== undefined) continue;
+    out.push(c.after!);
+    if (keep) {
+      for (const k of keysOf(c.after!)) keep.byKey.set(k, out.length - 1);
+      keep.names.add(String(c.after!.name));
+    }
+  }
+}
+
+function planEdit(raw: unknown, changes: RawSubscriberChange[], summary?: ImportSummary): SubscriberEdit {
+  return { changes, ...(summary ? { summary } : {}), apply: () => applyChanges(raw, changes) };
 }
 
 function ispNameOf(isps: Obj[], ref: unknown): string {
   return (ispOf(isps, ref)?.name as string | undefined) ?? String(ref);
 }
 
-function uniqueName(taken: Set<string>, base: string): string {
+function uniqueName(taken: ReadonlySet<string>, fresh: Set<string>, base: string): string {
   let name = base;
-  for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
-  taken.add(name);
+  for (let n = 2; taken.has(name) || fresh.has(name); n++) name = `${base}-${n}`;
+  fresh.add(name);
   return name;
 }
 
@@ -175,72 +230,90 @@ export const configModel: ConfigModel = {
   },
 
   assign(raw, sub) {
-    const subs = list(raw, 'subscribers');
-    ispByName(raw, sub.isp);
-    const at = index(subs).get(keyOf(sub.match));
-    if (at !== undefined) {
-      throw conflict(`${keyOf(sub.match)} is already subscriber '${String(subs[at]!.name)}' of ${ispNameOf(list(raw, 'isps'), subs[at]!.isp)}: use move`);
-    }
-    const taken = new Set(subs.map((s) => String(s.name)));
-    subs.push({ name: sub.name ?? uniqueName(taken, nameFor(sub.match)), isp: sub.isp, match: configMatch(sub.match) });
+    configModel.planSubscriberEdit(raw, { op: 'assign', subscriber: sub }).apply();
   },
 
   move(raw, sub) {
-    const subs = list(raw, 'subscribers');
-    ispByName(raw, sub.isp);
-    const at = index(subs).get(keyOf(sub.match));
-    if (at === undefined) throw notFound(`no subscriber matches ${keyOf(sub.match)}: use assign to add one`);
-    subs[at]!.isp = sub.isp;
+    configModel.planSubscriberEdit(raw, { op: 'move', subscriber: sub }).apply();
   },
 
   remove(raw, match) {
-    const subs = list(raw, 'subscribers');
-    const at = index(subs).get(keyOf(match));
-    if (at === undefined) throw notFound(`no subscriber matches ${keyOf(match)}`);
-    subs.splice(at, 1);
+    configModel.planSubscriberEdit(raw, { op: 'remove', match }).apply();
   },
 
   importMany(raw, rows, { replace }) {
+    const e = configModel.planSubscriberEdit(raw, { op: 'import', subscribers: rows, replace });
+    e.apply();
+    return e.summary!;
+  },
+
+  planSubscriberEdit(raw, op) {
     const isps = list(raw, 'isps');
     const subs = list(raw, 'subscribers');
     const idx = index(subs);
-    const seen = new Map<string, number>();
-    const issues: Array<{ path: string; message: string }> = [];
-    rows.forEach((r, i) => {
-      const k = keyOf(r.match);
-      const prev = seen.get(k);
-      if (prev !== undefined) issues.push({ path: `subscribers[${i}]`, message: `${k} is listed twice (also row ${prev + 1})` });
-      seen.set(k, i);
-      if (!ispOf(isps, r.isp)) issues.push({ path: `subscribers[${i}].isp`, message: `no ISP named '${r.isp}'` });
-    });
-    if (issues.length) throw invalid(`the import has ${issues.length} problem(s); nothing was changed`, issues.slice(0, 100));
-
-    const taken = new Set(subs.map((s) => String(s.name)));
-    const touched = new Set<number>();
-    let added = 0;
-    let moved = 0;
-    let unchanged = 0;
-    for (const r of rows) {
-      const at = idx.get(keyOf(r.match));
-      if (at === undefined) {
-        subs.push({ name: uniqueName(taken, nameFor(r.match)), isp: r.isp, match: configMatch(r.match) });
-        touched.add(subs.length - 1);
-        added++;
-      } else {
-        touched.add(at);
-        if (ispOf(isps, subs[at]!.isp) === ispOf(isps, r.isp)) unchanged++;
-        else {
-          subs[at]!.isp = r.isp;
-          moved++;
+    switch (op.op) {
+      case 'assign': {
+        const sub = op.subscriber;
+        ispByName(raw, sub.isp);
+        const at = idx.byKey.get(keyOf(sub.match));
+        if (at !== undefined) {
+          throw conflict(`${keyOf(sub.match)} is already subscriber '${String(subs[at]!.name)}' of ${ispNameOf(isps, subs[at]!.isp)}: use move`);
         }
+        const name = sub.name ?? uniqueName(idx.names, new Set(), nameFor(sub.match));
+        return planEdit(raw, [{ after: { name, isp: sub.isp, match: configMatch(sub.match) } }]);
+      }
+      case 'move': {
+        const sub = op.subscriber;
+        ispByName(raw, sub.isp);
+        const at = idx.byKey.get(keyOf(sub.match));
+        if (at === undefined) throw notFound(`no subscriber matches ${keyOf(sub.match)}: use assign to add one`);
+        return planEdit(raw, [{ index: at, after: { ...subs[at]!, isp: sub.isp } }]);
+      }
+      case 'remove': {
+        const at = idx.byKey.get(keyOf(op.match));
+        if (at === undefined) throw notFound(`no subscriber matches ${keyOf(op.match)}`);
+        return planEdit(raw, [{ index: at }]);
+      }
+      case 'import': {
+        const rows = op.subscribers;
+        const seen = new Map<string, number>();
+        const issues: Array<{ path: string; message: string }> = [];
+        rows.forEach((r, i) => {
+          const k = keyOf(r.match);
+          const prev = seen.get(k);
+          if (prev !== undefined) issues.push({ path: `subscribers[${i}]`, message: `${k} is listed twice (also row ${prev + 1})` });
+          seen.set(k, i);
+          if (!ispOf(isps, r.isp)) issues.push({ path: `subscribers[${i}].isp`, message: `no ISP named '${r.isp}'` });
+        });
+        if (issues.length) throw invalid(`the import has ${issues.length} problem(s); nothing was changed`, issues.slice(0, 100));
+
+        const fresh = new Set<string>();
+        const touched = new Set<number>();
+        const changes: RawSubscriberChange[] = [];
+        const summary: ImportSummary = { added: 0, moved: 0, removed: 0, unchanged: 0 };
+        for (const r of rows) {
+          const at = idx.byKey.get(keyOf(r.match));
+          if (at === undefined) {
+            changes.push({ after: { name: uniqueName(idx.names, fresh, nameFor(r.match)), isp: r.isp, match: configMatch(r.match) } });
+            summary.added++;
+          } else {
+            touched.add(at);
+            if (ispOf(isps, subs[at]!.isp) === ispOf(isps, r.isp)) summary.unchanged++;
+            else {
+              changes.push({ index: at, after: { ...subs[at]!, isp: r.isp } });
+              summary.moved++;
+            }
+          }
+        }
+        if (op.replace) {
+          for (let i = 0; i < subs.length; i++) {
+            if (touched.has(i)) continue;
+            changes.push({ index: i });
+            summary.removed++;
+          }
+        }
+        return planEdit(raw, changes, summary);
       }
     }
-    let removed = 0;
-    if (replace) {
-      const kept = subs.filter((_s, i) => touched.has(i));
-      removed = subs.length - kept.length;
-      asObj(raw).subscribers = kept;
-    }
-    return { added, moved, removed, unchanged };
   },
 };

@@ -34,6 +34,35 @@ export interface IspView {
 
 export type Direction = 'up' | 'down';
 
+export interface ImportSummary {
+  added: number;
+  moved: number;
+  removed: number;
+  unchanged: number;
+}
+
+/** A subscriber edit in API terms: what the API was asked, and what the journal records. */
+export type SubscriberOp =
+  | { op: 'assign'; subscriber: Subscriber }
+  | { op: 'move'; subscriber: Subscriber }
+  | { op: 'remove'; match: SubscriberMatch }
+  | { op: 'import'; subscribers: Subscriber[]; replace: boolean };
+
+/** One element of subscribers[] changed: replaced (index and after), removed (index only) or
+ * appended (after only). */
+export interface RawSubscriberChange {
+  index?: number;
+  after?: Record<string, unknown>;
+}
+
+/** A subscriber edit worked out against a raw config, not yet made. */
+export interface SubscriberEdit {
+  changes: RawSubscriberChange[];
+  summary?: ImportSummary;
+  /** makes the changes in the raw config, in place */
+  apply(): void;
+}
+
 /** Reads and edits of a raw (unvalidated, plain-data) config. Edits mutate `raw` in place and
  * throw DaemonError not_found / conflict for names that do not fit; everything else is left to
  * the schema, which runs on the result. */
@@ -51,7 +80,9 @@ export interface ConfigModel {
   move(raw: unknown, sub: Subscriber): void;
   remove(raw: unknown, match: SubscriberMatch): void;
   /** add or move every row (replace: drop subscribers not listed) */
-  importMany(raw: unknown, subs: Subscriber[], opts: { replace: boolean }): { added: number; moved: number; removed: number; unchanged: number };
+  importMany(raw: unknown, subs: Subscriber[], opts: { replace: boolean }): ImportSummary;
+  /** works out a subscriber edit (throws like the edits above) without making it */
+  planSubscriberEdit(raw: unknown, op: SubscriberOp): SubscriberEdit;
 }
 
 /** A stable text key for a match, e.g. 'mac aa:bb:..' or 'vlan eth1:100:20'. */

@@ -6,6 +6,7 @@
 import type { Tables } from '../tables/types.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
 import type { Issue } from './errors.js';
+import type { RawSubscriberChange } from './model.js';
 
 export type Role = 'access' | 'core' | 'isp';
 
@@ -66,4 +67,21 @@ export interface ConfigPipeline<C> {
   /** compile; throws DaemonError('invalid') when names do not resolve */
   compile(config: C): Promise<Tables>;
   plan(desired: Tables): Promise<PlannedChange & { apply(): Promise<void> }>;
+  /**
+   * The fast path for subscriber edits, if the pipeline has one: checks and plans a positional
+   * change of subscribers[] against the running config and tables without a full compile.
+   * Undefined when this change must take the full path.
+   */
+  planSubscribers?(running: { config: C; tables: Tables; raw: unknown }, changes: readonly RawSubscriberChange[]): Promise<SubscriberChangePlan | undefined>;
 }
+
+export type SubscriberChangePlan =
+  | { ok: false; issues: Issue[] }
+  | {
+      ok: true;
+      planned: PlannedChange & { apply(): Promise<void> };
+      /** make the change in the running config and tables, after it was applied */
+      commit(): void;
+      /** forget the change (dry run, or the apply failed) */
+      abandon(): void;
+    };

@@ -1,13 +1,19 @@
-// Plans and applies a reconcile for the daemon with control/reconcile: the desired Tables
-// against what the maps (and label_stats) hold now, written make-before-break.
-import { apply, formatPlan, planTables } from '../reconcile/index.js';
+// Plans and applies a reconcile for the daemon with control/reconcile: the desired Tables (or
+// the entries of a few subscribers) against the reconciler's shadow of the maps, written
+// make-before-break.
+import { desiredState, formatPlan, type DesiredChanges, type Plan, type Reconciler } from '../reconcile/index.js';
 import type { Tables } from '../tables/types.js';
-import type { MapIO } from './mapio.js';
 import type { PlannedChange } from './ports.js';
 
-export function planReconcile(desired: Tables, maps: MapIO[], labelStats?: MapIO): PlannedChange & { apply(): Promise<void> } {
-  const all = labelStats ? [...maps, labelStats] : maps;
-  const p = planTables(desired, all);
+export function planReconcile(desired: Tables, reconciler: Reconciler): PlannedChange & { apply(): Promise<void> } {
+  return planned(reconciler.plan(desiredState(desired)), reconciler);
+}
+
+export function planEntries(changes: DesiredChanges, reconciler: Reconciler): PlannedChange & { apply(): Promise<void> } {
+  return planned(reconciler.planChanges(changes), reconciler);
+}
+
+function planned(p: Plan, reconciler: Reconciler): PlannedChange & { apply(): Promise<void> } {
   const counts: PlannedChange['counts'] = {};
   for (const d of p.diffs) counts[d.map] ??= { set: 0, delete: 0 };
   for (const s of p.steps) {
@@ -22,7 +28,7 @@ export function planReconcile(desired: Tables, maps: MapIO[], labelStats?: MapIO
       return formatPlan(p);
     },
     async apply() {
-      apply(p, all);
+      reconciler.apply(p);
     },
   };
 }

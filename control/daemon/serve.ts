@@ -61,7 +61,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   }
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
-  const daemon = new Daemon({ configPath, pipeline, dataplane: dp, log: log.child({ part: 'daemon' }) }) as Daemon<unknown>;
+  const daemon = new Daemon({ configPath, pipeline, dataplane: dp, model: configModel, log: log.child({ part: 'daemon' }) }) as Daemon<unknown>;
   try {
     await daemon.start();
   } catch (err) {

@@ -8,7 +8,9 @@ import { invalid } from './errors.js';
 import type { HostEnv } from './netenv.js';
 import type { ConfigPipeline, InterfaceRole } from './ports.js';
 import type { MapIO } from './mapio.js';
-import { planReconcile } from './reconcile-adapter.js';
+import { Reconciler } from '../reconcile/index.js';
+import { planEntries, planReconcile } from './reconcile-adapter.js';
+import { SubscriberPath } from './subscriber-path.js';
 
 export interface PipelineDeps {
   env: HostEnv;
@@ -23,6 +25,18 @@ export function parseConfigText(text: string): unknown {
 }
 
 export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
+  // One reconciler for the daemon's life: it reads the maps once (adopting what the pins hold)
+  // and keeps a shadow of them; a failed apply makes it read them again.
+  let reconciler: Reconciler | undefined;
+  const maps = (): Reconciler => {
+    if (!reconciler) {
+      const m = deps.maps();
+      reconciler = new Reconciler(m.labelStats ? [...m.config, m.labelStats] : m.config);
+    }
+    return reconciler;
+  };
+  // The fast path's state belongs to one running config; a full commit starts a new one.
+  const paths = new WeakMap<Config, SubscriberPath>();
   return {
     parse: parseConfigText,
     validate(raw) {
@@ -41,8 +55,21 @@ export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
       }
     },
     async plan(desired) {
-      const m = deps.maps();
-      return planReconcile(desired, m.config, m.labelStats);
+      return planReconcile(desired, maps());
+    },
+    async planSubscribers(running, changes) {
+      let path = paths.get(running.config);
+      if (!path) {
+        const subs = (): unknown[] => {
+          const r = running.raw as { subscribers?: unknown[] };
+          return r.subscribers ?? [];
+        };
+        path = new SubscriberPath(running.config, running.tables, deps.env, (i) => subs()[i]);
+        paths.set(running.config, path);
+      }
+      const p = path.plan(changes);
+      if (!p || !p.ok) return p;
+      return { ok: true, planned: planEntries(p.changes, maps()), commit: p.commit, abandon: p.abandon };
     },
   };
 }

@@ -127,14 +127,26 @@ export interface Harness {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   url: string;
   socket: string;
+  /** subscriber edits the fast path planned (valid or not), and those it left to the full path */
+  fast: { planned: number; declined: number };
   snapshot(): string;
   close(): Promise<void>;
 }
 
-export async function startHarness(config = CONFIG): Promise<Harness> {
+export interface HarnessOptions {
+  /** take the pipeline's subscriber fast path (default true); false: every edit is a full one */
+  fastPath?: boolean;
+  /** passed to the Daemon */
+  compactRatio?: number;
+  compactIdleMs?: number;
+  /** run on this existing config file (and its journal) instead of writing `config` to a new one */
+  configPath?: string;
+}
+
+export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'fecflow-api-'));
-  const configPath = join(dir, 'router.yaml');
-  writeFileSync(configPath, config);
+  const configPath = opts.configPath ?? join(dir, 'router.yaml');
+  if (!opts.configPath) writeFileSync(configPath, config);
   const maps = new Map<string, MemMap>();
   for (const name of CONFIG_MAPS) {
     const kind = ['fec_up', 'nh_group', 'nexthop', 'policer', 'settings'].includes(name) ? 'array' : 'hash';
@@ -148,8 +160,29 @@ export async function startHarness(config = CONFIG): Promise<Harness> {
   ]);
   void staticEnv;
   const dp = new FakeDataplane();
-  const pipeline = configPipeline({ env, maps: () => ({ config: [...maps.values()], labelStats }) });
-  const daemon = new Daemon({ configPath, pipeline, dataplane: dp, log: silentLogger() }) as Daemon<unknown>;
+  const full = configPipeline({ env, maps: () => ({ config: [...maps.values()], labelStats }) });
+  const fast = { planned: 0, declined: 0 };
+  const pipeline =
+    opts.fastPath === false
+      ? { ...full, planSubscribers: undefined }
+      : {
+          ...full,
+          async planSubscribers(...args: Parameters<NonNullable<typeof full.planSubscribers>>) {
+            const r = await full.planSubscribers!(...args);
+            if (r) fast.planned++;
+            else fast.declined++;
+            return r;
+          },
+        };
+  const daemon = new Daemon({
+    configPath,
+    pipeline,
+    dataplane: dp,
+    model: configModel,
+    log: silentLogger(),
+    ...(opts.compactRatio !== undefined ? { compactRatio: opts.compactRatio } : {}),
+    ...(opts.compactIdleMs !== undefined ? { compactIdleMs: opts.compactIdleMs } : {}),
+  }) as Daemon<unknown>;
   await daemon.start();
   const tokens = TokenStore.inDir(join(dir, 'state'));
   await tokens.load();
@@ -183,6 +216,7 @@ export async function startHarness(config = CONFIG): Promise<Harness> {
     handler,
     url: `http://127.0.0.1:${tcp.port}`,
     socket,
+    fast,
     snapshot: () => [...maps.values()].map((m) => `${m.name}=${m.snapshot()}`).join('\n'),
     async close() {
       await srv.close();
