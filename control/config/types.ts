@@ -118,13 +118,30 @@ export interface ResolvedDelivery {
   addresses: Prefix[];
 }
 
+interface IspLookup {
+  length: number;
+  byId: Map<number, Isp>;
+  byName: Map<string, Isp>;
+}
+
+// Per list of ISPs, built on first use: a million subscribers each name one of a thousand ISPs.
+// A list that grew since (the validator pushes ISPs as it accepts them) is indexed again.
+const lookups = new WeakMap<readonly Isp[], IspLookup>();
+
 /** The ISP id an IspRef names, or undefined. Digits-only strings are ids too. */
 export function resolveIsp(isps: readonly Isp[], ref: IspRef): Isp | undefined {
-  if (typeof ref === 'number' || /^\d+$/.test(ref)) {
-    const id = Number(ref);
-    return isps.find((i) => i.id === id);
+  let l = lookups.get(isps);
+  if (!l || l.length !== isps.length) {
+    l = { length: isps.length, byId: new Map(), byName: new Map() };
+    // the first of a duplicated id or name wins, as find() would
+    for (const i of isps) {
+      if (!l.byId.has(i.id)) l.byId.set(i.id, i);
+      if (!l.byName.has(i.name)) l.byName.set(i.name, i);
+    }
+    lookups.set(isps, l);
   }
-  return isps.find((i) => i.name === ref);
+  if (typeof ref === 'number' || /^\d+$/.test(ref)) return l.byId.get(Number(ref));
+  return l.byName.get(ref);
 }
 
 /** Fills the delivery's gaps from the match (interface and tags from match.vlan, mac, prefixes). */

@@ -64,3 +64,30 @@ describe('IP addresses and prefixes', () => {
     expect(contains(prefix('::/0'), prefix('10.0.0.0/8'))).toBe(false);
   });
 });
+
+describe('IPv4 prefixes read by one scan', () => {
+  test('give the same result as the address parser for random prefixes, host bits or not', () => {
+    let seed = 1;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    for (let i = 0; i < 3000; i++) {
+      const octets = [rnd(256), rnd(256), rnd(256), rnd(256)];
+      const len = rnd(33);
+      const text = `${octets.join('.')}/${len}`;
+      const bytes = ipBytes(octets.join('.'))!.bytes;
+      const masked = Uint8Array.from(bytes, (b, k) => b & ((0xff << (8 - Math.max(0, Math.min(8, len - k * 8)))) & 0xff));
+      const want = `${formatIp(4, masked)}/${len}`;
+      const r = parsePrefix(text);
+      if (want === text) expect(r).toEqual({ ok: true, value: { family: 4, bytes: masked, len, text } });
+      else expect(r).toEqual({ ok: false, reason: `prefix '${text}' has host bits set (did you mean ${want}?)` });
+    }
+  });
+
+  test('leave leading zeros and odd lengths to the full parser', () => {
+    expect(prefix('10.0.0.0/08').text).toBe('10.0.0.0/8');
+    expect(parsePrefix('010.0.0.0/8').ok).toBe(false);
+    expect(parsePrefix('10.0.0.0/033').ok).toBe(false);
+  });
+});
