@@ -268,6 +268,73 @@ function formatPrefix(addr: string, len: number): string {
   return `${addr}/${len}`;
 }
 
+/**
+ * A canonical-looking 'a.b.c.d/len' read without regular expressions or intermediate strings,
+ * host bits cleared (a million subscriber prefixes are encoded on a cold start). Undefined for
+ * anything else, which then takes parsePrefix() and the codecs.
+ */
+function quickV4(p: string): { len: number; addr: number } | undefined {
+  let addr = 0;
+  let octet = 0;
+  let digits = 0;
+  let parts = 0;
+  let i = 0;
+  for (; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return undefined; // a leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3) return undefined;
+    } else if (c === 46 || c === 47) {
+      if (digits === 0 || octet > 255) return undefined;
+      addr = addr * 256 + octet;
+      parts++;
+      octet = 0;
+      digits = 0;
+      if (c === 47) break;
+      if (parts > 3) return undefined;
+    } else return undefined;
+  }
+  if (parts !== 4 || i === p.length) return undefined;
+  let len = 0;
+  let ld = 0;
+  for (i++; i < p.length; i++) {
+    const c = p.charCodeAt(i);
+    if (c < 48 || c > 57 || ++ld > 2) return undefined;
+    len = len * 10 + (c - 48);
+  }
+  if (ld === 0 || len > 32) return undefined;
+  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+  return { len, addr: (addr & mask) >>> 0 };
+}
+
+/** lpmV4KeyCodec.encode(lpmKey(p, 4)), fast for the usual text. */
+function lpmV4Key(p: string): { len: number; key: Buffer } {
+  const q = quickV4(p);
+  if (!q) {
+    const k = lpmKey(p, 4);
+    return { len: k.prefixlen, key: lpmV4KeyCodec.encode(k) };
+  }
+  const b = Buffer.allocUnsafe(8);
+  u32.encode(q.len, b, 0);
+  b.writeUInt32BE(q.addr, 4);
+  return { len: q.len, key: b };
+}
+
+/** scopedV4KeyCodec.encode(scopedKey(s, 4)), fast for the usual text. */
+function scopedV4Key(s: ScopedPrefix): { len: number; key: Buffer } {
+  const q = quickV4(s.prefix);
+  if (!q) {
+    const k = scopedKey(s, 4);
+    return { len: k.prefixlen - 32, key: scopedV4KeyCodec.encode(k) };
+  }
+  const b = Buffer.allocUnsafe(12);
+  u32.encode(32 + q.len, b, 0);
+  u32.encode(s.isp, b, 4);
+  b.writeUInt32BE(q.addr, 8);
+  return { len: q.len, key: b };
+}
+
 function lpmKey(p: string, family: 4 | 6): { prefixlen: number; addr: string } {
   const pp = parsePrefix(p);
   if (pp.family !== family) throw new CodecError(`prefix '${p}' is not IPv${family}`);
@@ -291,7 +358,7 @@ function prefixMap(table: PrefixTable, len: number, exactLen: number): MapName {
  */
 function longestPrefix(prefixes: Iterable<string>): number {
   let max = 0;
-  for (const p of prefixes) max = Math.max(max, parsePrefix(p).len);
+  for (const p of prefixes) max = Math.max(max, quickV4(p)?.len ?? parsePrefix(p).len);
   return max;
 }
 
@@ -399,15 +466,22 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   };
   const putPrefix = (table: PrefixTable, len: number, k: Buffer, v: Buffer) => put(prefixMap(table, len, exactLen[table]), k, v);
 
-  for (const [m, isp] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClassCodec.encode({ isp }));
-  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClassCodec.encode({ isp }));
+  // Classifier values are one of a few thousand ISPs: encode each once and share the buffer.
+  const classes = new Map<number, Buffer>();
+  const subClass = (isp: number): Buffer => {
+    let v = classes.get(isp);
+    if (!v) classes.set(isp, (v = subClassCodec.encode({ isp })));
+    return v;
+  };
+  for (const [m, isp] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClass(isp));
+  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClass(isp));
   for (const [p, isp] of t.subV4) {
-    const k = lpmKey(p, 4);
-    putPrefix('sub_v4', k.prefixlen, lpmV4KeyCodec.encode(k), subClassCodec.encode({ isp }));
+    const k = lpmV4Key(p);
+    putPrefix('sub_v4', k.len, k.key, subClass(isp));
   }
   for (const [p, isp] of t.subV6) {
     const k = lpmKey(p, 6);
-    putPrefix('sub_v6', k.prefixlen, lpmV6KeyCodec.encode(k), subClassCodec.encode({ isp }));
+    putPrefix('sub_v6', k.prefixlen, lpmV6KeyCodec.encode(k), subClass(isp));
   }
   for (const [isp, f] of t.fecUp) put('fec_up', u32.encode(isp), encodeFec(f));
   for (const [id, g] of t.nhGroups) {
@@ -417,8 +491,8 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   for (const ifindex of t.txPorts) put('tx_port', u32.encode(ifindex), u32.encode(ifindex));
   for (const [label, e] of t.ilm) put('ilm', u32.encode(label), encodeIlm(e));
   for (const [s, r] of t.downV4) {
-    const k = scopedKey(s, 4);
-    putPrefix('down_v4', k.prefixlen - 32, scopedV4KeyCodec.encode(k), encodeSubRoute(r));
+    const k = scopedV4Key(s);
+    putPrefix('down_v4', k.len, k.key, encodeSubRoute(r));
   }
   for (const [s, r] of t.downV6) {
     const k = scopedKey(s, 6);
@@ -426,8 +500,8 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   }
   for (const [k, isp] of t.ispPorts) put('isp_port', ispPortKeyCodec.encode(k), subClassCodec.encode({ isp }));
   for (const [s, f] of t.ispRouteV4) {
-    const k = scopedKey(s, 4);
-    putPrefix('isp_route_v4', k.prefixlen - 32, scopedV4KeyCodec.encode(k), encodeFec(f));
+    const k = scopedV4Key(s);
+    putPrefix('isp_route_v4', k.len, k.key, encodeFec(f));
   }
   for (const [s, f] of t.ispRouteV6) {
     const k = scopedKey(s, 6);
