@@ -166,12 +166,23 @@ export const configModel: ConfigModel = {
     return list(raw, 'interfaces').map((i): InterfaceRole => ({ ifname: String(i.device ?? i.name), role: i.role as Role }));
   },
 
+  ispNames(raw) {
+    return new Map(list(raw, 'isps').map((i) => [Number(i.id), String(i.name)]));
+  },
+
+  subscriberCount(raw) {
+    return list(raw, 'subscribers').length;
+  },
+
   isps(raw) {
     const isps = list(raw, 'isps');
+    // subscribers name their ISP by name or id: count per reference, then resolve each once
+    const perRef = new Map<unknown, number>();
+    for (const s of list(raw, 'subscribers')) perRef.set(s.isp, (perRef.get(s.isp) ?? 0) + 1);
     const counts = new Map<string, number>();
-    for (const s of list(raw, 'subscribers')) {
-      const n = ispNameOf(isps, s.isp);
-      counts.set(n, (counts.get(n) ?? 0) + 1);
+    for (const [ref, n] of perRef) {
+      const name = ispNameOf(isps, ref);
+      counts.set(name, (counts.get(name) ?? 0) + n);
     }
     return isps.map((i): IspView => {
       const pol = asObj(i.policer);

@@ -70,6 +70,9 @@ export interface ConfigModel {
   node(raw: unknown): string;
   interfaces(raw: unknown): InterfaceRole[];
   isps(raw: unknown): IspView[];
+  /** ISP index -> name, without the subscriber counts of isps() (a scrape needs only this) */
+  ispNames(raw: unknown): Map<number, string>;
+  subscriberCount(raw: unknown): number;
   addIsp(raw: unknown, isp: Record<string, unknown>): void;
   removeIsp(raw: unknown, name: string, opts: { force: boolean }): void;
   setRate(raw: unknown, name: string, direction: Direction, limit: RateLimit | null): void;

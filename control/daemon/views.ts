@@ -15,10 +15,8 @@ export interface ViewDeps {
 
 export function ispNames(deps: ViewDeps): Map<number, string> {
   const raw = deps.daemon.runningRaw;
-  const m = new Map<number, string>();
-  if (raw === undefined) return m;
-  for (const i of deps.model.isps(raw)) m.set(i.index, i.name);
-  return m;
+  if (raw === undefined) return new Map();
+  return deps.model.ispNames(raw);
 }
 
 export function status(deps: ViewDeps) {
@@ -33,8 +31,8 @@ export function status(deps: ViewDeps) {
     uptimeSeconds: Math.round((Date.now() - d.startedAt) / 1000),
     programs: d.isDetached ? [] : d.dataplane.programs().map((p) => ({ ifname: p.ifname, role: p.role, mode: p.mode, progId: p.progId, tag: p.tag, reused: p.reused })),
     tables: d.tableSizes(),
-    isps: raw === undefined ? 0 : deps.model.isps(raw).length,
-    subscribers: raw === undefined ? 0 : deps.model.subscribers(raw).length,
+    isps: raw === undefined ? 0 : deps.model.ispNames(raw).size,
+    subscribers: raw === undefined ? 0 : deps.model.subscriberCount(raw),
     lastReconcile: last
       ? { at: new Date(last.at).toISOString(), ok: last.ok, trigger: last.trigger, error: last.error ?? null, durationMs: Math.round(last.durationMs * 10) / 10 }
       : null,
