@@ -110,7 +110,8 @@ export class Checker {
   static forConfig(config: Config): Checker {
     const c = new Checker();
     for (const i of config.interfaces) c.ifaces.set(i.name, i);
-    c.isps = [...config.isps];
+    // the config's own list (never changed here): resolveIsp's index of it is kept
+    c.isps = config.isps as Isp[];
     return c;
   }
 
