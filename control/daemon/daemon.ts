@@ -35,7 +35,9 @@ export interface CommitResult {
   plan: string;
 }
 
-export interface CommitOptions {
+export interface CommitOptions<C = unknown> {
+  /** raw as the pipeline validated it already (skips validating it again) */
+  validated?: C;
   dryRun?: boolean;
   /** write the new config back to the file (API edits) */
   persist?: boolean;
@@ -111,11 +113,12 @@ export class Daemon<C = unknown> {
     return !this.detached && this.cfg !== undefined && this.last?.ok === true && this.opts.dataplane.programs().length > 0;
   }
 
-  /** Load the config file, attach (or adopt pinned) programs, reconcile. Throws if the file
-   * is invalid: a daemon never starts on a config it cannot apply. */
-  async start(): Promise<CommitResult> {
-    const text = await readFile(this.opts.configPath, 'utf8');
-    const raw = this.parseText(text);
+  /** Load the config file (or take it as the caller already read and parsed it), attach (or
+   * adopt pinned) programs, reconcile. Throws if the file is invalid: a daemon never starts on
+   * a config it cannot apply. */
+  async start(preread?: { text: string; raw: unknown; validated?: C }): Promise<CommitResult> {
+    const text = preread?.text ?? (await readFile(this.opts.configPath, 'utf8'));
+    const raw = preread?.raw ?? this.parseText(text);
     const replayed = this.replayJournal(text, raw);
     this.fileText = text;
     if (replayed) {
@@ -130,7 +133,7 @@ export class Daemon<C = unknown> {
         this.log.warn({ journal: aside }, 'the journal was kept aside');
       }
     }
-    const res = await this.commit(raw, { trigger: 'start' });
+    const res = await this.commit(raw, { trigger: 'start', validated: preread?.validated });
     this.journal.reset(text);
     return res;
   }
@@ -289,13 +292,13 @@ export class Daemon<C = unknown> {
     });
   }
 
-  async commit(raw: unknown, opts: CommitOptions): Promise<CommitResult> {
+  async commit(raw: unknown, opts: CommitOptions<C>): Promise<CommitResult> {
     return this.serial(() => this.commitLocked(raw, opts));
   }
 
-  private async commitLocked(raw: unknown, opts: CommitOptions): Promise<CommitResult> {
+  private async commitLocked(raw: unknown, opts: CommitOptions<C>): Promise<CommitResult> {
     if (this.detached) throw new DaemonError('unavailable', 'the data plane was detached; restart `fecflow serve` to attach it again');
-    const v = this.opts.pipeline.validate(raw);
+    const v = opts.validated !== undefined ? { ok: true as const, config: opts.validated } : this.opts.pipeline.validate(raw);
     if (!v.ok) throw invalid('the config is invalid', v.issues);
     const config = v.config;
     if (this.cfg !== undefined) {

@@ -15,7 +15,7 @@ import { TokenStore } from './token.js';
 import { ispNames } from './views.js';
 import { watchConfig } from './watch.js';
 import { configPipeline, parseConfigText } from './wiring.js';
-import { checkConfig } from '../config/index.js';
+import { checkConfig, type Config } from '../config/index.js';
 
 export interface ServeOptions {
   config: string;
@@ -39,15 +39,21 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const configPath = resolve(o.config);
   const addresses = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map(parseListen);
 
-  // The node name (and so the pin directory) comes from the config: read it before loading.
+  // The node name (and so the pin directory) comes from the config: read and validate it
+  // before loading, so an invalid config creates no pins. The daemon starts from this same
+  // reading (a million subscribers take seconds to parse and validate: once is enough).
   let node: string;
+  let preread: { text: string; raw: unknown; validated: Config };
   try {
-    const r = checkConfig(parseConfigText(await readFile(configPath, 'utf8')));
+    const text = await readFile(configPath, 'utf8');
+    const raw = parseConfigText(text);
+    const r = checkConfig(raw);
     if (!r.config) {
       for (const i of r.issues) log.error({ path: i.path, message: i.message }, 'config issue');
       throw new StartError(`${configPath} is invalid (${r.issues.length} problem(s), logged above)`);
     }
     node = r.config.node;
+    preread = { text, raw, validated: r.config };
   } catch (err) {
     if (err instanceof StartError) throw err;
     throw new StartError(`cannot load ${configPath}: ${(err as Error).message}`);
@@ -61,9 +67,9 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   }
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
-  const daemon = new Daemon({ configPath, pipeline, dataplane: dp, model: configModel, log: log.child({ part: 'daemon' }) }) as Daemon<unknown>;
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, log: log.child({ part: 'daemon' }) });
   try {
-    await daemon.start();
+    await daemon.start(preread);
   } catch (err) {
     if (err instanceof DaemonError) for (const i of err.issues) log.error({ path: i.path, message: i.message }, 'config issue');
     dp.close();
