@@ -45,11 +45,15 @@ function setBits(bytes: Uint8Array, from: number, width: number, value: number):
   }
 }
 
-const keyOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+/** An IPv4 network as a number (no string for each of a million /32s), an IPv6 one as text. */
+const keyOf = (bytes: Uint8Array): string | number =>
+  bytes.length === 4
+    ? ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 
 /** Classifier prefixes by family and length, for containment queries in both directions. */
 export class PrefixIndex {
-  private readonly byFamily: Record<Family, Map<number, Map<string, IndexedPrefix>>> = { 4: new Map(), 6: new Map() };
+  private readonly byFamily: Record<Family, Map<number, Map<string | number, IndexedPrefix>>> = { 4: new Map(), 6: new Map() };
 
   get size(): number {
     let n = 0;
