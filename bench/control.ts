@@ -3,7 +3,7 @@
 // prefixes, ISPs and labels; then:
 //   cold apply   spawn → /readyz 200 (everything reconciled), the daemon's peak RSS, and the
 //                kernel's memlock of every pinned map (bpftool map show)
-//   move         POST /v1/subscribers/move, then poll the pinned sub_v4 map until the entry
+//   move         POST /v1/subscribers/move, then poll the pinned sub_v4_exact map until the entry
 //                carries the new ISP; call → visible latency
 //   scrape       GET /metrics
 //   CLI          node bin/fecflow.js --version
@@ -236,11 +236,11 @@ async function coldApplyMoveScrape(o: ControlOptions, res: ControlResult): Promi
         const bytes = rig.setup((acc, core) => config(rig.node, acc, core, size, o));
         const { readyMs } = await rig.start(Math.max(60, left) * 1000);
         // Ready means reconciled; the last subscriber's entry must be in the map.
-        const dir = pinDirs(rig.pinRoot).find((d) => existsSync(join(d, 'sub_v4')));
-        if (!dir) throw new Error(`no sub_v4 pinned under ${rig.pinRoot}`);
-        const sub = BpfMap.fromPin(join(dir, 'sub_v4'));
+        const dir = pinDirs(rig.pinRoot).find((d) => existsSync(join(d, 'sub_v4_exact')));
+        if (!dir) throw new Error(`no sub_v4_exact pinned under ${rig.pinRoot}`);
+        const sub = BpfMap.fromPin(join(dir, 'sub_v4_exact'));
         try {
-          if (!sub.get(subV4Key(size - 1))) throw new Error('ready, but the last subscriber is not in sub_v4');
+          if (!sub.get(subV4Key(size - 1))) throw new Error('ready, but the last subscriber is not in sub_v4_exact');
         } finally {
           sub.close();
         }
@@ -297,7 +297,7 @@ async function scrape(rig: Rig, o: ControlOptions, res: ControlResult): Promise<
 
 async function moves(rig: Rig, dir: string, subscribers: number, o: ControlOptions, res: ControlResult): Promise<void> {
   const token = rig.token();
-  const sub = BpfMap.fromPin(join(dir, 'sub_v4'));
+  const sub = BpfMap.fromPin(join(dir, 'sub_v4_exact'));
   const lat: number[] = [];
   try {
     const start = performance.now();

@@ -21,7 +21,7 @@ import { summarize, type Summary } from './lib/stats.js';
 import { LABEL_BASE, loadTables, subV4 } from './lib/tables.js';
 
 export interface EndToEndOptions {
-  /** subscribers (IPv4 /32) in the headend's sub_v4 */
+  /** subscribers (IPv4 /32) in the headend's sub_v4_exact */
   subscribers: number;
   /** distinct source addresses the generator cycles through, spread over the subscribers */
   flows: number;

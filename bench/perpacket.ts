@@ -100,8 +100,8 @@ export const PATHS: PathCase[] = [
     id: 'access-v4',
     title: 'access push IPv4',
     prog: 'xdp_access',
-    scaledMap: 'sub_v4 (/32 per subscriber)',
-    lookups: ['local (hash)', 'sub_mac (hash, miss)', 'sub_v4 (LPM)', 'fec_up', 'nh_group', 'nexthop', 'policer', 'isp_stats (per-CPU)', 'settings', 'tx_port (devmap)'],
+    scaledMap: 'sub_v4_exact (/32 per subscriber)',
+    lookups: ['local (hash)', 'settings', 'sub_v4_exact (hash; sub_mac empty, not looked up)', 'fec_up', 'nh_group', 'nexthop', 'policer', 'isp_stats (per-CPU)', 'tx_port (devmap)'],
     entries: (n) => n,
     tables(n) {
       const t = routerTables(n);
@@ -117,8 +117,8 @@ export const PATHS: PathCase[] = [
     id: 'access-v6',
     title: 'access push IPv6',
     prog: 'xdp_access',
-    scaledMap: 'sub_v6 (/64 per subscriber)',
-    lookups: ['local (hash)', 'sub_mac (hash, miss)', 'sub_v6 (LPM)', 'fec_up', 'nh_group', 'nexthop', 'policer', 'isp_stats (per-CPU)', 'settings', 'tx_port (devmap)'],
+    scaledMap: 'sub_v6_exact (/64 per subscriber)',
+    lookups: ['local (hash)', 'settings', 'sub_v6_exact (hash; sub_mac empty, not looked up)', 'fec_up', 'nh_group', 'nexthop', 'policer', 'isp_stats (per-CPU)', 'tx_port (devmap)'],
     entries: (n) => n,
     tables(n) {
       const t = routerTables(n);
@@ -168,8 +168,8 @@ export const PATHS: PathCase[] = [
     id: 'core-pop-sub',
     title: 'core pop → subscriber',
     prog: 'xdp_core',
-    scaledMap: 'down_v4 (/32 per subscriber, scoped by ISP)',
-    lookups: ['settings', 'ilm (hash)', 'label_stats (per-CPU hash)', 'down_v4 (LPM)', 'isp_stats (per-CPU)', 'tx_port (devmap)'],
+    scaledMap: 'down_v4_exact (/32 per subscriber, scoped by ISP)',
+    lookups: ['settings', 'ilm (hash)', 'label_stats (per-CPU hash)', 'down_v4_exact (hash)', 'isp_stats (per-CPU)', 'tx_port (devmap)'],
     entries: (n) => n,
     tables(n) {
       const t = routerTables(n);
@@ -188,8 +188,8 @@ export const PATHS: PathCase[] = [
     id: 'isp-push',
     title: 'isp push',
     prog: 'xdp_isp',
-    scaledMap: `isp_route_v4 (/32 per subscriber; at most ${ISP_ROUTE_MAX})`,
-    lookups: ['local (hash)', 'isp_port (hash)', 'isp_route_v4 (LPM)', 'nh_group', 'nexthop', 'policer', 'isp_stats (per-CPU)', 'settings', 'tx_port (devmap)'],
+    scaledMap: `isp_route_v4_exact (/32 per subscriber; at most ${ISP_ROUTE_MAX})`,
+    lookups: ['local (hash)', 'isp_port (hash)', 'settings', 'isp_route_v4_exact (hash)', 'nh_group', 'nexthop', 'policer', 'isp_stats (per-CPU)', 'tx_port (devmap)'],
     entries: (n) => Math.min(n, ISP_ROUTE_MAX),
     tables(n) {
       const t = routerTables(n);

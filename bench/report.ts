@@ -38,8 +38,8 @@ export const METHODS = {
     'round; median over rounds with min and max.',
   controlPlane:
     'Cold apply: fecflow serve in a fresh namespace with a generated config of N subscriber prefixes, time from start to ' +
-    'ready (/readyz) and to the whole sub_v4 visible in the map, with the daemon\'s peak RSS and the kernel\'s memlock of ' +
-    'every map (bpftool map show). Move: POST /v1/subscribers/move then poll the pinned sub_v4 map until the entry shows the ' +
+    'ready (/readyz) and to the last subscriber visible in sub_v4_exact, with the daemon\'s peak RSS and the kernel\'s memlock of ' +
+    'every map (bpftool map show). Move: POST /v1/subscribers/move then poll the pinned sub_v4_exact map until the entry shows the ' +
     'new ISP; median and p99 over the moves. Scrape: GET /metrics with the given ISPs and labels. CLI: node bin/fecflow.js ' +
     '--version, median wall time. Baseline: ip -batch of N routes into a fresh namespace.',
 };
