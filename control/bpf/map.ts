@@ -25,6 +25,33 @@ const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'perc
 // Errors that mean "this map type has no batch operation": the fallback is one call per element.
 const NO_BATCH = new Set(['EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOSYS']);
 
+// A map without preallocation (BPF_F_NO_PREALLOC, and every per-CPU value of such a map) takes
+// its elements from caches the kernel refills in the background; a burst of writes can find them
+// empty for a moment and get ENOMEM although memory is there. Such a write is retried after a
+// pause, with growing pauses, for about two seconds in all before the ENOMEM is reported.
+const ENOMEM_PAUSES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 400, 600, 600];
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+
+function pause(ms: number): void {
+  Atomics.wait(pauseCell, 0, 0, ms);
+}
+
+function isEnomem(e: unknown): e is BpfError {
+  return e instanceof BpfError && e.code === 'ENOMEM';
+}
+
+/** Runs write, retrying a transient ENOMEM (see ENOMEM_PAUSES_MS). */
+export function retryEnomem<T>(write: () => T): T {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return write();
+    } catch (e) {
+      if (!isEnomem(e) || attempt >= ENOMEM_PAUSES_MS.length) throw e;
+      pause(ENOMEM_PAUSES_MS[attempt]!);
+    }
+  }
+}
+
 function flagsOf(mode: UpdateMode | undefined): number {
   switch (mode ?? 'any') {
     case 'any':
@@ -126,7 +153,7 @@ export class BpfMap {
   /** Writes key → value; 'create' fails with EEXIST on an existing key, 'update' with ENOENT on a missing one. */
   set(key: Buffer, value: Buffer, opts: { mode?: UpdateMode } = {}): void {
     const flags = flagsOf(opts.mode);
-    call(() => native().mapUpdateElem(this.handle(), key, value, flags));
+    retryEnomem(() => call(() => native().mapUpdateElem(this.handle(), key, value, flags)));
   }
 
   /** Deletes key; returns whether it existed. */
@@ -211,11 +238,26 @@ export class BpfMap {
     if (this.#batch.update && flags === 0) {
       const keys = Buffer.concat(entries.map((e) => e[0]));
       const values = Buffer.concat(entries.map((e) => e[1]));
+      let start = 0;
+      let attempt = 0;
       try {
-        call(() => native().mapUpdateBatch(this.handle(), keys, values, entries.length, flags));
-        return;
+        for (;;) {
+          const n = entries.length - start;
+          try {
+            call(() => native().mapUpdateBatch(this.handle(), keys.subarray(start * this.keySize), values.subarray(start * this.valueBufferSize), n, flags));
+            return;
+          } catch (e) {
+            // A transient ENOMEM stops the batch after count elements: pause, go on from there.
+            if (!isEnomem(e)) throw e;
+            const done = (e as BpfError & { count?: number }).count ?? 0;
+            if (done > 0 && done < n) attempt = 0;
+            else if (attempt >= ENOMEM_PAUSES_MS.length) throw e;
+            if (done < n) start += done;
+            pause(ENOMEM_PAUSES_MS[attempt++]!);
+          }
+        }
       } catch (e) {
-        if (!(e instanceof BpfError) || !NO_BATCH.has(e.code)) throw e;
+        if (!(e instanceof BpfError) || !NO_BATCH.has(e.code) || start > 0) throw e;
         // EINVAL may also be a real error (e.g. bad flags); the element calls below report it.
         // A map type without batch support (devmap, ...) fails before the kernel writes the
         // count back, so the count still holds what was asked: that too means nothing was done.

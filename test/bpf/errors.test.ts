@@ -1,6 +1,7 @@
 // BpfError construction and the translation of the addon's errors.
 import { describe, expect, it } from 'vitest';
 import { BpfError, VerifierError, extractVerifierLog, fromNative } from '../../control/bpf/errors.js';
+import { retryEnomem } from '../../control/bpf/map.js';
 
 function nativeError(op: string, errno: number, code: string, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(`${op}: message (${code})`), { op, errno, code, ...extra });
@@ -61,5 +62,36 @@ describe('VerifierError', () => {
     const e = fromNative(nativeError('bpf_object__open_file', 2, 'ENOENT', { log: 'libbpf: failed' }));
     expect(e).not.toBeInstanceOf(VerifierError);
     expect(e).toBeInstanceOf(BpfError);
+  });
+});
+
+describe('retryEnomem', () => {
+  const enomem = () => new BpfError('bpf_map_update_elem', 12, 'ENOMEM');
+
+  it('retries a transient ENOMEM and returns what the write returned', () => {
+    let calls = 0;
+    const v = retryEnomem(() => {
+      if (++calls < 4) throw enomem();
+      return 'written';
+    });
+    expect([v, calls]).toEqual(['written', 4]);
+  });
+
+  it('gives up on an ENOMEM that lasts and reports it', () => {
+    let calls = 0;
+    expect(() => retryEnomem(() => {
+      calls++;
+      throw enomem();
+    })).toThrow(/ENOMEM/);
+    expect(calls).toBeGreaterThan(5);
+  });
+
+  it('does not retry other errors', () => {
+    let calls = 0;
+    expect(() => retryEnomem(() => {
+      calls++;
+      throw new BpfError('bpf_map_update_elem', 7, 'E2BIG');
+    })).toThrow(/E2BIG/);
+    expect(calls).toBe(1);
   });
 });
