@@ -10,7 +10,7 @@
 // and as the baseline, the kernel's own bulk route install: `ip -batch` of N routes.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -85,13 +85,13 @@ interface Daemon {
   logs: () => string;
 }
 
-function http(socket: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; text: string }> {
+function http(socket: string, method: string, path: string, body?: unknown, token?: string, agent: Agent | false = false): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     if (payload) headers['content-type'] = 'application/json';
-    const req = request({ socketPath: socket, path, method, headers, agent: false }, (res) => {
+    const req = request({ socketPath: socket, path, method, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -261,10 +261,9 @@ async function coldApplyMoveScrape(o: ControlOptions, res: ControlResult): Promi
             mapMemlockNote: 'preallocated hash maps count at full size',
           };
           res.coldApply.push(entry);
-          if (si === 0) {
-            await scrape(rig, o, res);
-            await moves(rig, dir, size, o, res);
-          }
+          if (si === 0) await scrape(rig, o, res);
+          // Moves at the largest size (the last one, once the budget lets it run).
+          if (si === o.applySizes.length - 1) await moves(rig, dir, size, o, res);
         }
         if (readyMs > 20_000) break;
       } finally {
@@ -299,6 +298,8 @@ async function moves(rig: Rig, dir: string, subscribers: number, o: ControlOptio
   const token = rig.token();
   const sub = BpfMap.fromPin(join(dir, 'sub_v4_exact'));
   const lat: number[] = [];
+  // One connection kept open, as a provisioning system or portal holding the API would.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const start = performance.now();
     for (let m = 0; m < o.moves && performance.now() - start < o.moveBudgetSeconds * 1000; m++) {
@@ -306,7 +307,7 @@ async function moves(rig: Rig, dir: string, subscribers: number, o: ControlOptio
       const to = 1 + ((i + 1) % o.isps); // the next ISP after the one the config gave it
       const key = subV4Key(i);
       const t0 = performance.now();
-      const r = await http(rig.daemon!.socket, 'POST', '/v1/subscribers/move', { subscriber: { prefix: `${subV4(i)}/32`, isp: `isp${to}` } }, token);
+      const r = await http(rig.daemon!.socket, 'POST', '/v1/subscribers/move', { subscriber: { prefix: `${subV4(i)}/32`, isp: `isp${to}` } }, token, agent);
       if (r.status !== 200) throw new Error(`move answered ${r.status}: ${r.text.slice(0, 500)}`);
       for (let spin = 0; ; spin++) {
         const v = sub.get(key);
@@ -317,6 +318,7 @@ async function moves(rig: Rig, dir: string, subscribers: number, o: ControlOptio
       lat.push(performance.now() - t0);
     }
   } finally {
+    agent.destroy();
     sub.close();
   }
   const s = sortedCopy(lat);

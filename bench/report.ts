@@ -39,8 +39,8 @@ export const METHODS = {
   controlPlane:
     'Cold apply: fecflow serve in a fresh namespace with a generated config of N subscriber prefixes, time from start to ' +
     'ready (/readyz) and to the last subscriber visible in sub_v4_exact, with the daemon\'s peak RSS and the kernel\'s memlock of ' +
-    'every map (bpftool map show). Move: POST /v1/subscribers/move then poll the pinned sub_v4_exact map until the entry shows the ' +
-    'new ISP; median and p99 over the moves. Scrape: GET /metrics with the given ISPs and labels. CLI: node bin/fecflow.js ' +
+    'every map (bpftool map show). Move (at the largest size that ran): POST /v1/subscribers/move over one kept-alive ' +
+    'connection, then poll the pinned sub_v4_exact map until the entry shows the new ISP; median and p99 over the moves. Scrape: GET /metrics with the given ISPs and labels. CLI: node bin/fecflow.js ' +
     '--version, median wall time. Baseline: ip -batch of N routes into a fresh namespace.',
 };
 

@@ -258,6 +258,10 @@ export const configModel: ConfigModel = {
     return e.summary!;
   },
 
+  warm(raw) {
+    index(list(raw, 'subscribers'));
+  },
+
   planSubscriberEdit(raw, op) {
     const isps = list(raw, 'isps');
     const subs = list(raw, 'subscribers');

@@ -86,6 +86,8 @@ export interface ConfigModel {
   importMany(raw: unknown, subs: Subscriber[], opts: { replace: boolean }): ImportSummary;
   /** works out a subscriber edit (throws like the edits above) without making it */
   planSubscriberEdit(raw: unknown, op: SubscriberOp): SubscriberEdit;
+  /** builds the index planSubscriberEdit looks subscribers up in now, so no edit waits for it */
+  warm?(raw: unknown): void;
 }
 
 /** A stable text key for a match, e.g. 'mac aa:bb:..' or 'vlan eth1:100:20'. */

@@ -73,6 +73,8 @@ export interface ConfigPipeline<C> {
    * Undefined when this change must take the full path.
    */
   planSubscribers?(running: { config: C; tables: Tables; raw: unknown }, changes: readonly RawSubscriberChange[]): Promise<SubscriberChangePlan | undefined>;
+  /** builds what planSubscribers needs for this running config now, so no edit waits for it */
+  warmSubscribers?(running: { config: C; tables: Tables; raw: unknown }): void;
 }
 
 export type SubscriberChangePlan =

@@ -60,6 +60,14 @@ export class SubscriberPath {
     this.nexthopPorts = new Set([...tables.nexthops.values()].map((n) => n.ifindex));
   }
 
+  /** Builds the indexes now (they are otherwise built by the first edit). */
+  warm(): void {
+    this.subscriberIndex();
+    this.deliveriesPerPort();
+    this.prefixLengths();
+    this.settingsNow();
+  }
+
   private subscriberIndex(): SubscriberIndex {
     return (this.index ??= new SubscriberIndex(this.config, this.rawSubscriber));
   }

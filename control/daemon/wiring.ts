@@ -37,6 +37,18 @@ export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
   };
   // The fast path's state belongs to one running config; a full commit starts a new one.
   const paths = new WeakMap<Config, SubscriberPath>();
+  const pathFor = (running: { config: Config; tables: Tables; raw: unknown }): SubscriberPath => {
+    let path = paths.get(running.config);
+    if (!path) {
+      const subs = (): unknown[] => {
+        const r = running.raw as { subscribers?: unknown[] };
+        return r.subscribers ?? [];
+      };
+      path = new SubscriberPath(running.config, running.tables, deps.env, (i) => subs()[i]);
+      paths.set(running.config, path);
+    }
+    return path;
+  };
   return {
     parse: parseConfigText,
     validate(raw) {
@@ -58,18 +70,12 @@ export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
       return planReconcile(desired, maps());
     },
     async planSubscribers(running, changes) {
-      let path = paths.get(running.config);
-      if (!path) {
-        const subs = (): unknown[] => {
-          const r = running.raw as { subscribers?: unknown[] };
-          return r.subscribers ?? [];
-        };
-        path = new SubscriberPath(running.config, running.tables, deps.env, (i) => subs()[i]);
-        paths.set(running.config, path);
-      }
-      const p = path.plan(changes);
+      const p = pathFor(running).plan(changes);
       if (!p || !p.ok) return p;
       return { ok: true, planned: planEntries(p.changes, maps()), commit: p.commit, abandon: p.abandon };
+    },
+    warmSubscribers(running) {
+      pathFor(running).warm();
     },
   };
 }
