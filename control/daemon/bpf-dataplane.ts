@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { BpfError, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
-import type { MapIO } from './mapio.js';
+import type { MapIO } from '../reconcile/index.js';
 import { readDropStats, readIspStats, readLabelStats } from './counters.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
 

@@ -7,7 +7,7 @@ import type { Tables } from '../tables/types.js';
 import { invalid } from './errors.js';
 import type { HostEnv } from './netenv.js';
 import type { ConfigPipeline, InterfaceRole } from './ports.js';
-import type { MapIO } from './mapio.js';
+import type { MapIO } from '../reconcile/index.js';
 import { Reconciler } from '../reconcile/index.js';
 import { planEntries, planReconcile } from './reconcile-adapter.js';
 import { SubscriberPath } from './subscriber-path.js';

@@ -9,7 +9,7 @@ import { staticEnv } from '../../control/compile/index.js';
 import { createHandler, listen, type ListenAddress } from '../../control/api/server.js';
 import { configModel } from '../../control/daemon/config-model.js';
 import { Daemon } from '../../control/daemon/daemon.js';
-import type { MapIO } from '../../control/daemon/mapio.js';
+import type { MapIO } from '../../control/reconcile/index.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole } from '../../control/daemon/ports.js';
 import { TokenStore } from '../../control/daemon/token.js';
 import { configPipeline } from '../../control/daemon/wiring.js';

@@ -157,4 +157,31 @@ describeRoot('fecflow serve on a headend in namespaces', () => {
     expect(withNetns(rig.rt, () => xdpQuery(rig.acc)).mode).toBe('none');
     expect(withNetns(rig.rt, () => xdpQuery(rig.core)).mode).toBe('none');
   });
+
+  it('detach --offline removes what a dead daemon left attached and pinned', async () => {
+    await rig.start();
+    expect(withNetns(rig.rt, () => xdpQuery(rig.acc)).mode).not.toBe('none');
+    await rig.stop('SIGKILL');
+    const before = rig.sinkCount(100);
+    expect(await rig.send(20, 200)).toBe(20);
+    await sleep(200);
+    expect(rig.sinkCount(100) - before).toBe(20); // the pins keep forwarding without a daemon
+
+    const noDaemon = await rig.cli(['detach', '--yes']);
+    expect(noDaemon.code).toBe(1);
+    expect(noDaemon.err).toMatch(/cannot reach the daemon.*detach --offline --node NAME --yes/);
+    const noNode = await rig.cli(['detach', '--yes', '--offline']);
+    expect(noNode.code).toBe(2);
+    const wrong = await rig.cli(['detach', '--yes', '--offline', '--node', `${rig.node}-not`, '--pin-root', rig.pinRoot]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/does not exist/);
+    expect(existsSync(join(rig.pinRoot, rig.node))).toBe(true);
+
+    const r = await rig.cli(['detach', '--yes', '--offline', '--node', rig.node, '--pin-root', rig.pinRoot]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(new RegExp(`detached ${[rig.acc, rig.core].sort().join(', ')}; \\d+ map pins removed`));
+    expect(existsSync(join(rig.pinRoot, rig.node))).toBe(false);
+    expect(withNetns(rig.rt, () => xdpQuery(rig.acc)).mode).toBe('none');
+    expect(withNetns(rig.rt, () => xdpQuery(rig.core)).mode).toBe('none');
+  });
 });

@@ -1,4 +1,5 @@
 // `fecflow status`, `fecflow detach`, `fecflow token rotate`.
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { CommandModule } from '../context.js';
 import { wantsJson } from '../context.js';
@@ -42,9 +43,35 @@ export const adminCommands: CommandModule = {
       .command('detach')
       .description('detach every program of this node and remove its pins (forwarding stops); the daemon exits')
       .option('--yes', 'do not ask (required when stdin is not a terminal)')
-      .action(async (o: { yes?: boolean }, cmd: Command) => {
+      .option('--offline', 'the daemon is not running: detach what is pinned for --node directly (root)')
+      .option('--node <name>', 'with --offline: the node whose pins to remove')
+      .option('--pin-root <dir>', 'with --offline: the pin root the daemon used (its --pin-root)', '/sys/fs/bpf/fecflow')
+      .action(async (o: { yes?: boolean; offline?: boolean; node?: string; pinRoot: string }, cmd: Command) => {
         if (!o.yes) throw new CliError('detach stops forwarding on every interface of this node: run again with --yes to confirm', 2);
-        await ctx.client(cmd).send('POST', '/v1/detach');
+        if (o.offline) {
+          if (!o.node || !/^[A-Za-z0-9_.-]+$/.test(o.node) || o.node.startsWith('.')) {
+            throw new CliError('--offline needs --node NAME, the node name of the config (letters, digits, _ . -)', 2);
+          }
+          // Loaded lazily: it needs the native addon, which the other commands never load.
+          const { detachPinned } = await import('../../daemon/offline.js');
+          let r;
+          try {
+            r = detachPinned(join(o.pinRoot, o.node));
+          } catch (err) {
+            throw new CliError((err as Error).message);
+          }
+          for (const p of r.problems) ctx.io.err(`warning: ${p.pin}: ${p.error}; pin removed\n`);
+          ctx.io.out(`detached ${r.detached.length ? r.detached.join(', ') : 'no interface'}; ${r.maps} map pins removed\n`);
+          return;
+        }
+        try {
+          await ctx.client(cmd).send('POST', '/v1/detach');
+        } catch (err) {
+          if (err instanceof CliError && /cannot reach the daemon/.test(err.message)) {
+            throw new CliError(`${err.message}; if it is not running, use detach --offline --node NAME --yes`);
+          }
+          throw err;
+        }
         ctx.io.out('detached: programs removed from every interface, pins deleted\n');
       });
 
