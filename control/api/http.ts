@@ -82,7 +82,9 @@ export function match(routes: CompiledRoute[], method: string, pathname: string)
   return allowed.length ? { allowed } : undefined;
 }
 
-export const MAX_BODY = 64 * 1024 * 1024;
+// A whole config of a million subscribers is about 70 MB of JSON (more as YAML); a body is read
+// only after the token was accepted.
+export const MAX_BODY = 256 * 1024 * 1024;
 
 export function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string> {
   return new Promise((resolve, reject) => {
