@@ -92,8 +92,8 @@ interface RawIndex {
   names: Set<string>;
 }
 
-// Kept per array while edits change it in place; an edit that shifts positions (a removal)
-// drops it, and the next edit builds it again.
+// Kept per array while edits change it: appends and replacements update it, a removal moves it
+// to the new array with the positions after the removed ones shifted.
 const indexes = new WeakMap<Obj[], RawIndex>();
 
 function index(subs: Obj[]): RawIndex {
@@ -123,8 +123,12 @@ function applyChanges(raw: unknown, changes: RawSubscriberChange[]): void {
     const gone = new Set(changes.filter((c) => c.index !== undefined && !c.after).map((c) => c.index!));
     out = subs.filter((_s, i) => !gone.has(i));
     asObj(raw).subscribers = out;
+    if (idx) {
+      shiftIndex(idx, subs, gone);
+      indexes.set(out, idx);
+    }
   }
-  const keep = removed ? undefined : idx;
+  const keep = idx;
   for (const c of changes) {
     if (c.index !== undefined) continue;
     out.push(c.after!);
@@ -133,6 +137,26 @@ function applyChanges(raw: unknown, changes: RawSubscriberChange[]): void {
       keep.names.add(String(c.after!.name));
     }
   }
+}
+
+/** The index of `subs` made to fit the array without the positions in `gone`: one pass. */
+function shiftIndex(idx: RawIndex, subs: Obj[], gone: ReadonlySet<number>): void {
+  const order = [...gone].sort((a, b) => a - b);
+  const before = (i: number): number => {
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (order[mid]! < i) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  for (const [k, i] of idx.byKey) {
+    if (gone.has(i)) idx.byKey.delete(k);
+    else if (i > order[0]!) idx.byKey.set(k, i - before(i));
+  }
+  for (const i of gone) idx.names.delete(String(subs[i]!.name));
 }
 
 function planEdit(raw: unknown, changes: RawSubscriberChange[], summary?: ImportSummary): SubscriberEdit {
