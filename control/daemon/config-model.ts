@@ -6,6 +6,7 @@ import { parseRate } from '../config/units.js';
 import { MAX_ISPS } from '../tables/types.js';
 import { conflict, invalid, notFound } from './errors.js';
 import {
+  countBelow,
   matchKey,
   type ConfigModel,
   type Direction,
@@ -142,19 +143,9 @@ function applyChanges(raw: unknown, changes: RawSubscriberChange[]): void {
 /** The index of `subs` made to fit the array without the positions in `gone`: one pass. */
 function shiftIndex(idx: RawIndex, subs: Obj[], gone: ReadonlySet<number>): void {
   const order = [...gone].sort((a, b) => a - b);
-  const before = (i: number): number => {
-    let lo = 0;
-    let hi = order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (order[mid]! < i) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
   for (const [k, i] of idx.byKey) {
     if (gone.has(i)) idx.byKey.delete(k);
-    else if (i > order[0]!) idx.byKey.set(k, i - before(i));
+    else if (i > order[0]!) idx.byKey.set(k, i - countBelow(order, i));
   }
   for (const i of gone) idx.names.delete(String(subs[i]!.name));
 }

@@ -100,3 +100,15 @@ export function matchKey(m: SubscriberMatch): string {
 export function describeMatch(m: SubscriberMatch): string {
   return matchKey(m);
 }
+
+/** How many of the ascending numbers in `sorted` are below i (binary search). */
+export function countBelow(sorted: readonly number[], i: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < i) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -9,7 +9,7 @@ import { compileSubscriber, subscriberContext, type CompileEnv, type SubscriberC
 import { encodeTables, skipBits, type PrefixTable } from '../tables/layout.js';
 import { emptyTables, type Tables } from '../tables/types.js';
 import type { DesiredChanges } from '../reconcile/index.js';
-import type { RawSubscriberChange } from './model.js';
+import { countBelow, type RawSubscriberChange } from './model.js';
 
 /** The maps a subscriber's entries go to (a prefix table's _exact hash too). */
 const SUBSCRIBER_MAPS = new Set(['sub_mac', 'sub_vlan', 'sub_v4', 'sub_v6', 'down_v4', 'down_v6', 'tx_port']);
@@ -91,16 +91,7 @@ export class SubscriberPath {
   plan(changes: readonly RawSubscriberChange[]): SubscriberPlan | undefined {
     const subs = this.config.subscribers;
     const removedAt = changes.filter((c) => c.index !== undefined && !c.after).map((c) => c.index!).sort((a, b) => a - b);
-    const removedBefore = (i: number): number => {
-      let lo = 0;
-      let hi = removedAt.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (removedAt[mid]! < i) lo = mid + 1;
-        else hi = mid;
-      }
-      return lo;
-    };
+    const removedBefore = (i: number): number => countBelow(removedAt, i);
     let appended = 0;
     const base = subs.length - removedAt.length;
     const checked = this.subscriberIndex().check(
