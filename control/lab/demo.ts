@@ -31,7 +31,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const t0 = Date.now();
   const table = (head: string[], rows: string[][]): string => indent(o.table(head, rows));
   const say = (s = ''): void => o.out(`${s}\n`);
-  const step = (n: number, s: string): void => say(`\n[${n}/6] ${s}  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const step = (n: number, s: string): void => say(`\n[${n}/6] ${s}  (at ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
   say('fecflow demo: an open-access network of namespaces on this machine — three end-users,');
   say('a headend, an LSR and a tailend (each running `fecflow serve`), and two ISPs.');
