@@ -239,23 +239,17 @@ export class BpfMap {
       const keys = Buffer.concat(entries.map((e) => e[0]));
       const values = Buffer.concat(entries.map((e) => e[1]));
       let start = 0;
-      let attempt = 0;
       try {
-        for (;;) {
-          const n = entries.length - start;
+        retryEnomem(() => {
           try {
-            call(() => native().mapUpdateBatch(this.handle(), keys.subarray(start * this.keySize), values.subarray(start * this.valueBufferSize), n, flags));
-            return;
+            call(() => native().mapUpdateBatch(this.handle(), keys.subarray(start * this.keySize), values.subarray(start * this.valueBufferSize), entries.length - start, flags));
           } catch (e) {
-            // A transient ENOMEM stops the batch after count elements: pause, go on from there.
-            if (!isEnomem(e)) throw e;
-            const done = (e as BpfError & { count?: number }).count ?? 0;
-            if (done > 0 && done < n) attempt = 0;
-            else if (attempt >= ENOMEM_PAUSES_MS.length) throw e;
-            if (done < n) start += done;
-            pause(ENOMEM_PAUSES_MS[attempt++]!);
+            // A batch stopped by ENOMEM wrote `count` elements first: the retry goes on after them.
+            if (isEnomem(e)) start += (e as BpfError & { count?: number }).count ?? 0;
+            throw e;
           }
-        }
+        });
+        return;
       } catch (e) {
         if (!(e instanceof BpfError) || !NO_BATCH.has(e.code) || start > 0) throw e;
         // EINVAL may also be a real error (e.g. bad flags); the element calls below report it.

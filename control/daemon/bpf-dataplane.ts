@@ -5,12 +5,13 @@
 // each interface reopens the pinned link: the program stays attached the whole time, and is
 // swapped atomically (bpf_link_update) only if the new object's program differs (tag) or the
 // interface's role changed.
-import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { BpfError, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
 import type { MapIO } from '../reconcile/index.js';
 import { readDropStats, readIspStats, readLabelStats } from './counters.js';
+import { detachLinkPin, nodePinDirs, removeNodeDirs } from './offline.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
 
 export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
@@ -42,8 +43,9 @@ export class BpfDataplane implements Dataplane {
   private constructor(private readonly opts: BpfDataplaneOptions, obj: BpfObject) {
     this.obj = obj;
     this.nodeDir = join(opts.pinRoot, opts.node);
-    this.mapDir = join(this.nodeDir, 'maps');
-    this.linkDir = join(this.nodeDir, 'links');
+    const dirs = nodePinDirs(this.nodeDir);
+    this.mapDir = dirs.maps;
+    this.linkDir = dirs.links;
     this.log = opts.log.child({ part: 'dataplane' });
   }
 
@@ -51,9 +53,9 @@ export class BpfDataplane implements Dataplane {
   static open(opts: BpfDataplaneOptions): BpfDataplane {
     ensureBpffs(bpffsRoot(opts.pinRoot));
     const nodeDir = join(opts.pinRoot, opts.node);
-    const mapDir = join(nodeDir, 'maps');
-    mkdirSync(join(nodeDir, 'links'), { recursive: true });
-    const obj = BpfObject.open(opts.objectPath, { pinDir: mapDir, reusePinnedMaps: true });
+    const dirs = nodePinDirs(nodeDir);
+    mkdirSync(dirs.links, { recursive: true });
+    const obj = BpfObject.open(opts.objectPath, { pinDir: dirs.maps, reusePinnedMaps: true });
     const dp = new BpfDataplane(opts, obj);
     dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
     return dp;
@@ -128,13 +130,7 @@ export class BpfDataplane implements Dataplane {
       } catch (err) {
         // A link whose device went away cannot be reused: drop the pin and attach afresh.
         this.log.warn({ ifname: dev, err: String(err) }, 'pinned XDP link unusable; attaching a new one');
-        try {
-          link?.unpin();
-          link?.detach();
-        } catch {
-          /* best effort */
-        }
-        rmSync(pin, { force: true });
+        detachLinkPin(pin, link);
       }
     }
     const link = prog.attachXdp(dev, { mode: this.opts.xdpMode ?? 'auto', via: 'link' });
@@ -154,16 +150,9 @@ export class BpfDataplane implements Dataplane {
   private detachOne(dev: string): void {
     const a = this.attached.get(dev);
     this.attached.delete(dev);
-    const pin = join(this.linkDir, dev);
-    try {
-      const link = a?.link ?? XdpLink.fromPin(pin);
-      link.unpin();
-      link.detach();
-      this.log.info({ ifname: dev }, 'detached');
-    } catch (err) {
-      this.log.warn({ ifname: dev, err: String(err) }, 'detach failed; removing the pin');
-    }
-    rmSync(pin, { force: true });
+    const problem = detachLinkPin(join(this.linkDir, dev), a?.link);
+    if (problem === undefined) this.log.info({ ifname: dev }, 'detached');
+    else this.log.warn({ ifname: dev, err: problem }, 'detach failed; removed the pin');
   }
 
   programs(): AttachedProgram[] {
@@ -188,13 +177,7 @@ export class BpfDataplane implements Dataplane {
     for (const dev of new Set([...this.attached.keys(), ...this.pinnedLinks()])) this.detachOne(dev);
     this.obj.unpinMaps();
     this.obj.close();
-    for (const d of [this.linkDir, this.mapDir, this.nodeDir]) {
-      try {
-        rmdirSync(d);
-      } catch {
-        /* not empty (someone else's pins) or gone */
-      }
-    }
+    removeNodeDirs(this.nodeDir);
   }
 
   close(): void {

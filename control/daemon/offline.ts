@@ -1,10 +1,43 @@
-// `fecflow detach --offline`: what `POST /v1/detach` does, for a node whose daemon is not
-// running (it crashed, or was stopped and will not come back): detach the XDP links pinned
-// under <pinRoot>/<node>/links, then remove the node's map and link pins. Forwarding on those
-// interfaces stops.
+// Taking a node's programs and pins away: `POST /v1/detach` (BpfDataplane.detach, with the
+// daemon's own handles) and `fecflow detach --offline`, for a node whose daemon is not running
+// (it crashed, or was stopped and will not come back). Forwarding on those interfaces stops.
 import { existsSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { XdpLink } from '../bpf/index.js';
+
+/** A node's pins: <pinRoot>/<node>/maps/<map> and <pinRoot>/<node>/links/<interface>. */
+export function nodePinDirs(nodeDir: string): { links: string; maps: string } {
+  return { links: join(nodeDir, 'links'), maps: join(nodeDir, 'maps') };
+}
+
+/**
+ * Detaches the XDP link pinned at `pin` (through `link` when the caller holds it) and removes
+ * the pin, also when the link is gone or will not detach. Returns why it failed, if it did.
+ */
+export function detachLinkPin(pin: string, link?: XdpLink): string | undefined {
+  let problem: string | undefined;
+  try {
+    const l = link ?? XdpLink.fromPin(pin);
+    l.unpin();
+    l.detach();
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  rmSync(pin, { force: true });
+  return problem;
+}
+
+/** Removes the node's pin directories once empty (one holding someone else's pins stays). */
+export function removeNodeDirs(nodeDir: string): void {
+  const { links, maps } = nodePinDirs(nodeDir);
+  for (const d of [links, maps, nodeDir]) {
+    try {
+      rmdirSync(d);
+    } catch {
+      /* not empty, or gone */
+    }
+  }
+}
 
 export interface OfflineDetach {
   /** interfaces whose program was detached (the link pin's name) */
@@ -17,8 +50,7 @@ export interface OfflineDetach {
 
 /** Throws when nodeDir is not a fecflow node's pin directory (nothing is touched then). */
 export function detachPinned(nodeDir: string): OfflineDetach {
-  const links = join(nodeDir, 'links');
-  const maps = join(nodeDir, 'maps');
+  const { links, maps } = nodePinDirs(nodeDir);
   if (!existsSync(nodeDir)) throw new Error(`${nodeDir} does not exist: nothing of this node is pinned (check --node and --pin-root)`);
   if (!statSync(nodeDir).isDirectory() || (!existsSync(links) && !existsSync(maps))) {
     throw new Error(`${nodeDir} is not a fecflow node's pin directory (it has neither links/ nor maps/); nothing was changed`);
@@ -26,26 +58,14 @@ export function detachPinned(nodeDir: string): OfflineDetach {
   const out: OfflineDetach = { detached: [], problems: [], maps: 0 };
   for (const name of existsSync(links) ? readdirSync(links).sort() : []) {
     const pin = join(links, name);
-    try {
-      const link = XdpLink.fromPin(pin);
-      link.unpin();
-      link.detach();
-      out.detached.push(name);
-    } catch (err) {
-      out.problems.push({ pin, error: (err as Error).message });
-    }
-    rmSync(pin, { force: true });
+    const problem = detachLinkPin(pin);
+    if (problem === undefined) out.detached.push(name);
+    else out.problems.push({ pin, error: problem });
   }
   for (const name of existsSync(maps) ? readdirSync(maps) : []) {
     rmSync(join(maps, name), { force: true });
     out.maps++;
   }
-  for (const d of [links, maps, nodeDir]) {
-    try {
-      rmdirSync(d);
-    } catch {
-      /* gone, or holds something that is not ours */
-    }
-  }
+  removeNodeDirs(nodeDir);
   return out;
 }
