@@ -1,6 +1,7 @@
 // Small HTTP plumbing for the API: a route table, JSON bodies with a size limit, JSON errors.
 // node:http is enough for a loopback/Unix-socket control API and keeps the daemon's
 // dependencies down.
+import type { Actor } from '../registry/registry.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ZodType, ZodTypeDef, ZodError } from 'zod';
 
@@ -29,6 +30,8 @@ export interface RequestContext {
   body(): Promise<unknown>;
   /** the raw body text */
   text(): Promise<string>;
+  /** who is asking (the token's name and role, the request's id and source), for the audit log */
+  actor: Actor;
 }
 
 export type Reply =

@@ -31,8 +31,26 @@ export const matchSchema = z
 
 const ispName = z.string().min(1, 'an ISP name is required');
 
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a name is 1..63 letters, digits, dot, dash or underscore, starting with a letter or digit');
+
+const tpid = z.enum(['802.1Q', '802.1ad'], { errorMap: () => ({ message: "tpid must be '802.1Q' or '802.1ad'" }) });
+
+/** The return path, as the router file's `deliver` has it; the config schema checks the rest
+ * (that the interface is an access port, the addresses fit the match...). */
+export const deliverySchema = z
+  .object({
+    interface: z.string().min(1).max(64).optional(),
+    mac: mac.optional(),
+    vlan: z.object({ outer: vid, inner: vid.optional(), tpid: tpid.optional() }).strict().optional(),
+    addresses: z.array(prefix).min(1).max(64).optional(),
+  })
+  .strict()
+  .refine((d) => Object.keys(d).length > 0, 'a delivery needs at least one of interface, mac, vlan, addresses');
+
 export const subscriberSchema = z
-  .object({ mac: mac.optional(), vlan: vlan.optional(), prefix: prefix.optional(), isp: ispName })
+  .object({ mac: mac.optional(), vlan: vlan.optional(), prefix: prefix.optional(), isp: ispName, name: name.optional(), deliver: deliverySchema.optional() })
   .strict()
   .superRefine((m, ctx) => {
     const n = [m.mac, m.vlan, m.prefix].filter((x) => x !== undefined).length;
@@ -41,6 +59,8 @@ export const subscriberSchema = z
   .transform((m): Subscriber => ({
     match: m.mac !== undefined ? { mac: m.mac } : m.vlan !== undefined ? { vlan: m.vlan } : { prefix: m.prefix! },
     isp: m.isp,
+    ...(m.name !== undefined ? { name: m.name } : {}),
+    ...(m.deliver !== undefined ? { deliver: m.deliver } : {}),
   }));
 
 export const assignBody = z.object({ subscriber: subscriberSchema, ...dryRunField }).strict();
@@ -49,15 +69,8 @@ export const importBody = z
   .object({
     subscribers: z.array(subscriberSchema).max(2_000_000),
     replace: z.boolean().optional(),
-    ...dryRunField,
-  })
-  .strict();
-
-export const applyBody = z.object({ config: z.string().min(1, 'the config text is empty'), ...dryRunField }).strict();
-
-export const addIspBody = z
-  .object({
-    isp: z.object({ name: ispName }).passthrough(),
+    /** with replace: an empty list removes every subscriber only when this says so */
+    allowEmpty: z.boolean().optional(),
     ...dryRunField,
   })
   .strict();
@@ -68,7 +81,14 @@ const limit = z.object({ rate: quantity, burst: quantity.optional() }).strict();
 
 /** Per direction: a limit, null to remove it, absent to leave it. */
 export const setRateBody = z
-  .object({ up: limit.nullable().optional(), down: limit.nullable().optional(), ...dryRunField })
+  .object({
+    up: limit.nullable().optional(),
+    down: limit.nullable().optional(),
+    /** drop the API's rate for these directions, so the router file's applies again */
+    clear: z.array(z.enum(['up', 'down'])).max(2).optional(),
+    ...dryRunField,
+  })
   .strict()
-  .refine((b) => b.up !== undefined || b.down !== undefined, { message: 'give up and/or down (null removes a limit)' });
+  .refine((b) => b.up !== undefined || b.down !== undefined || (b.clear?.length ?? 0) > 0, { message: 'give up and/or down (null removes a limit), or clear' })
+  .refine((b) => !b.clear?.some((d) => b[d] !== undefined), { message: 'a direction cannot be both set and cleared' });
 

@@ -1,8 +1,11 @@
 // The daemon's HTTP API: JSON over node:http on 127.0.0.1:<port> and/or a Unix socket. Reads
 // are open; every call that changes the router needs `Authorization: Bearer <token>` and
 // is refused with 401 — before its body is even parsed — otherwise. Input is checked with zod
-// (400 with path + message per issue); the change itself goes through the daemon, which turns
-// it into a new config, validates, compiles, reconciles and persists it.
+// (400 with path + message per issue); the change itself goes through the daemon, which
+// validates it, records it in the registry (with the audit record naming the token and the
+// request), writes the maps, and only then answers. The router file is the operator's: the API
+// re-reads it on request but never writes it.
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, unlink } from 'node:fs/promises';
 import type { Logger } from '../log.js';
@@ -13,7 +16,8 @@ import type { TokenStore } from '../daemon/token.js';
 import * as views from '../daemon/views.js';
 import type { MetricsCollector } from '../metrics/collector.js';
 import { HttpError, compileRoutes, match, readBody, sendError, sendJson, validate, type RequestContext, type Reply, type Route } from './http.js';
-import { addIspBody, applyBody, assignBody, importBody, removeBody, setRateBody } from './schemas.js';
+import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
+import { verifyRegistryFile } from '../registry/registry.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -31,8 +35,14 @@ const STATUS_OF: Record<DaemonError['kind'], number> = {
   not_found: 404,
   conflict: 409,
   unavailable: 503,
+  storage: 507,
   failed: 500,
 };
+
+/** The router file and its ISPs are the operator's; the API says so instead of editing them. */
+function fileOwned(what: string): never {
+  throw new HttpError(409, 'file_owned', `${what} are defined in the router file, which the daemon never writes: edit the file, then reload it (\`fecflow reload\`, SIGHUP, or the file watcher)`);
+}
 
 function boolQuery(url: URL, name: string): boolean | undefined {
   const v = url.searchParams.get(name);
@@ -40,6 +50,13 @@ function boolQuery(url: URL, name: string): boolean | undefined {
   if (v === '' || v === '1' || v === 'true') return true;
   if (v === '0' || v === 'false') return false;
   throw new HttpError(400, 'bad_request', `invalid query`, [{ path: name, message: 'expected true or false' }]);
+}
+
+function intQuery(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null) return undefined;
+  if (!/^\d{1,15}$/.test(v)) throw new HttpError(400, 'bad_request', 'invalid query', [{ path: name, message: 'expected a whole number' }]);
+  return Number(v);
 }
 
 function dryRun(ctx: RequestContext, body: { dryRun?: boolean }): boolean {
@@ -54,7 +71,7 @@ export function routes(deps: ApiDeps): Route[] {
     if (r === undefined) throw new HttpError(503, 'unavailable', 'the daemon has no running config yet');
     return r;
   };
-  const changed = (r: Awaited<ReturnType<typeof daemon.edit>>, extra: Record<string, unknown> = {}): Reply => ({
+  const changed = (r: Awaited<ReturnType<typeof daemon.reload>> & object, extra: Record<string, unknown> = {}): Reply => ({
     json: { ok: true, dryRun: r.dryRun, changed: r.changed, counts: r.counts, plan: r.plan, ...extra },
   });
 
@@ -84,36 +101,20 @@ export function routes(deps: ApiDeps): Route[] {
     },
     { method: 'GET', path: '/v1/status', auth: false, handler: async () => ({ json: views.status(vd) }) },
     { method: 'GET', path: '/v1/config', auth: false, handler: async () => ({ json: { config: raw() } }) },
+    { method: 'POST', path: '/v1/config', auth: true, handler: async () => fileOwned('the node, its interfaces, ISPs and labels') },
     {
       method: 'POST',
-      path: '/v1/config',
+      path: '/v1/reload',
       auth: true,
       handler: async (ctx) => {
-        const b = validate(applyBody, await ctx.body(), 'apply request');
-        return changed(await daemon.applyText(b.config, { dryRun: dryRun(ctx, b) }));
+        const r = await daemon.reload('api:reload', { dryRun: dryRun(ctx, {}) });
+        if (!r) return { json: { ok: true, changed: false, plan: '', counts: {} } };
+        return changed(r);
       },
     },
     { method: 'GET', path: '/v1/isps', auth: false, handler: async () => ({ json: { isps: model.isps(raw()) } }) },
-    {
-      method: 'POST',
-      path: '/v1/isps',
-      auth: true,
-      handler: async (ctx) => {
-        const b = validate(addIspBody, await ctx.body(), 'ISP');
-        const r = await daemon.edit(`api:isp-add ${b.isp.name}`, (c) => model.addIsp(c, b.isp), { dryRun: dryRun(ctx, b) });
-        return { status: r.dryRun ? 200 : 201, ...changed(r) };
-      },
-    },
-    {
-      method: 'DELETE',
-      path: '/v1/isps/:name',
-      auth: true,
-      handler: async (ctx) => {
-        const force = boolQuery(ctx.url, 'force') ?? false;
-        const name = ctx.params.name!;
-        return changed(await daemon.edit(`api:isp-remove ${name}`, (c) => model.removeIsp(c, name, { force }), { dryRun: dryRun(ctx, {}) }));
-      },
-    },
+    { method: 'POST', path: '/v1/isps', auth: true, handler: async () => fileOwned('ISPs') },
+    { method: 'DELETE', path: '/v1/isps/:name', auth: true, handler: async () => fileOwned('ISPs') },
     {
       method: 'PUT',
       path: '/v1/isps/:name/rate',
@@ -121,17 +122,36 @@ export function routes(deps: ApiDeps): Route[] {
       handler: async (ctx) => {
         const b = validate(setRateBody, await ctx.body(), 'rate');
         const name = ctx.params.name!;
-        return changed(
-          await daemon.edit(
-            `api:isp-rate ${name}`,
-            (c) => {
-              if (b.up !== undefined) model.setRate(c, name, 'up', b.up);
-              if (b.down !== undefined) model.setRate(c, name, 'down', b.down);
-            },
-            { dryRun: dryRun(ctx, b) },
-          ),
-        );
+        const limits: Parameters<typeof daemon.setRates>[2] = {};
+        if (b.up !== undefined) limits.up = b.up;
+        if (b.down !== undefined) limits.down = b.down;
+        return changed(await daemon.setRates(ctx.actor, name, limits, { dryRun: dryRun(ctx, b), clear: b.clear }));
       },
+    },
+    {
+      method: 'GET',
+      path: '/v1/audit',
+      auth: true,
+      handler: async (ctx) => {
+        const after = intQuery(ctx.url, 'after');
+        const limit = intQuery(ctx.url, 'limit');
+        return { json: { records: daemon.registry.auditLog({ after, limit }) } };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/registry',
+      auth: true,
+      handler: async () => {
+        const reg = daemon.registry;
+        return { json: { path: reg.path, bytes: reg.fileBytes(), subscribers: reg.subscriberCount(), initialized: reg.meta('initialized') ?? null } };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/registry/check',
+      auth: true,
+      handler: async () => ({ json: { ok: true, ...verifyRegistryFile(daemon.registry.path) } }),
     },
     {
       method: 'GET',
@@ -150,7 +170,7 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(assignBody, await ctx.body(), 'subscriber');
-        const r = await daemon.editSubscribers('api:subscriber-assign', { op: 'assign', subscriber: b.subscriber }, { dryRun: dryRun(ctx, b) });
+        const r = await daemon.editSubscribers('api:subscriber-assign', { op: 'assign', subscriber: b.subscriber }, { dryRun: dryRun(ctx, b), actor: ctx.actor });
         return { status: r.dryRun ? 200 : 201, ...changed(r) };
       },
     },
@@ -160,7 +180,7 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(assignBody, await ctx.body(), 'subscriber');
-        return changed(await daemon.editSubscribers('api:subscriber-move', { op: 'move', subscriber: b.subscriber }, { dryRun: dryRun(ctx, b) }));
+        return changed(await daemon.editSubscribers('api:subscriber-move', { op: 'move', subscriber: b.subscriber }, { dryRun: dryRun(ctx, b), actor: ctx.actor }));
       },
     },
     {
@@ -169,7 +189,7 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(removeBody, await ctx.body(), 'subscriber');
-        return changed(await daemon.editSubscribers('api:subscriber-remove', { op: 'remove', match: b.match }, { dryRun: dryRun(ctx, b) }));
+        return changed(await daemon.editSubscribers('api:subscriber-remove', { op: 'remove', match: b.match }, { dryRun: dryRun(ctx, b), actor: ctx.actor }));
       },
     },
     {
@@ -178,10 +198,13 @@ export function routes(deps: ApiDeps): Route[] {
       auth: true,
       handler: async (ctx) => {
         const b = validate(importBody, await ctx.body(), 'import');
+        if (b.replace && b.subscribers.length === 0 && !b.allowEmpty) {
+          throw new HttpError(400, 'bad_request', 'an import with replace and no rows would remove every subscriber: refused (pass allowEmpty to mean it)');
+        }
         const { summary, ...r } = await daemon.editSubscribers(
           `api:subscriber-import ${b.subscribers.length}`,
           { op: 'import', subscribers: b.subscribers, replace: b.replace ?? false },
-          { dryRun: dryRun(ctx, b) },
+          { dryRun: dryRun(ctx, b), actor: ctx.actor },
         );
         return changed(r, { summary });
       },
@@ -246,7 +269,15 @@ async function handle(deps: ApiDeps, table: ReturnType<typeof compileRoutes>, re
     }
     let textCache: Promise<string> | undefined;
     const text = (): Promise<string> => (textCache ??= readBody(req));
+    const rid = req.headers['x-request-id'];
     const ctx: RequestContext = {
+      actor: {
+        // one API token per node today: whoever holds it is the node's admin
+        name: m.route.auth ? 'admin' : 'anonymous',
+        role: m.route.auth ? 'admin' : 'none',
+        request: typeof rid === 'string' && /^[\w.:-]{1,128}$/.test(rid) ? rid : randomUUID(),
+        source: req.socket.remoteAddress ?? 'unix',
+      },
       req,
       url,
       params: m.params,

@@ -124,7 +124,8 @@ export function createClient(opts: ClientOptions, env: NodeJS.ProcessEnv = proce
 
   return {
     where,
-    get: (path) => call('GET', path, undefined, false),
+    // reads send the token too when there is one: some (the audit log) need it
+    get: (path) => call('GET', path, undefined, true),
     send: (method, path, body, onUpload) => call(method, path, body, true, onUpload),
   };
 }

@@ -1,12 +1,33 @@
-// Reads the subscriber import file: CSV with a header naming the columns mac, vlan, prefix and
-// isp (any order; extra columns are ignored). Each row has exactly one of mac, vlan
-// (IF:OUTER[:INNER]) or prefix. Every bad row is reported with its line number; the API sees the
-// file only when all rows are well-formed.
+// Reads the subscriber import file: CSV with a header naming the columns (any order; unknown
+// columns are ignored):
+//   mac | vlan (IF:OUTER[:INNER]) | prefix   exactly one per row: how the end-user is matched
+//   isp                                       the ISP's name
+//   name                                      optional: the subscriber's name
+//   deliver_interface, deliver_mac,           optional: the return path (the router file's
+//   deliver_vlan (OUTER[:INNER]),             `deliver`); what is left out comes from the match
+//   deliver_addresses (space-separated prefixes)
+// Every bad row is reported with its line number; the API sees the file only when all rows are
+// well-formed.
 export interface CsvRow {
   mac?: string;
   vlan?: { interface: string; outer: number; inner?: number };
   prefix?: string;
   isp: string;
+  name?: string;
+  deliver?: { interface?: string; mac?: string; vlan?: { outer: number; inner?: number }; addresses?: string[] };
+}
+
+const MAC_RE = /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** OUTER[:INNER] with ids 1..4094, or undefined. */
+function vlanIds(s: string): { outer: number; inner?: number } | undefined {
+  const m = /^(\d{1,4})(?::(\d{1,4}))?$/.exec(s);
+  if (!m) return undefined;
+  const outer = Number(m[1]);
+  const inner = m[2] !== undefined ? Number(m[2]) : undefined;
+  if (outer < 1 || outer > 4094 || (inner !== undefined && (inner < 1 || inner > 4094))) return undefined;
+  return inner === undefined ? { outer } : { outer, inner };
 }
 
 export interface CsvResult {
@@ -77,7 +98,7 @@ export function parseSubscriberCsv(text: string): CsvResult {
     }
     const row: CsvRow = { isp };
     if (mac !== undefined) {
-      if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(mac)) {
+      if (!MAC_RE.test(mac)) {
         res.errors.push({ line, message: `'${mac}' is not a MAC address` });
         continue;
       }
@@ -94,6 +115,37 @@ export function parseSubscriberCsv(text: string): CsvResult {
       row.vlan = inner === undefined ? { interface: m[1]!, outer } : { interface: m[1]!, outer, inner };
     }
     if (prefix !== undefined) row.prefix = prefix;
+    const name = get('name');
+    if (name !== undefined) {
+      if (!NAME_RE.test(name)) {
+        res.errors.push({ line, message: `'${name}' is not a subscriber name (1..63 letters, digits, . _ -)` });
+        continue;
+      }
+      row.name = name;
+    }
+    const deliver: NonNullable<CsvRow['deliver']> = {};
+    const dIf = get('deliver_interface');
+    const dMac = get('deliver_mac');
+    const dVlan = get('deliver_vlan');
+    const dAddr = get('deliver_addresses');
+    if (dIf !== undefined) deliver.interface = dIf;
+    if (dMac !== undefined) {
+      if (!MAC_RE.test(dMac)) {
+        res.errors.push({ line, message: `deliver_mac '${dMac}' is not a MAC address` });
+        continue;
+      }
+      deliver.mac = dMac.toLowerCase().replace(/-/g, ':');
+    }
+    if (dVlan !== undefined) {
+      const v = vlanIds(dVlan);
+      if (!v) {
+        res.errors.push({ line, message: `deliver_vlan '${dVlan}' is not OUTER[:INNER] with ids 1..4094` });
+        continue;
+      }
+      deliver.vlan = v;
+    }
+    if (dAddr !== undefined) deliver.addresses = dAddr.split(/[\s;]+/).filter((a) => a !== '');
+    if (Object.keys(deliver).length) row.deliver = deliver;
     res.rows.push(row);
     res.lines.push(line);
   }

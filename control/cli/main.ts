@@ -6,7 +6,7 @@ import { CliError } from './errors.js';
 import { defaultClientFactory, type CliContext, type CommandModule } from './context.js';
 import { processIo, type Io } from './output.js';
 import { serveCommand } from './commands/serve.js';
-import { applyCommand } from './commands/apply.js';
+import { registryCommands } from './commands/registry.js';
 import { ispCommand } from './commands/isp.js';
 import { subscriberCommand } from './commands/subscriber.js';
 import { showCommands } from './commands/show.js';
@@ -17,7 +17,7 @@ import { labCommands } from './commands/lab.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
-  applyCommand,
+  registryCommands,
   ispCommand,
   subscriberCommand,
   showCommands,

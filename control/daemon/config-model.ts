@@ -81,6 +81,20 @@ function nameFor(m: SubscriberMatch): string {
   return `prefix-${m.prefix.replace(/\//g, '-').replace(/:/g, '.')}`.slice(0, 63);
 }
 
+/** The router file's document for a new subscriber. */
+function docOf(name: string, sub: Subscriber): Obj {
+  const doc: Obj = { name, isp: sub.isp, match: configMatch(sub.match) };
+  if (sub.deliver) doc.deliver = sub.deliver;
+  return doc;
+}
+
+/** An existing subscriber's document with a new ISP (and delivery, when one is given). */
+function withChanges(old: Obj, sub: Subscriber): Obj {
+  const doc: Obj = { ...old, isp: sub.isp };
+  if (sub.deliver) doc.deliver = sub.deliver;
+  return doc;
+}
+
 function configMatch(m: SubscriberMatch): Obj {
   if ('mac' in m) return { mac: m.mac };
   if ('vlan' in m) return { vlan: { interface: m.vlan.interface, outer: m.vlan.outer, ...(m.vlan.inner !== undefined ? { inner: m.vlan.inner } : {}) } };
@@ -252,7 +266,11 @@ export const configModel: ConfigModel = {
 
   subscribers(raw) {
     const isps = list(raw, 'isps');
-    return list(raw, 'subscribers').map((s): Subscriber => ({ name: String(s.name), match: primaryMatch(s), isp: ispNameOf(isps, s.isp) }));
+    return list(raw, 'subscribers').map((s): Subscriber => {
+      const out: Subscriber = { name: String(s.name), match: primaryMatch(s), isp: ispNameOf(isps, s.isp) };
+      if (s.deliver && typeof s.deliver === 'object') out.deliver = s.deliver as Subscriber['deliver'];
+      return out;
+    });
   },
 
   assign(raw, sub) {
@@ -289,15 +307,16 @@ export const configModel: ConfigModel = {
         if (at !== undefined) {
           throw conflict(`${keyOf(sub.match)} is already subscriber '${String(subs[at]!.name)}' of ${ispNameOf(isps, subs[at]!.isp)}: use move`);
         }
+        if (sub.name !== undefined && idx.names.has(sub.name)) throw conflict(`a subscriber named '${sub.name}' already exists`);
         const name = sub.name ?? uniqueName(idx.names, new Set(), nameFor(sub.match));
-        return planEdit(raw, [{ after: { name, isp: sub.isp, match: configMatch(sub.match) } }]);
+        return planEdit(raw, [{ after: docOf(name, sub) }]);
       }
       case 'move': {
         const sub = op.subscriber;
         ispByName(raw, sub.isp);
         const at = idx.byKey.get(keyOf(sub.match));
         if (at === undefined) throw notFound(`no subscriber matches ${keyOf(sub.match)}: use assign to add one`);
-        return planEdit(raw, [{ index: at, after: { ...subs[at]!, isp: sub.isp } }]);
+        return planEdit(raw, [{ index: at, after: withChanges(subs[at]!, sub) }]);
       }
       case 'remove': {
         const at = idx.byKey.get(keyOf(op.match));
@@ -324,13 +343,16 @@ export const configModel: ConfigModel = {
         for (const r of rows) {
           const at = idx.byKey.get(keyOf(r.match));
           if (at === undefined) {
-            changes.push({ after: { name: uniqueName(idx.names, fresh, nameFor(r.match)), isp: r.isp, match: configMatch(r.match) } });
+            const name = r.name !== undefined && !idx.names.has(r.name) && !fresh.has(r.name) ? (fresh.add(r.name), r.name) : uniqueName(idx.names, fresh, nameFor(r.match));
+            changes.push({ after: docOf(name, r) });
             summary.added++;
           } else {
             touched.add(at);
-            if (ispOf(isps, subs[at]!.isp) === ispOf(isps, r.isp)) summary.unchanged++;
+            const old = subs[at]!;
+            const sameDeliver = r.deliver === undefined || JSON.stringify(old.deliver) === JSON.stringify(r.deliver);
+            if (ispOf(isps, old.isp) === ispOf(isps, r.isp) && sameDeliver) summary.unchanged++;
             else {
-              changes.push({ index: at, after: { ...subs[at]!, isp: r.isp } });
+              changes.push({ index: at, after: withChanges(old, r) });
               summary.moved++;
             }
           }

@@ -1,20 +1,22 @@
-// The daemon's core: the running config is the source of truth; every change — a reloaded
-// file, an applied config, an API edit — becomes a new config that is validated with the same
-// schema, compiled, planned against the maps and applied, one at a time. A change that fails
-// validation or compilation leaves the running config and the tables exactly as they were.
+// The daemon's core: it owns the running state of one node and is the only path from a change
+// to the maps. Two sources of truth feed it, each with one writer: the router file (the
+// operator's, read and never written) and the registry (the daemon's own SQLite store of
+// subscribers, API-set rates and the audit log). The running config is the file with the
+// registry's subscribers and rates in it. Every change — a reloaded file, a subscriber edit, a
+// rate — is validated, compiled and planned, then committed to the registry, then written to
+// the maps, then acknowledged, one at a time. A change that fails validation or compilation
+// leaves the registry, the running config and the tables exactly as they were; one whose map
+// write fails is taken back out of the registry and the tables are rolled back.
 // Subscriber edits take a fast path where the pipeline has one: only the changed subscribers
-// are checked, compiled and written (ports.ts planSubscribers). API edits are persisted: the
-// whole config file is rewritten (temp file + rename) for everything but subscriber edits,
-// which go to a journal next to the file (./journal.ts) that is folded into the file when it
-// grows or the API goes quiet. The file watcher recognises our own writes.
-import { readFile, rename, writeFile, stat, open } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
-import { stringify } from 'yaml';
+// are checked, compiled and written (ports.ts planSubscribers).
+import { readFile } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import type { Tables } from '../tables/types.js';
+import type { Actor, Registry, SubscriberWrite } from '../registry/registry.js';
+import { RegistryError } from '../registry/registry.js';
 import { DaemonError, invalid, type Issue } from './errors.js';
-import { Journal, journalPathFor } from './journal.js';
-import type { ConfigModel, SubscriberOp } from './model.js';
+import type { ConfigModel, Direction, RateLimit, RawSubscriberChange, SubscriberOp } from './model.js';
+import { matchKey } from './model.js';
 import type { AttachedProgram, ConfigPipeline, Dataplane, PlannedChange } from './ports.js';
 import { tableSizes } from './sizes.js';
 
@@ -35,15 +37,19 @@ export interface CommitResult {
   plan: string;
 }
 
+/** A registry change made with a commit: written after validation and before the maps, and
+ * taken back when the map write fails. */
+interface RegistryChange {
+  write(): void;
+  undo(): void;
+}
+
 export interface CommitOptions<C = unknown> {
   /** raw as the pipeline validated it already (skips validating it again) */
   validated?: C;
   dryRun?: boolean;
-  /** write the new config back to the file (API edits) */
-  persist?: boolean;
-  /** the exact text to persist (an applied file keeps its comments); else YAML of raw */
-  text?: string;
   trigger: string;
+  registry?: RegistryChange;
 }
 
 export interface DaemonOptions<C> {
@@ -51,33 +57,31 @@ export interface DaemonOptions<C> {
   pipeline: ConfigPipeline<C>;
   dataplane: Dataplane;
   log: Logger;
-  /** the config's subscriber edits (replaying the journal, editSubscribers) */
-  model?: ConfigModel;
-  /** the journal of subscriber edits; default: .<config file name>.journal next to it */
-  journalPath?: string;
-  /** fold the journal into the file once it holds more than this share of the file's size
-   * (default 1/8: the rewrite costs at most 8 journal bytes per file byte) */
-  compactRatio?: number;
-  /** fold the journal into the file after this long without edits (default 2000 ms) */
-  compactIdleMs?: number;
+  /** reads and edits of the running config in API terms */
+  model: ConfigModel;
+  /** the node's registry, opened (and locked) by the caller */
+  registry: Registry;
 }
 
+/** The daemon itself, when it changes something on its own (start, reload, migration). */
+export const DAEMON_ACTOR: Actor = { name: 'daemon', role: 'system' };
+
+type Obj = Record<string, unknown>;
+
 export class Daemon<C = unknown> {
-  private raw: unknown = undefined;
+  private raw: Obj | undefined = undefined;
   private cfg: C | undefined = undefined;
   private tables: Tables | undefined = undefined;
   private last: ReconcileRecord | undefined = undefined;
   private detached = false;
-  /** text of the config file as we last read or wrote it, to tell our writes from others' */
+  /** the subscriber edit indexes are built for the running config */
+  private warmed = false;
+  /** text of the router file as we last applied it, to skip reloads of an unchanged file */
   private fileText: string | undefined = undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly journal: Journal;
-  private idleTimer: NodeJS.Timeout | undefined;
   readonly startedAt = Date.now();
 
-  constructor(private readonly opts: DaemonOptions<C>) {
-    this.journal = new Journal(opts.journalPath ?? journalPathFor(opts.configPath));
-  }
+  constructor(private readonly opts: DaemonOptions<C>) {}
 
   get log(): Logger {
     return this.opts.log;
@@ -91,8 +95,12 @@ export class Daemon<C = unknown> {
   get dataplane(): Dataplane {
     return this.opts.dataplane;
   }
+  get registry(): Registry {
+    return this.opts.registry;
+  }
 
-  /** The running config as the operator wrote it (plain data), or undefined before start. */
+  /** The running config (the router file with the registry's subscribers and rates), as plain
+   * data, or undefined before start. */
   get runningRaw(): unknown {
     return this.raw;
   }
@@ -109,60 +117,85 @@ export class Daemon<C = unknown> {
     return this.detached;
   }
 
+  /** Ready to serve: attached, the running config applied, and the indexes subscriber edits
+   * need are built (so the first edit is as fast as the rest). */
   ready(): boolean {
-    return !this.detached && this.cfg !== undefined && this.last?.ok === true && this.opts.dataplane.programs().length > 0;
+    return !this.detached && this.cfg !== undefined && this.last?.ok === true && this.warmed && this.opts.dataplane.programs().length > 0;
   }
 
-  /** Load the config file (or take it as the caller already read and parsed it), attach (or
-   * adopt pinned) programs, reconcile. Throws if the file is invalid: a daemon never starts on
-   * a config it cannot apply. */
+  /**
+   * Reads the router file (or takes it as the caller already read and validated it), attaches
+   * (or adopts pinned) programs, and converges the maps to file + registry. Throws if the
+   * result is invalid: a daemon never starts on a state it cannot apply.
+   *
+   * A registry used for the first time takes the file's `subscribers:` (a file written for an
+   * older fecflow); from then on the registry owns subscribers and the file's list is ignored,
+   * with a warning on every load.
+   */
   async start(preread?: { text: string; raw: unknown; validated?: C }): Promise<CommitResult> {
     const text = preread?.text ?? (await readFile(this.opts.configPath, 'utf8'));
-    const raw = preread?.raw ?? this.parseText(text);
-    const replayed = this.replayJournal(text, raw);
-    this.fileText = text;
-    if (replayed) {
-      try {
-        const res = await this.commit(replayed, { trigger: 'start' });
-        await this.serial(() => this.persist(this.raw));
-        this.log.info({ path: this.opts.configPath }, 'folded the journal into the config file');
-        return res;
-      } catch (err) {
-        this.log.error({ error: String((err as Error).message ?? err) }, 'the config file with the journal replayed is refused; starting from the file alone');
-        const aside = this.journal.setAside('refused');
-        this.log.warn({ journal: aside }, 'the journal was kept aside');
-      }
+    const fileRaw = asObj(preread?.raw ?? this.parseText(text));
+    const reg = this.opts.registry;
+    const fileSubs = Array.isArray(fileRaw.subscribers) ? (fileRaw.subscribers as Obj[]) : [];
+    if (reg.meta('initialized') === undefined) {
+      const raw = this.compose(fileRaw, fileSubs);
+      const res = await this.commit(raw, {
+        trigger: 'start',
+        // the registry then holds exactly the file's subscribers, which the caller validated
+        validated: preread?.validated,
+        registry: {
+          write: () =>
+            reg.transaction(() => {
+              reg.writeSubscribers({ remove: [], put: fileSubs });
+              reg.setMeta('initialized', new Date().toISOString());
+              reg.setMeta('file_subscribers_imported', String(fileSubs.length));
+              reg.writeAudit({ actor: DAEMON_ACTOR, action: 'registry.init', target: this.opts.configPath, detail: { importedFromFile: fileSubs.length } });
+            }),
+          undo: () => undefined, // a start that fails leaves nothing running to be consistent with
+        },
+      });
+      if (fileSubs.length) this.log.info({ subscribers: fileSubs.length, registry: reg.path }, 'imported the router file\'s subscribers into the registry; from now on the registry owns them');
+      this.fileText = text;
+      return res;
     }
-    const res = await this.commit(raw, { trigger: 'start', validated: preread?.validated });
-    this.journal.reset(text);
+    this.warnFileSubscribers(fileSubs.length);
+    const res = await this.commit(this.compose(fileRaw, reg.subscribers()), { trigger: 'start' });
+    this.fileText = text;
     return res;
   }
 
-  /** The file's raw config with the journal's edits made, or undefined when there are none. */
-  private replayJournal(text: string, raw: unknown): unknown {
-    const j = this.journal.read(text);
-    if (j.setAside) {
-      this.log.warn({ journal: j.setAside }, 'the config file was written after the journal of API edits began: the file wins; the journal was kept aside');
-    }
-    if (!j.entries.length) return undefined;
-    const model = this.opts.model;
-    if (!model) throw new Error('a journal needs the config model to replay it');
-    const copy = structuredClone(raw);
-    let skipped = 0;
-    for (const e of j.entries) {
-      try {
-        model.planSubscriberEdit(copy, e.op as SubscriberOp).apply();
-      } catch (err) {
-        skipped++;
-        this.log.warn({ trigger: e.trigger, at: e.at, error: String((err as Error).message ?? err) }, 'journal: an edit no longer applies; skipped');
-      }
-    }
-    this.log.info({ edits: j.entries.length, skipped }, 'replayed the journal of API edits');
-    return copy;
+  private warnFileSubscribers(n: number): void {
+    if (n === 0) return;
+    this.log.warn(
+      { subscribers: n, file: this.opts.configPath, importedAt: this.opts.registry.meta('initialized') },
+      'the router file lists subscribers, but the registry owns them since it was created: the file\'s list is ignored (remove it; use `fecflow subscriber import` to add subscribers)',
+    );
   }
 
-  /** Re-read the config file (SIGHUP, file change). A bad file is logged and refused. */
-  async reload(trigger: string): Promise<CommitResult | undefined> {
+  /** The running config for a router file: the file with the registry's subscribers and the
+   * API's rate overrides. */
+  private compose(fileRaw: Obj, subscribers: Obj[]): Obj {
+    const raw: Obj = { ...fileRaw, subscribers };
+    const rates = this.opts.registry.rates();
+    if (rates.size === 0) return raw;
+    raw.isps = structuredClone(fileRaw.isps);
+    const names = new Set(this.opts.model.isps(raw).map((i) => i.name));
+    for (const [isp, dirs] of rates) {
+      if (!names.has(isp)) {
+        this.log.warn({ isp }, 'the registry has a rate for an ISP the router file no longer defines; ignored');
+        continue;
+      }
+      for (const d of ['up', 'down'] as const) {
+        const limit = dirs[d];
+        if (limit !== undefined) this.opts.model.setRate(raw, isp, d, limit);
+      }
+    }
+    return raw;
+  }
+
+  /** Re-read the router file (SIGHUP, file change, API). A bad file is logged and refused; the
+   * registry is not touched either way. */
+  async reload(trigger: string, opts: { dryRun?: boolean } = {}): Promise<CommitResult | undefined> {
     let text: string;
     try {
       text = await readFile(this.opts.configPath, 'utf8');
@@ -170,7 +203,7 @@ export class Daemon<C = unknown> {
       this.log.error({ trigger, err: String(err) }, 'config reload: cannot read the file; keeping the running config');
       return undefined;
     }
-    if (text === this.fileText) {
+    if (text === this.fileText && !opts.dryRun) {
       this.log.debug({ trigger }, 'config reload: file unchanged');
       return undefined;
     }
@@ -179,74 +212,104 @@ export class Daemon<C = unknown> {
         // A YAML file cut off mid-line often still parses: an editor or a copy is mid-write.
         throw invalid('the config file does not end with a newline: it looks half-written; write it atomically (temp file + rename)');
       }
-      const raw = this.parseText(text);
-      const res = await this.serial(async () => {
-        const r = await this.commitLocked(raw, { trigger });
-        // The operator's file is the whole config: API edits it does not show are dropped
-        // (kept aside in the old journal), as README.md says.
-        const edits = this.journal.count;
-        if (edits > 0) {
-          const aside = this.journal.setAside('replaced');
-          this.log.warn({ journal: aside, edits }, 'the config file was edited while API edits were still in the journal: the file wins; the journal was kept aside');
-        }
-        this.fileText = text;
-        this.journal.reset(text);
+      const fileRaw = asObj(this.parseText(text));
+      return await this.serial(async () => {
+        const subs = (this.raw?.subscribers as Obj[] | undefined) ?? this.opts.registry.subscribers();
+        this.warnFileSubscribers(Array.isArray(fileRaw.subscribers) ? fileRaw.subscribers.length : 0);
+        const r = await this.commitLocked(this.compose(fileRaw, subs), { trigger, dryRun: opts.dryRun });
+        if (!opts.dryRun) this.fileText = text;
         return r;
       });
-      return res;
     } catch (err) {
       const e = err instanceof DaemonError ? err : undefined;
       this.log.error(
         { trigger, error: String((err as Error).message ?? err), issues: e?.issues },
         'config reload refused; the running config and tables are unchanged',
       );
+      if (trigger.startsWith('api')) throw err;
       return undefined;
     }
   }
 
-  /** Apply a whole new config given as text (API `apply`). */
-  async applyText(text: string, opts: { dryRun?: boolean }): Promise<CommitResult> {
-    const raw = this.parseText(text);
-    return this.commit(raw, { dryRun: opts.dryRun, persist: true, text: text.endsWith('\n') ? text : `${text}\n`, trigger: 'api:apply' });
-  }
-
-  /** Apply an edit of the running config (API calls): the function gets a deep copy. */
-  async edit(trigger: string, fn: (raw: any) => unknown, opts: { dryRun?: boolean } = {}): Promise<CommitResult> {
+  /** Sets (or with null removes) an ISP's rate limit per direction; `clear` drops the API's
+   * override so the router file's rate applies again. Recorded in the registry. */
+  async setRates(
+    actor: Actor,
+    isp: string,
+    limits: Partial<Record<Direction, RateLimit | null>>,
+    opts: { dryRun?: boolean; clear?: Direction[] } = {},
+  ): Promise<CommitResult> {
     return this.serial(async () => {
-      if (this.raw === undefined) throw new DaemonError('unavailable', 'the daemon has no running config yet');
-      const copy = structuredClone(this.raw);
-      const next = fn(copy) ?? copy;
-      return this.commitLocked(next, { dryRun: opts.dryRun, persist: true, trigger });
+      const raw = this.requireRunning();
+      const reg = this.opts.registry;
+      const before = reg.rates().get(isp) ?? {};
+      const clear = opts.clear ?? [];
+      // the next state: the override table after this change, applied to the file's ISPs
+      const fileText = this.fileText ?? (await readFile(this.opts.configPath, 'utf8'));
+      const fileRaw = asObj(this.parseText(fileText));
+      const next: Obj = { ...raw, isps: structuredClone(fileRaw.isps) };
+      const after: Partial<Record<Direction, RateLimit | null>> = { ...before };
+      for (const d of clear) delete after[d];
+      for (const [d, l] of Object.entries(limits) as Array<[Direction, RateLimit | null]>) after[d] = l;
+      const others = reg.rates();
+      others.delete(isp);
+      for (const [name, dirs] of others) for (const d of ['up', 'down'] as const) if (dirs[d] !== undefined) this.opts.model.setRate(next, name, d, dirs[d]!);
+      for (const d of ['up', 'down'] as const) if (after[d] !== undefined) this.opts.model.setRate(next, isp, d, after[d]!);
+      const write = (state: Partial<Record<Direction, RateLimit | null>>, audit: boolean) => () =>
+        reg.transaction(() => {
+          for (const d of ['up', 'down'] as const) reg.writeRate(isp, d, state[d] ?? null, state[d] === undefined);
+          if (audit) reg.writeAudit({ actor, action: 'isp.rate', target: isp, detail: { set: limits, clear } });
+        });
+      return this.commitLocked(next, { dryRun: opts.dryRun, trigger: `api:isp-rate ${isp}`, registry: { write: write(after, true), undo: write(before, false) } });
     });
   }
 
   /**
    * A subscriber edit (assign, move, remove, import). On the pipeline's fast path only the
-   * changed subscribers are checked, compiled and written, and the edit is journaled; otherwise
-   * it is an edit of the whole config like any other.
+   * changed subscribers are checked, compiled and written; otherwise it is a full commit of
+   * the new running config. Either way the registry holds the change before the maps do.
    */
-  async editSubscribers(trigger: string, op: SubscriberOp, opts: { dryRun?: boolean } = {}): Promise<CommitResult & { summary?: SubscriberEditSummary }> {
+  async editSubscribers(
+    trigger: string,
+    op: SubscriberOp,
+    opts: { dryRun?: boolean; actor?: Actor } = {},
+  ): Promise<CommitResult & { summary?: SubscriberEditSummary }> {
     const model = this.opts.model;
-    if (!model) throw new Error('editSubscribers needs the config model');
+    const actor = opts.actor ?? DAEMON_ACTOR;
     return this.serial(async () => {
-      if (this.raw === undefined) throw new DaemonError('unavailable', 'the daemon has no running config yet');
-      if (this.detached) throw new DaemonError('unavailable', 'the data plane was detached; restart `fecflow serve` to attach it again');
-      const edit = model.planSubscriberEdit(this.raw, op);
+      const raw = this.requireRunning();
+      const subs = (raw.subscribers as Obj[] | undefined) ?? [];
+      const edit = model.planSubscriberEdit(raw, op);
+      const reg = this.opts.registry;
+      const audit = { actor, action: `subscriber.${op.op}`, target: targetOf(op), detail: detailOf(op, edit.summary) };
+      const regChange: RegistryChange = {
+        write: () =>
+          reg.transaction(() => {
+            reg.writeSubscribers(registryWrite(subs, edit.changes));
+            reg.writeAudit(audit);
+          }),
+        undo: () => reg.transaction(() => reg.writeSubscribers(registryUndo(subs, edit.changes))),
+      };
       const fast = this.opts.pipeline.planSubscribers && this.cfg !== undefined && this.tables !== undefined
-        ? await this.opts.pipeline.planSubscribers({ config: this.cfg, tables: this.tables, raw: this.raw }, edit.changes)
+        ? await this.opts.pipeline.planSubscribers({ config: this.cfg, tables: this.tables, raw }, edit.changes)
         : undefined;
       if (!fast) {
-        const copy = structuredClone(this.raw);
-        const again = model.planSubscriberEdit(copy, op);
-        again.apply();
-        const r = await this.commitLocked(copy, { dryRun: opts.dryRun, persist: true, trigger });
-        return { ...r, summary: again.summary };
+        const copy: Obj = { ...raw, subscribers: subs.slice() };
+        model.planSubscriberEdit(copy, op).apply();
+        const r = await this.commitLocked(copy, { dryRun: opts.dryRun, trigger, registry: regChange });
+        return { ...r, summary: edit.summary };
       }
       if (!fast.ok) throw invalid('the config is invalid', fast.issues);
       const planned = fast.planned;
       if (opts.dryRun) {
         fast.abandon();
         return { dryRun: true, changed: !planned.empty, counts: planned.counts, plan: planned.text, summary: edit.summary };
+      }
+      try {
+        regChange.write();
+      } catch (err) {
+        fast.abandon();
+        throw storageError(err);
       }
       const t0 = performance.now();
       try {
@@ -256,47 +319,40 @@ export class Daemon<C = unknown> {
         const message = err instanceof Error ? err.message : String(err);
         this.last = { at: Date.now(), ok: false, trigger, error: message, counts: planned.counts, durationMs: performance.now() - t0 };
         this.log.error({ trigger, error: message }, 'reconcile failed');
+        const undone = this.undoRegistry(regChange, trigger);
         await this.rollback();
-        throw new DaemonError('failed', `reconcile failed: ${message}`);
+        throw new DaemonError('failed', `reconcile failed: ${message}${undone ? '; the change was taken back out of the registry' : '; the change stays recorded in the registry and is applied at the next start'}`);
       }
       fast.commit();
       edit.apply();
       this.last = { at: Date.now(), ok: true, trigger, counts: planned.counts, durationMs: performance.now() - t0 };
       this.log.info({ trigger, changes: summarize(planned.counts), ms: Math.round(this.last.durationMs * 10) / 10 }, 'reconciled');
-      if (!planned.empty) await this.record(trigger, op);
       return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text, summary: edit.summary };
     });
   }
 
-  /** Journals an applied subscriber edit; folds the journal into the file when it grew. */
-  private async record(trigger: string, op: SubscriberOp): Promise<void> {
-    this.journal.append({ at: new Date().toISOString(), trigger, op });
-    const fileBytes = this.fileText?.length ?? 0;
-    if (this.journal.bytes > fileBytes * (this.opts.compactRatio ?? 1 / 8)) {
-      await this.persist(this.raw);
-      return;
+  private requireRunning(): Obj {
+    if (this.raw === undefined) throw new DaemonError('unavailable', 'the daemon has no running config yet');
+    if (this.detached) throw new DaemonError('unavailable', 'the data plane was detached; restart `fecflow serve` to attach it again');
+    return this.raw;
+  }
+
+  /** Takes a registry change back after its map write failed; false if that failed too. */
+  private undoRegistry(change: RegistryChange, trigger: string): boolean {
+    try {
+      change.undo();
+      return true;
+    } catch (err) {
+      this.log.error({ trigger, error: String((err as Error).message ?? err) }, 'taking the change back out of the registry failed: it is applied at the next start');
+      return false;
     }
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = undefined;
-      void this.compact().catch((err) => this.log.error({ error: String(err) }, 'folding the journal into the config file failed; it stays in the journal'));
-    }, this.opts.compactIdleMs ?? 2000);
-    this.idleTimer.unref();
   }
 
-  /** Folds the journal into the config file now (nothing to do when it is empty). */
-  async compact(): Promise<void> {
-    return this.serial(async () => {
-      if (this.journal.count === 0 || this.raw === undefined || this.detached) return;
-      await this.persist(this.raw);
-    });
-  }
-
-  async commit(raw: unknown, opts: CommitOptions<C>): Promise<CommitResult> {
+  async commit(raw: Obj, opts: CommitOptions<C>): Promise<CommitResult> {
     return this.serial(() => this.commitLocked(raw, opts));
   }
 
-  private async commitLocked(raw: unknown, opts: CommitOptions<C>): Promise<CommitResult> {
+  private async commitLocked(raw: Obj, opts: CommitOptions<C>): Promise<CommitResult> {
     if (this.detached) throw new DaemonError('unavailable', 'the data plane was detached; restart `fecflow serve` to attach it again');
     const v = opts.validated !== undefined ? { ok: true as const, config: opts.validated } : this.opts.pipeline.validate(raw);
     if (!v.ok) throw invalid('the config is invalid', v.issues);
@@ -311,13 +367,18 @@ export class Daemon<C = unknown> {
       }
     }
     const desired = await this.opts.pipeline.compile(config);
-    const t0 = performance.now();
 
     if (opts.dryRun) {
       const planned = await this.opts.pipeline.plan(desired);
       return { dryRun: true, changed: !planned.empty, counts: planned.counts, plan: planned.text };
     }
 
+    try {
+      opts.registry?.write();
+    } catch (err) {
+      throw storageError(err);
+    }
+    const t0 = performance.now();
     let planned: (PlannedChange & { apply(): Promise<void> }) | undefined;
     try {
       // Attach first: a new access port must carry its program before traffic is classified
@@ -330,15 +391,15 @@ export class Daemon<C = unknown> {
       const message = err instanceof Error ? err.message : String(err);
       this.last = { at: Date.now(), ok: false, trigger: opts.trigger, error: message, counts: planned?.counts, durationMs: performance.now() - t0 };
       this.log.error({ trigger: opts.trigger, error: message }, 'reconcile failed');
+      const undone = opts.registry ? this.undoRegistry(opts.registry, opts.trigger) : true;
       await this.rollback();
-      throw new DaemonError('failed', `reconcile failed: ${message}`);
+      throw new DaemonError('failed', `reconcile failed: ${message}${undone ? '' : '; the change stays recorded in the registry and is applied at the next start'}`);
     }
     this.raw = raw;
     this.cfg = config;
     this.tables = desired;
     this.last = { at: Date.now(), ok: true, trigger: opts.trigger, counts: planned.counts, durationMs: performance.now() - t0 };
     this.log.info({ trigger: opts.trigger, changes: summarize(planned.counts), ms: Math.round(this.last.durationMs) }, 'reconciled');
-    if (opts.persist) await this.persist(raw, opts.text);
     this.warmEdits();
     return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text };
   }
@@ -346,25 +407,30 @@ export class Daemon<C = unknown> {
   /**
    * Once the reply to a full commit is out, builds the indexes subscriber edits look things up
    * in (about 3 s for a million subscribers), so the first move after a start or a reload does
-   * not wait for them. It runs in the queue, before any edit that arrives meanwhile.
+   * not wait for them. It runs in the queue, before any edit that arrives meanwhile; /readyz
+   * answers 200 once it is done.
    */
   private warmEdits(): void {
     const { model, pipeline } = this.opts;
-    if (!model?.warm && !pipeline.warmSubscribers) return;
+    this.warmed = false;
     setImmediate(() => {
       void this.serial(async () => {
         const { raw, cfg, tables } = this;
         if (raw === undefined || cfg === undefined || tables === undefined || this.detached) return;
         const t0 = performance.now();
-        model?.warm?.(raw);
+        model.warm?.(raw);
         pipeline.warmSubscribers?.({ config: cfg, tables, raw });
+        this.warmed = true;
         this.log.debug({ ms: Math.round(performance.now() - t0) }, 'subscriber edit indexes built');
-      }).catch((err) => this.log.warn({ error: String((err as Error).message ?? err) }, 'building the subscriber edit indexes failed; the first edit builds them'));
+      }).catch((err) => {
+        this.warmed = true; // the first edit builds them instead
+        this.log.warn({ error: String((err as Error).message ?? err) }, 'building the subscriber edit indexes failed; the first edit builds them');
+      });
     });
   }
 
   /** After a failed apply, write the previous tables back so the data plane is not left half
-   * way between two configs. */
+   * way between two states. */
   private async rollback(): Promise<void> {
     if (!this.tables || !this.cfg) return;
     try {
@@ -381,32 +447,6 @@ export class Daemon<C = unknown> {
     for (const p of programs) {
       this.log.debug({ trigger, ifname: p.ifname, role: p.role, mode: p.mode, progId: p.progId, reused: p.reused }, 'program attached');
     }
-  }
-
-  /** Write the config file atomically (a temp file in the same directory, then rename); the
-   * journal then starts over on top of it. */
-  private async persist(raw: unknown, given?: string): Promise<void> {
-    const path = this.opts.configPath;
-    const text = given ?? formatConfig(raw, path, this.fileText);
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-    let mode = 0o644;
-    try {
-      mode = (await stat(path)).mode & 0o777;
-    } catch {
-      /* new file */
-    }
-    await writeFile(tmp, text, { mode });
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    this.fileText = text;
-    await rename(tmp, path);
-    // Only now: a crash before the rename leaves the old file and the journal on top of it.
-    this.journal.reset(text);
-    this.log.info({ path }, 'config persisted');
   }
 
   private parseText(text: string): unknown {
@@ -438,29 +478,69 @@ export class Daemon<C = unknown> {
   }
 }
 
+function asObj(v: unknown): Obj {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid('the config must be a mapping at the top level');
+  return v as Obj;
+}
+
+/** A registry failure as the API reports it: a full disk is the operator's to fix (507). */
+function storageError(err: unknown): Error {
+  if (err instanceof RegistryError) return new DaemonError(err.kind === 'full' ? 'storage' : 'failed', err.message);
+  return err as Error;
+}
+
+/** The rows a positional change of subscribers[] writes: replaced and appended documents,
+ * removed names (a replacement under a new name removes the old one). */
+export function registryWrite(subs: readonly Obj[], changes: readonly RawSubscriberChange[]): SubscriberWrite {
+  const w: SubscriberWrite = { remove: [], put: [] };
+  for (const c of changes) {
+    const before = c.index !== undefined ? subs[c.index] : undefined;
+    if (before && (!c.after || before.name !== c.after.name)) w.remove.push(String(before.name));
+    if (c.after) w.put.push(c.after);
+  }
+  return w;
+}
+
+/** The rows that take registryWrite(subs, changes) back. */
+export function registryUndo(subs: readonly Obj[], changes: readonly RawSubscriberChange[]): SubscriberWrite {
+  const w: SubscriberWrite = { remove: [], put: [] };
+  for (const c of changes) {
+    const before = c.index !== undefined ? subs[c.index] : undefined;
+    if (c.after && (!before || before.name !== c.after.name)) w.remove.push(String(c.after.name));
+    if (before) w.put.push(before);
+  }
+  return w;
+}
+
+function targetOf(op: SubscriberOp): string {
+  switch (op.op) {
+    case 'assign':
+    case 'move':
+      return matchKey(op.subscriber.match);
+    case 'remove':
+      return matchKey(op.match);
+    case 'import':
+      return `${op.subscribers.length} subscriber(s)`;
+  }
+}
+
+function detailOf(op: SubscriberOp, summary?: SubscriberEditSummary): unknown {
+  switch (op.op) {
+    case 'assign':
+    case 'move':
+      return { subscriber: op.subscriber };
+    case 'remove':
+      return { match: op.match };
+    case 'import':
+      return { rows: op.subscribers.length, replace: op.replace, summary };
+  }
+}
+
 export interface SubscriberEditSummary {
   added: number;
   moved: number;
   removed: number;
   unchanged: number;
-}
-
-/**
- * The config as the daemon writes it back: JSON for a JSON file, else YAML. A large subscriber
- * list is written one flow mapping per line (valid YAML), which is fast to write and to diff.
- */
-export function formatConfig(raw: unknown, path: string, current?: string): string {
-  if (path.endsWith('.json') || current?.trimStart().startsWith('{')) {
-    const r = raw as { subscribers?: unknown[] };
-    return `${JSON.stringify(raw, null, (r.subscribers?.length ?? 0) > 10_000 ? undefined : 2)}\n`;
-  }
-  const head = '# managed by fecflow: API changes are written back here\n';
-  const r = raw as Record<string, unknown>;
-  const subs = r.subscribers;
-  if (!Array.isArray(subs) || subs.length <= 10_000) return `${head}${stringify(raw, { lineWidth: 0 })}`;
-  const { subscribers: _s, ...rest } = r;
-  const lines = subs.map((s) => `  - ${JSON.stringify(s)}`).join('\n');
-  return `${head}${stringify(rest, { lineWidth: 0 })}subscribers:\n${lines}\n`;
 }
 
 function summarize(counts: PlannedChange['counts']): Record<string, string> {

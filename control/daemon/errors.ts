@@ -6,6 +6,7 @@ export type DaemonErrorKind =
   | 'not_found' // the ISP or subscriber named does not exist
   | 'conflict' // it already exists, or is still in use
   | 'unavailable' // the data plane is not attached (detached, or failed to start)
+  | 'storage' // the registry could not record the change (disk full): nothing was changed
   | 'failed'; // the data plane refused a write, or another internal failure
 
 export interface Issue {

@@ -8,11 +8,23 @@ export type SubscriberMatch =
   | { vlan: { interface: string; outer: number; inner?: number } }
   | { prefix: string };
 
+/** How the headend hands an end-user's return traffic back (the router file's `deliver`);
+ * what is left out comes from the match. */
+export interface SubscriberDelivery {
+  interface?: string;
+  mac?: string;
+  vlan?: { outer: number; inner?: number; tpid?: '802.1Q' | '802.1ad' };
+  addresses?: string[];
+}
+
 export interface Subscriber {
   match: SubscriberMatch;
   isp: string;
   /** the config's name for it (generated from the match when the API creates it) */
   name?: string;
+  /** the return path; without one, only upstream traffic is forwarded unless the match
+   * implies it (a VLAN match delivers on its VLAN, a MAC match to its MAC) */
+  deliver?: SubscriberDelivery;
 }
 
 export interface RateLimit {

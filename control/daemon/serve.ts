@@ -1,8 +1,11 @@
-// `fecflow serve`: load the object, adopt or attach the programs, reconcile the config, then
-// serve the API and /metrics until SIGTERM/SIGINT (or a detach). SIGHUP and edits of the
-// config file reload it. Stopping leaves the pins — and so forwarding — in place.
+// `fecflow serve`: lock the node, open its registry, load the object, adopt or attach the
+// programs, converge the maps to router file + registry, then serve the API and /metrics until
+// SIGTERM/SIGINT (or a detach). SIGHUP and edits of the router file reload it. Stopping leaves
+// the pins — and so forwarding — in place.
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { LockError, NodeLock } from '../registry/lock.js';
+import { Registry, RegistryError, registryPath } from '../registry/registry.js';
 import { createLogger, type Logger } from '../log.js';
 import { createHandler, formatListen, listen, parseListen } from '../api/server.js';
 import { MetricsCollector } from '../metrics/collector.js';
@@ -59,22 +62,46 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot load ${configPath}: ${(err as Error).message}`);
   }
 
+  // One writer per node: the lock comes before the first pin is opened, so a second daemon
+  // for this node stops here, having touched nothing.
+  let lock: NodeLock;
+  try {
+    lock = NodeLock.forNode({ stateDir: o.stateDir, pinDir: join(o.pinRoot, node), node });
+  } catch (err) {
+    if (err instanceof LockError) throw new StartError(err.message);
+    throw new StartError(`cannot lock node '${node}' in ${o.stateDir}: ${(err as Error).message}`);
+  }
+  let registry: Registry;
+  try {
+    registry = Registry.open(registryPath(o.stateDir, node), { check: true });
+  } catch (err) {
+    lock.release();
+    throw new StartError(err instanceof RegistryError ? err.message : `cannot open the registry: ${(err as Error).message}`);
+  }
+  const release = (): void => {
+    registry.close();
+    lock.release();
+  };
+
   let dp: BpfDataplane;
   try {
     dp = BpfDataplane.open({ objectPath: resolve(o.object), pinRoot: o.pinRoot, node, log, xdpMode: o.xdpMode });
   } catch (err) {
+    release();
     throw new StartError(`cannot load ${o.object}: ${(err as Error).message}`);
   }
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
-  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, log: log.child({ part: 'daemon' }) });
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }) });
   try {
     await daemon.start(preread);
   } catch (err) {
     if (err instanceof DaemonError) for (const i of err.issues) log.error({ path: i.path, message: i.message }, 'config issue');
     dp.close();
+    release();
     throw new StartError(`cannot start: ${(err as Error).message}`);
   }
+  log.info({ registry: registry.path, subscribers: registry.subscriberCount() }, 'registry open');
   const programs = dp.programs();
   log.info({ node, programs: programs.map((p) => `${p.ifname}:${p.role}:${p.mode}`) }, 'data plane ready');
 
@@ -112,6 +139,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     api = await listen(handler, addresses);
   } catch (err) {
     dp.close();
+    release();
     throw new StartError(`cannot listen on ${addresses.map(formatListen).join(', ')}: ${(err as Error).message}`);
   }
   log.info({ listen: api.bound.map(formatListen), token: tokens.path }, 'API listening');
@@ -137,6 +165,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       watcher?.close();
       await api.close();
       if (!daemon.isDetached) dp.close();
+      release();
       resolveStopped();
     })();
     return stopping;

@@ -419,13 +419,14 @@ export class Lab {
     return Object.fromEntries((r.config.subscribers ?? []).map((s) => [s.name, ids.get(String(s.isp)) ?? String(s.isp)]));
   }
 
-  /** Replaces a router's label plan (its ISPs' FECs/routes and its ILM), keeping the rest of
-   * its running config (subscribers moved through the API stay where they are). */
+  /** Replaces a router's label plan (its ISPs' FECs/routes and its ILM) as an operator does:
+   * writes the router file (atomically) and has the daemon reload it. Subscribers live in the
+   * registry since the daemon's first start (moves made through the API stay), so the new file
+   * lists none. */
   async applyPlan(r: RouterName, plan: PlanState): Promise<void> {
-    const running = (await this.api(r).get<{ config: Record<string, unknown> }>('/v1/config')).config;
-    const gen = routerDocument(r, plan);
-    const next = { ...running, isps: gen.isps, ilm: gen.ilm };
-    await this.api(r).send('POST', '/v1/config', { config: stringify(next, { lineWidth: 0 }) });
+    const { subscribers: _owned, ...gen } = routerDocument(r, plan) as Record<string, unknown>;
+    this.writeConfig(r, stringify(gen, { lineWidth: 0 }));
+    await this.api(r).send('POST', '/v1/reload');
   }
 
   /**

@@ -1,9 +1,9 @@
 // The HTTP API over a real Daemon (real schema, compiler and reconcile diff) with in-memory
 // maps and a fake data plane: auth, validation errors, every route, atomic imports, and that a
-// refused call leaves the maps and the config file exactly as they were.
-import { readFileSync, statSync } from 'node:fs';
+// refused call leaves the maps, the registry and the router file exactly as they were.
+import { readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { call, startHarness, type Harness } from './fakes.js';
 
 let h: Harness;
@@ -88,12 +88,32 @@ describe('validation', () => {
     expect(r.json.error.message).toBe('the request body is not valid JSON');
   });
 
-  it('answers 400 with the config schema issues when the edit makes the config invalid', async () => {
+  it('answers 400 with the config schema issues when the edit makes the config invalid, and records nothing', async () => {
     const before = h.snapshot();
-    const r = await call(h, 'POST', '/v1/isps', { isp: { name: 'gamma', upstream: { labels: [3], nexthop: { interface: 'core', neighbour: 'lsr' } } } });
+    const audit = h.registry.auditLog().length;
+    // the delivery names a port that is not an access interface
+    const r = await call(h, 'POST', '/v1/subscribers', { subscriber: { mac: '02:00:00:00:00:07', isp: 'beta', deliver: { interface: 'core' } } });
     expect(r.status).toBe(400);
-    expect(r.json.error.issues.some((i: { path: string; message: string }) => i.path.startsWith('isps[2].upstream.labels') && /implicit null/.test(i.message))).toBe(true);
+    expect(r.json.error.issues.length).toBeGreaterThan(0);
     expect(h.snapshot()).toBe(before);
+    expect(h.registry.subscriberCount()).toBe(1);
+    expect(h.registry.auditLog().length).toBe(audit);
+  });
+
+  it('refuses hostile subscriber names and deliveries before they reach the registry', async () => {
+    for (const sub of [
+      { mac: '02:00:00:00:00:08', isp: 'beta', name: '../../etc' },
+      { mac: '02:00:00:00:00:08', isp: 'beta', name: '' },
+      { mac: '02:00:00:00:00:08', isp: 'beta', deliver: {} },
+      { mac: '02:00:00:00:00:08', isp: 'beta', deliver: { vlan: { outer: 5000 } } },
+      { mac: '02:00:00:00:00:08', isp: 'beta', deliver: { addresses: ['not-an-address'] } },
+      { mac: '02:00:00:00:00:08', isp: 'beta', deliver: { mac: 'zz' } },
+      { mac: '02:00:00:00:00:08', isp: 'beta', deliver: { interface: 'acc', extra: 1 } },
+    ]) {
+      const r = await call(h, 'POST', '/v1/subscribers', { subscriber: sub });
+      expect(r.status, JSON.stringify(sub)).toBe(400);
+    }
+    expect(h.registry.subscriberCount()).toBe(1);
   });
 
   it('answers 404 for an unknown ISP and 409 for an existing subscriber', async () => {
@@ -102,7 +122,21 @@ describe('validation', () => {
     const r = await call(h, 'POST', '/v1/subscribers', { subscriber: { mac: '02:00:00:00:00:01', isp: 'beta' } });
     expect(r.status).toBe(409);
     expect(r.json.error.message).toMatch(/use move/);
-    expect((await call(h, 'DELETE', '/v1/isps/alpha')).status).toBe(409);
+  });
+
+  it('refuses to change the router file: ISPs and the whole config are the operator\'s (409, file untouched)', async () => {
+    const file = readFileSync(h.configPath, 'utf8');
+    for (const [method, path, body] of [
+      ['POST', '/v1/isps', { isp: { name: 'gamma' } }],
+      ['DELETE', '/v1/isps/alpha', undefined],
+      ['POST', '/v1/config', { config: file }],
+    ] as Array<[string, string, unknown]>) {
+      const r = await call(h, method, path, body);
+      expect(r.status).toBe(409);
+      expect(r.json.error.code).toBe('file_owned');
+      expect(r.json.error.message).toMatch(/router file/);
+    }
+    expect(readFileSync(h.configPath, 'utf8')).toBe(file);
   });
 
   it('answers 404 for unknown routes and 405 for a wrong method', async () => {
@@ -114,27 +148,30 @@ describe('validation', () => {
 });
 
 describe('changes', () => {
-  it('moves a subscriber with one classifier write and persists it', async () => {
+  it('moves a subscriber with one classifier write, records it in the registry, and leaves the router file alone', async () => {
     const sub = h.maps.get('sub_mac')!;
+    const file = readFileSync(h.configPath, 'utf8');
     const writesBefore = [...h.maps.values()].reduce((n, m) => n + m.writes, 0);
     const r = await call(h, 'POST', '/v1/subscribers/move', { subscriber: { mac: '02:00:00:00:00:01', isp: 'beta' } });
     expect(r.status).toBe(200);
     expect(r.json.counts.sub_mac).toEqual({ set: 1, delete: 0 });
     expect([...h.maps.values()].reduce((n, m) => n + m.writes, 0) - writesBefore).toBe(1);
     expect(sub.data.get(macKey('02:00:00:00:00:01'))!.readUInt32LE(0)).toBe(2);
-    const file = parse(readFileSync(h.configPath, 'utf8'));
-    expect(file.subscribers[0]).toMatchObject({ name: 's1', isp: 'beta' });
+    expect(h.registry.subscriber('s1')).toMatchObject({ name: 's1', isp: 'beta' });
+    expect(readFileSync(h.configPath, 'utf8')).toBe(file);
+    const audit = h.registry.auditLog();
+    expect(audit.at(-1)).toMatchObject({ actor: 'admin', role: 'admin', action: 'subscriber.move', target: 'mac 02:00:00:00:00:01' });
+    expect(audit.at(-1)!.request).toMatch(/\S/);
   });
 
   it('dry run reports the plan and changes nothing', async () => {
     const before = h.snapshot();
-    const file = readFileSync(h.configPath, 'utf8');
     const r = await call(h, 'POST', '/v1/subscribers/move?dryRun=true', { subscriber: { mac: '02:00:00:00:00:01', isp: 'beta' } });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ dryRun: true, changed: true });
     expect(r.json.plan).toMatch(/sub_mac/);
     expect(h.snapshot()).toBe(before);
-    expect(readFileSync(h.configPath, 'utf8')).toBe(file);
+    expect(h.registry.subscriber('s1')).toMatchObject({ isp: 'alpha' });
   });
 
   it('assigns, lists and removes subscribers by MAC, VLAN and prefix', async () => {
@@ -153,6 +190,23 @@ describe('changes', () => {
     expect((await call(h, 'GET', '/v1/subscribers?isp=beta')).json.subscribers).toHaveLength(1);
     expect((await call(h, 'POST', '/v1/subscribers/remove', { match: { prefix: '100.64.1.0/24' } })).status).toBe(200);
     expect(v4()).toBe(0);
+    expect(h.registry.subscriber('prefix-100.64.1.0-24')).toBeUndefined();
+    expect(h.registry.subscriberCount()).toBe(2);
+  });
+
+  it('assigns a subscriber with a name and a return path: the downstream entry is written and listed', async () => {
+    const down = () => h.maps.get('down_v4_exact')!.data.size + h.maps.get('down_v4')!.data.size;
+    const before = down();
+    const r = await call(h, 'POST', '/v1/subscribers', {
+      subscriber: { prefix: '100.64.9.0/24', isp: 'beta', name: 'shop-9', deliver: { interface: 'acc', mac: '02:00:00:00:09:09', addresses: ['100.64.9.0/24'] } },
+    });
+    expect(r.status).toBe(201);
+    expect(down()).toBe(before + 1);
+    const listed = (await call(h, 'GET', '/v1/subscribers')).json.subscribers.find((x: { name: string }) => x.name === 'shop-9');
+    expect(listed).toEqual({ name: 'shop-9', match: { prefix: '100.64.9.0/24' }, isp: 'beta', deliver: { interface: 'acc', mac: '02:00:00:00:09:09', addresses: ['100.64.9.0/24'] } });
+    expect(h.registry.subscriber('shop-9')).toMatchObject({ deliver: { interface: 'acc' } });
+    // the name is taken now
+    expect((await call(h, 'POST', '/v1/subscribers', { subscriber: { mac: '02:00:00:00:00:0a', isp: 'beta', name: 'shop-9' } })).status).toBe(409);
   });
 
   it('imports atomically: one bad row changes nothing', async () => {
@@ -162,6 +216,19 @@ describe('changes', () => {
     expect(r.status).toBe(400);
     expect(r.json.error.issues).toEqual([{ path: 'subscribers[37].isp', message: "no ISP named 'nobody'" }]);
     expect(h.snapshot()).toBe(before);
+    expect(h.registry.subscriberCount()).toBe(1);
+  });
+
+  it('refuses an empty import with replace unless allowEmpty says so', async () => {
+    const before = h.snapshot();
+    const r = await call(h, 'POST', '/v1/subscribers/import', { subscribers: [], replace: true });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toMatch(/remove every subscriber/);
+    expect(h.snapshot()).toBe(before);
+    const ok = await call(h, 'POST', '/v1/subscribers/import', { subscribers: [], replace: true, allowEmpty: true });
+    expect(ok.status).toBe(200);
+    expect(ok.json.summary).toEqual({ added: 0, moved: 0, removed: 1, unchanged: 0 });
+    expect(h.registry.subscriberCount()).toBe(0);
   });
 
   it('imports many subscribers in one reconcile, moving existing ones', async () => {
@@ -174,47 +241,84 @@ describe('changes', () => {
     expect(h.fast.planned - planned).toBe(1);
     expect(h.daemon.lastReconcile).toMatchObject({ ok: true, trigger: 'api:subscriber-import 201' });
     expect(h.maps.get('sub_mac')!.data.size).toBe(201);
+    expect(h.registry.subscriberCount()).toBe(201);
   });
 
-  it('adds an ISP with the next free id, sets its rate, and removes it', async () => {
-    const add = await call(h, 'POST', '/v1/isps', { isp: { name: 'gamma', upstream: { labels: [300], nexthop: { interface: 'core', neighbour: 'lsr' } } } });
-    expect(add.status).toBe(201);
-    const isps = (await call(h, 'GET', '/v1/isps')).json.isps;
-    expect(isps.map((i: { name: string; index: number }) => [i.name, i.index])).toEqual([['alpha', 1], ['beta', 2], ['gamma', 3]]);
-    expect(h.maps.get('fec_up')!.data.size).toBeGreaterThanOrEqual(3);
-    const rate = await call(h, 'PUT', '/v1/isps/gamma/rate', { up: { rate: '80Mbit' } });
+  it('sets an ISP rate into the registry (the file is untouched), keeps it across a restart, and clears it', async () => {
+    const file = readFileSync(h.configPath, 'utf8');
+    const rate = await call(h, 'PUT', '/v1/isps/beta/rate', { up: { rate: '80Mbit' } });
     expect(rate.status).toBe(200);
     expect(rate.json.counts.policer.set).toBe(1);
-    const pol = h.maps.get('policer')!.data.get('06000000')!; // index 3 * 2 + up
-    expect(pol.readBigUInt64LE(8)).toBe(10_000_000n); // 80 Mbit/s = 10 MB/s
-    expect((await call(h, 'DELETE', '/v1/isps/gamma')).status).toBe(200);
-    expect((await call(h, 'GET', '/v1/isps')).json.isps).toHaveLength(2);
+    const pol = () => h.maps.get('policer')!.data.get('04000000'); // index 2 * 2 + up
+    expect(pol()!.readBigUInt64LE(8)).toBe(10_000_000n); // 80 Mbit/s = 10 MB/s
+    expect(readFileSync(h.configPath, 'utf8')).toBe(file);
+    expect(h.registry.rates().get('beta')).toEqual({ up: { rate: '80Mbit' } }); // the burst defaults when applied
+
+    // restart on the same directory: the rate comes back from the registry
+    const dir = h.dir;
+    await h.stop();
+    h = await startHarness(undefined, { dir, configPath: join(dir, 'router.yaml') });
+    expect(pol()!.readBigUInt64LE(8)).toBe(10_000_000n);
+    expect((await call(h, 'GET', '/v1/isps')).json.isps.find((i: { name: string }) => i.name === 'beta').up).toEqual({ rate: '80Mbit', burst: 100_000 });
+
+    const cleared = await call(h, 'PUT', '/v1/isps/beta/rate', { clear: ['up'] });
+    expect(cleared.status).toBe(200);
+    expect(h.registry.rates().get('beta')).toBeUndefined();
+    expect((await call(h, 'GET', '/v1/isps')).json.isps.find((i: { name: string }) => i.name === 'beta').up).toBeUndefined();
+    expect((await call(h, 'PUT', '/v1/isps/beta/rate', { up: { rate: '1Mbit' }, clear: ['up'] })).status).toBe(400);
   });
 
-  it('applies a whole config, refuses a bad one and keeps the tables', async () => {
+  it('reloads a replaced router file (even a read-only one) and keeps the registry\'s subscribers', async () => {
+    await call(h, 'POST', '/v1/subscribers', { subscriber: { mac: '02:00:00:00:00:02', isp: 'beta' } });
     const next = readFileSync(h.configPath, 'utf8').replace('labels: [200]', 'labels: [201]');
-    const ok = await call(h, 'POST', '/v1/config', { config: next });
+    const tmp = `${h.configPath}.new`;
+    writeFileSync(tmp, next, { mode: 0o444 });
+    renameSync(tmp, h.configPath);
+    const ok = await call(h, 'POST', '/v1/reload');
     expect(ok.status).toBe(200);
     expect(ok.json.counts.fec_up.set).toBe(1);
     expect(readFileSync(h.configPath, 'utf8')).toBe(next);
+    expect(statSync(h.configPath).mode & 0o777).toBe(0o444);
+    expect(h.maps.get('sub_mac')!.data.size).toBe(2);
+    expect(h.registry.subscriberCount()).toBe(2);
+
     const before = h.snapshot();
-    const bad = await call(h, 'POST', '/v1/config', { config: next.replace('labels: [201]', 'labels: [1]') });
+    writeFileSync(`${tmp}2`, next.replace('labels: [201]', 'labels: [1]'));
+    renameSync(`${tmp}2`, h.configPath);
+    const bad = await call(h, 'POST', '/v1/reload');
     expect(bad.status).toBe(400);
     expect(bad.json.error.issues[0].path).toMatch(/^isps\[1\]\.upstream\.labels/);
     expect(h.snapshot()).toBe(before);
-    expect(readFileSync(h.configPath, 'utf8')).toBe(next);
+    expect(h.registry.subscriberCount()).toBe(2);
   });
 
-  it('rolls the maps back when a write fails half way', async () => {
+  it('a map write that fails takes the change back out of the registry and rolls the maps back', async () => {
     const before = h.snapshot();
     h.maps.get('sub_mac')!.failNext = true;
-    const r = await call(h, 'POST', '/v1/config', { config: readFileSync(h.configPath, 'utf8').replace('labels: [200]', 'labels: [202]').replace('isp: alpha', 'isp: beta') });
+    const r = await call(h, 'POST', '/v1/subscribers/move', { subscriber: { mac: '02:00:00:00:00:01', isp: 'beta' } });
     expect(r.status).toBe(500);
     expect(r.json.error.message).toMatch(/injected write failure/);
+    expect(r.json.error.message).toMatch(/taken back out of the registry/);
     expect(h.snapshot()).toBe(before);
+    expect(h.registry.subscriber('s1')).toMatchObject({ isp: 'alpha' });
     const s = await call(h, 'GET', '/v1/status');
     expect(s.json.lastReconcile.ok).toBe(false);
     expect((await call(h, 'GET', '/readyz')).status).toBe(503);
+  });
+
+  it('serves the audit log to the token holder only, and checks the registry', async () => {
+    await call(h, 'POST', '/v1/subscribers/move', { subscriber: { mac: '02:00:00:00:00:01', isp: 'beta' } }, h.token);
+    expect((await call(h, 'GET', '/v1/audit', undefined, null)).status).toBe(401);
+    const a = await call(h, 'GET', '/v1/audit?limit=1');
+    expect(a.status).toBe(200);
+    expect(a.json.records).toHaveLength(1);
+    expect(a.json.records[0]).toMatchObject({ action: 'subscriber.move', detail: { subscriber: { isp: 'beta' } } });
+    const first = (await call(h, 'GET', '/v1/audit?after=0')).json.records;
+    expect(first[0].action).toBe('registry.init');
+    expect((await call(h, 'GET', '/v1/audit?after=-1')).status).toBe(400);
+    expect((await call(h, 'GET', '/v1/audit?limit=abc')).status).toBe(400);
+    const c = await call(h, 'POST', '/v1/registry/check');
+    expect(c.json).toMatchObject({ ok: true, subscribers: 1, version: 1 });
   });
 });
 

@@ -1,6 +1,7 @@
 // Fakes for the daemon's ports: a data plane that records what was attached and holds counter
 // rows, and a pipeline over the real config schema and compiler with a fixed set of interfaces
 // and in-memory maps. The daemon, the API and the CLI then run unchanged, without root.
+import { Registry, registryPath } from '../../control/registry/registry.js';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,21 +131,28 @@ export interface Harness {
   /** subscriber edits the fast path planned (valid or not), and those it left to the full path */
   fast: { planned: number; declined: number };
   snapshot(): string;
+  registry: Registry;
+  /** stops serving and closes the registry, keeping the directory (for a restart) */
+  stop(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The daemon answers /readyz once the subscriber edit indexes are built, just after start. */
+export async function waitReady(daemon: Daemon<unknown>): Promise<void> {
+  for (let i = 0; i < 500 && !daemon.ready(); i++) await new Promise((r) => setTimeout(r, 2));
 }
 
 export interface HarnessOptions {
   /** take the pipeline's subscriber fast path (default true); false: every edit is a full one */
   fastPath?: boolean;
-  /** passed to the Daemon */
-  compactRatio?: number;
-  compactIdleMs?: number;
-  /** run on this existing config file (and its journal) instead of writing `config` to a new one */
+  /** run on this existing config file instead of writing `config` to a new one */
   configPath?: string;
+  /** run on this directory (its registry, token) instead of a new one: a restart */
+  dir?: string;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'fecflow-api-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'fecflow-api-'));
   const configPath = opts.configPath ?? join(dir, 'router.yaml');
   if (!opts.configPath) writeFileSync(configPath, config);
   const maps = new Map<string, MemMap>();
@@ -160,6 +168,7 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
   ]);
   void staticEnv;
   const dp = new FakeDataplane();
+  const registry = Registry.open(registryPath(join(dir, 'state'), 'test'), { check: true });
   const full = configPipeline({ env, maps: () => ({ config: [...maps.values()], labelStats }) });
   const fast = { planned: 0, declined: 0 };
   const pipeline =
@@ -179,11 +188,11 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     pipeline,
     dataplane: dp,
     model: configModel,
+    registry,
     log: silentLogger(),
-    ...(opts.compactRatio !== undefined ? { compactRatio: opts.compactRatio } : {}),
-    ...(opts.compactIdleMs !== undefined ? { compactIdleMs: opts.compactIdleMs } : {}),
   }) as Daemon<unknown>;
   await daemon.start();
+  await waitReady(daemon);
   const tokens = TokenStore.inDir(join(dir, 'state'));
   await tokens.load();
   const metrics = new MetricsCollector(
@@ -218,8 +227,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     socket,
     fast,
     snapshot: () => [...maps.values()].map((m) => `${m.name}=${m.snapshot()}`).join('\n'),
+    registry,
+    async stop() {
+      await srv.close();
+      registry.close();
+    },
     async close() {
       await srv.close();
+      registry.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -2,7 +2,7 @@
 // and the API, with frames counted on the far side. Checks apply and dry run, a subscriber
 // remap (the map entry and the label on the wire change), a bad config refused with the tables
 // untouched, the token, restart and kill -9 with forwarding unbroken, and detach.
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { xdpQuery, withNetns } from '../../control/bpf/index.js';
@@ -59,24 +59,38 @@ describeRoot('fecflow serve on a headend in namespaces', () => {
     expect(rig.sinkCount(100) - before).toBe(50);
   });
 
-  it('dry run shows the change and writes nothing; apply writes it', async () => {
-    const file = join(rig.dir, 'next.yaml');
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(file, rig.config({ label2: 210 }));
+  it('a second serve for the same node is refused, naming the PID, and touches no map', async () => {
     const before = rig.snapshot(CONFIG_MAPS);
-    const d = await rig.cli(['apply', '-f', file, '--dry-run']);
-    expect(d.code).toBe(0);
-    expect(d.out).toMatch(/fec_up: 0 added, 1 changed, 0 removed/);
+    const second = await rig.serveOnce();
+    expect(second.code).not.toBe(0);
+    expect(second.out).toMatch(new RegExp(`locked by another fecflow process \\(PID ${rig.proc!.pid}\\)`));
     expect(rig.snapshot(CONFIG_MAPS)).toBe(before);
-    const a = await rig.cli(['apply', '-f', file]);
-    expect(a.code, a.err).toBe(0);
-    expect(a.out).toMatch(/applied .*: 1 map entries written, 0 deleted/);
+    expect((await rig.http('GET', '/readyz')).status).toBe(200);
+    // and detach --offline will not pull the pins from under a running daemon
+    const off = await rig.cli(['detach', '--yes', '--offline', '--node', rig.node, '--pin-root', rig.pinRoot]);
+    expect(off.code).toBe(1);
+    expect(off.err).toMatch(/locked by another fecflow process/);
+    expect(rig.snapshot(CONFIG_MAPS)).toBe(before);
+  });
+
+  it('applies an edited router file (read-only, replaced atomically) and never writes it', async () => {
+    rig.writeConfig(rig.config({ label2: 210 }));
+    chmodSync(rig.configPath, 0o444);
+    const text = readFileSync(rig.configPath, 'utf8');
     const fec = rig.pinned('fec_up');
     const k = Buffer.alloc(4);
     k.writeUInt32LE(2);
-    expect(fec.get(k)!.readUInt32LE(0)).toBe(210);
-    fec.close();
-    expect(readFileSync(rig.configPath, 'utf8')).toContain('labels: [210]');
+    try {
+      // the file watcher picks it up; `fecflow reload` does the same on demand
+      for (let i = 0; i < 50 && fec.get(k)!.readUInt32LE(0) !== 210; i++) await sleep(100);
+      const a = await rig.cli(['reload']);
+      expect(a.code, a.err).toBe(0);
+      expect(fec.get(k)!.readUInt32LE(0)).toBe(210);
+    } finally {
+      fec.close();
+    }
+    expect(readFileSync(rig.configPath, 'utf8')).toBe(text);
+    expect(statSync(rig.configPath).mode & 0o777).toBe(0o444);
   });
 
   it('moves a subscriber to another ISP: one map write, and the wire label changes', async () => {
@@ -88,8 +102,10 @@ describeRoot('fecflow serve on a headend in namespaces', () => {
     expect(await rig.send(40, 500)).toBe(40);
     await sleep(200);
     expect(rig.sinkCount(210) - before).toBe(40);
-    // persisted: a restart keeps it
-    expect(readFileSync(rig.configPath, 'utf8')).toMatch(/isp: beta/);
+    // recorded in the registry (the router file still says alpha: it is not the daemon's to write)
+    expect(readFileSync(rig.configPath, 'utf8')).toMatch(/isp: alpha/);
+    const audit = JSON.parse((await rig.cli(['audit', '--json', '--limit', '1'])).out);
+    expect(audit[0]).toMatchObject({ action: 'subscriber.move', role: 'admin' });
     const back = await rig.cli(['subscriber', 'move', '--mac', SUB_MAC, '--isp', 'alpha']);
     expect(back.code).toBe(0);
     expect(subIsp()).toBe(1);

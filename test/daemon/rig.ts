@@ -162,6 +162,27 @@ ${ilm ? `ilm:\n${ilm}` : ''}`;
     }
   }
 
+  /** Runs a second `fecflow serve` for this node (other listeners) and returns how it ended. */
+  async serveOnce(): Promise<{ code: number | null; out: string }> {
+    const args = [
+      `--net=/run/netns/${this.rt}`,
+      process.execPath,
+      join(ROOT, 'bin', 'fecflow.js'),
+      'serve',
+      '-c', this.configPath,
+      '--pin-root', this.pinRoot,
+      '--state-dir', this.stateDir,
+      '--listen', `unix:${this.socket}.2`,
+    ];
+    const p = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (c) => (out += c));
+    p.stderr!.on('data', (c) => (out += c));
+    const code = await Promise.race([new Promise<number | null>((r) => p.once('exit', (c) => r(c))), sleep(20_000).then(() => -1)]);
+    if (code === -1) p.kill('SIGKILL');
+    return { code, out };
+  }
+
   /** Stop the daemon by its PID with a signal and wait for it to exit. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const p = this.proc;

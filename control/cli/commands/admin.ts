@@ -54,11 +54,22 @@ export const adminCommands: CommandModule = {
           }
           // Loaded lazily: it needs the native addon, which the other commands never load.
           const { detachPinned } = await import('../../daemon/offline.js');
+          const { NodeLock, pinLockPath } = await import('../../registry/lock.js');
+          const nodeDir = join(o.pinRoot, o.node);
+          // A running daemon holds its node's lock: detaching under it would fight its writes.
+          let lock;
+          try {
+            lock = NodeLock.acquire([{ path: pinLockPath(nodeDir), what: `node '${o.node}' (pin directory ${nodeDir})` }]);
+          } catch (err) {
+            throw new CliError(`${(err as Error).message}; stop it first, or use \`fecflow detach --yes\` to detach through it`);
+          }
           let r;
           try {
-            r = detachPinned(join(o.pinRoot, o.node));
+            r = detachPinned(nodeDir);
           } catch (err) {
             throw new CliError((err as Error).message);
+          } finally {
+            lock.release();
           }
           for (const p of r.problems) ctx.io.err(`warning: ${p.pin}: ${p.error}; pin removed\n`);
           ctx.io.out(`detached ${r.detached.length ? r.detached.join(', ') : 'no interface'}; ${r.maps} map pins removed\n`);
