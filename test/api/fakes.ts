@@ -149,6 +149,10 @@ export interface HarnessOptions {
   configPath?: string;
   /** run on this directory (its registry, token) instead of a new one: a restart */
   dir?: string;
+  /** the host's interfaces (default: acc and core) */
+  devices?: Array<{ name: string; ifindex: number; mac: string; mtu: number }>;
+  /** the node name the registry is kept under (default 'test') */
+  node?: string;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
@@ -162,13 +166,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     maps.set(name, new MemMap(name, kind, (l.value as { size: number }).size));
   }
   const labelStats = new MemMap('label_stats', 'hash', 32);
-  const env = new HostEnv(() => [
+  const devices = opts.devices ?? [
     { name: 'acc', ifindex: 2, mac: '02:00:00:00:01:01', mtu: 1500 },
     { name: 'core', ifindex: 3, mac: '02:00:00:00:01:02', mtu: 1500 },
-  ]);
+  ];
+  const env = new HostEnv(() => devices);
   void staticEnv;
   const dp = new FakeDataplane();
-  const registry = Registry.open(registryPath(join(dir, 'state'), 'test'), { check: true });
+  const registry = Registry.open(registryPath(join(dir, 'state'), opts.node ?? 'test'), { check: true });
   const full = configPipeline({ env, maps: () => ({ config: [...maps.values()], labelStats }) });
   const fast = { planned: 0, declined: 0 };
   const pipeline =
