@@ -2,7 +2,7 @@
 #
 #   docker build -t fecflow .
 #   docker run -d --name fecflow --network host --privileged \
-#     -v /sys/fs/bpf:/sys/fs/bpf -v /etc/fecflow:/etc/fecflow -v /var/lib/fecflow:/var/lib/fecflow \
+#     -v /sys/fs/bpf:/sys/fs/bpf -v /etc/fecflow:/etc/fecflow:ro -v /var/lib/fecflow:/var/lib/fecflow \
 #     fecflow serve -c /etc/fecflow/router.yaml --listen 127.0.0.1:9180
 #
 # The programs stay attached through their pins in /sys/fs/bpf when the container stops;

@@ -5,6 +5,9 @@
 //                kernel's memlock of every pinned map (bpftool map show)
 //   move         POST /v1/subscribers/move, then poll the pinned sub_v4_exact map until the entry
 //                carries the new ISP; call → visible latency
+//   registry     at the largest size: assign and remove latency (call → map entry), restart
+//                with nothing changed, cold start from the registry alone (pins removed: every
+//                entry written again), and a CSV import of N rows into an empty registry
 //   scrape       GET /metrics
 //   CLI          node bin/fecflow.js --version
 // and as the baseline, the kernel's own bulk route install: `ip -batch` of N routes.
@@ -56,6 +59,14 @@ export interface ControlResult {
   /** sizes not tried because the projected time overran the budget */
   coldApplySkipped?: number[];
   move?: { subscribers: number; moves: number; medianMs: number; p99Ms: number; minMs: number; maxMs: number };
+  assign?: Latency;
+  remove?: Latency;
+  /** stop → start with the pins and the registry in place, spawn → /readyz */
+  restart?: { subscribers: number; seconds: number; peakRssMiB: number };
+  /** start with the registry holding N subscribers and no pins: spawn → /readyz */
+  coldStart?: { subscribers: number; seconds: number; peakRssMiB: number };
+  /** `fecflow subscriber import` of a CSV of N rows into an empty registry, to the last entry in the map */
+  importCsv?: { rows: number; seconds: number; csvBytes: number };
   scrape?: { isps: number; labels: number; ms: Summary; bytes: number; series: number };
   cli?: { ms: Summary };
   kernelRoutes?: { routes: number; seconds: Summary };
@@ -63,6 +74,13 @@ export interface ControlResult {
 }
 
 const MIB = 2 ** 20;
+
+export interface Latency {
+  subscribers: number;
+  ops: number;
+  medianMs: number;
+  p99Ms: number;
+}
 
 function config(node: string, acc: string, core: string, subscribers: number, o: ControlOptions): string {
   const c = {
@@ -262,8 +280,13 @@ async function coldApplyMoveScrape(o: ControlOptions, res: ControlResult): Promi
           };
           res.coldApply.push(entry);
           if (si === 0) await scrape(rig, o, res);
-          // Moves at the largest size (the last one, once the budget lets it run).
-          if (si === o.applySizes.length - 1) await moves(rig, dir, size, o, res);
+          // Moves and the registry's figures at the largest size (the last one, once the
+          // budget lets it run).
+          if (si === o.applySizes.length - 1) {
+            await moves(rig, dir, size, o, res);
+            await assignRemove(rig, dir, size, o, res);
+            await restarts(rig, size, o, res);
+          }
         }
         if (readyMs > 20_000) break;
       } finally {
@@ -326,6 +349,99 @@ async function moves(rig: Rig, dir: string, subscribers: number, o: ControlOptio
   o.log(`  moves: ${lat.length}, median ${res.move.medianMs.toFixed(2)} ms, p99 ${res.move.p99Ms.toFixed(2)} ms`);
 }
 
+/** Waits until the pinned map's entry for key satisfies ok (the API answered; the entry is
+ * what the data plane sees). */
+async function untilEntry(sub: BpfMap, key: Buffer, ok: (v: Buffer | undefined) => boolean, what: string): Promise<void> {
+  for (let spin = 0; !ok(sub.get(key)); spin++) {
+    if (spin > 100_000) throw new Error(`${what} never showed in the map`);
+    await new Promise((r2) => setImmediate(r2));
+  }
+}
+
+async function assignRemove(rig: Rig, dir: string, subscribers: number, o: ControlOptions, res: ControlResult): Promise<void> {
+  const token = rig.token();
+  const sub = BpfMap.fromPin(join(dir, 'sub_v4_exact'));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const added: number[] = [];
+  const removed: number[] = [];
+  try {
+    const ops = Math.min(o.moves, 1000);
+    const start = performance.now();
+    for (let m = 0; m < ops && performance.now() - start < o.moveBudgetSeconds * 1000; m++) {
+      const i = subscribers + m; // beyond the generated ones: new prefixes
+      const key = subV4Key(i);
+      let t0 = performance.now();
+      let r = await http(rig.daemon!.socket, 'POST', '/v1/subscribers', { subscriber: { prefix: `${subV4(i)}/32`, isp: 'isp1' } }, token, agent);
+      if (r.status !== 201) throw new Error(`assign answered ${r.status}: ${r.text.slice(0, 500)}`);
+      await untilEntry(sub, key, (v) => v !== undefined, `assigned subscriber ${i}`);
+      added.push(performance.now() - t0);
+      t0 = performance.now();
+      r = await http(rig.daemon!.socket, 'POST', '/v1/subscribers/remove', { match: { prefix: `${subV4(i)}/32` } }, token, agent);
+      if (r.status !== 200) throw new Error(`remove answered ${r.status}: ${r.text.slice(0, 500)}`);
+      await untilEntry(sub, key, (v) => v === undefined, `removal of subscriber ${i}`);
+      removed.push(performance.now() - t0);
+    }
+  } finally {
+    agent.destroy();
+    sub.close();
+  }
+  const lat = (xs: number[]): Latency => {
+    const s = sortedCopy(xs);
+    return { subscribers, ops: xs.length, medianMs: quantile(s, 0.5), p99Ms: quantile(s, 0.99) };
+  };
+  res.assign = lat(added);
+  res.remove = lat(removed);
+  o.log(`  assign: median ${res.assign.medianMs.toFixed(2)} ms, p99 ${res.assign.p99Ms.toFixed(2)} ms; remove: median ${res.remove.medianMs.toFixed(2)} ms, p99 ${res.remove.p99Ms.toFixed(2)} ms`);
+}
+
+/** Restart with nothing changed, then a cold start from the registry with the pins gone. */
+async function restarts(rig: Rig, subscribers: number, o: ControlOptions, res: ControlResult): Promise<void> {
+  await rig.stop();
+  let t = await rig.start(120_000);
+  res.restart = { subscribers, seconds: t.readyMs / 1000, peakRssMiB: peakRss(rig.daemon!.proc.pid!) };
+  o.log(`  restart, nothing changed: ready in ${res.restart.seconds.toFixed(2)} s, peak RSS ${res.restart.peakRssMiB.toFixed(0)} MiB`);
+  await rig.stop();
+  const d = spawnSync(process.execPath, [join(repoRoot(), 'bin', 'fecflow.js'), 'detach', '--offline', '--node', rig.node, '--pin-root', rig.pinRoot, '--yes'], { encoding: 'utf8' });
+  if (d.status !== 0) throw new Error(`detach --offline failed: ${d.stderr}`);
+  t = await rig.start(120_000);
+  res.coldStart = { subscribers, seconds: t.readyMs / 1000, peakRssMiB: peakRss(rig.daemon!.proc.pid!) };
+  o.log(`  cold start from the registry (no pins): ready in ${res.coldStart.seconds.toFixed(2)} s, peak RSS ${res.coldStart.peakRssMiB.toFixed(0)} MiB`);
+}
+
+/** `fecflow subscriber import` of N rows into a daemon whose registry is empty. */
+async function importCsv(o: ControlOptions, res: ControlResult): Promise<void> {
+  const rows = o.applySizes[o.applySizes.length - 1]!;
+  const rig = new Rig();
+  try {
+    rig.setup((acc, core) => config(rig.node, acc, core, 0, o));
+    await rig.start(60_000);
+    const csv = join(rig.dir, 'subscribers.csv');
+    const lines = ['prefix,isp'];
+    for (let i = 0; i < rows; i++) lines.push(`${subV4(i)}/32,isp${1 + (i % o.isps)}`);
+    const text = `${lines.join('\n')}\n`;
+    writeFileSync(csv, text);
+    const t0 = performance.now();
+    const r = spawnSync(
+      process.execPath,
+      [join(repoRoot(), 'bin', 'fecflow.js'), '--socket', rig.daemon!.socket, '--token-file', join(rig.dir, 'state', 'token'), 'subscriber', 'import', csv],
+      { encoding: 'utf8', timeout: 600_000, maxBuffer: 64 * MIB },
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`import exited with ${r.status}: ${(r.stderr || r.stdout).slice(-2000)}`);
+    const dir = pinDirs(rig.pinRoot).find((d) => existsSync(join(d, 'sub_v4_exact')));
+    const sub = BpfMap.fromPin(join(dir!, 'sub_v4_exact'));
+    try {
+      if (!sub.get(subV4Key(rows - 1))) throw new Error('imported, but the last row is not in sub_v4_exact');
+    } finally {
+      sub.close();
+    }
+    res.importCsv = { rows, seconds, csvBytes: text.length };
+    o.log(`  import of ${rows} CSV rows: ${seconds.toFixed(2)} s`);
+  } finally {
+    await rig.cleanup();
+  }
+}
+
 function cliStartup(o: ControlOptions, res: ControlResult): void {
   const bin = join(repoRoot(), 'bin', 'fecflow.js');
   const ms: number[] = [];
@@ -382,6 +498,7 @@ export async function runControlPlane(o: ControlOptions): Promise<ControlResult>
     }
   };
   await attempt('daemon', () => coldApplyMoveScrape(o, res));
+  await attempt('import', () => importCsv(o, res));
   await attempt('cli', () => cliStartup(o, res));
   await attempt('kernelRoutes', () => kernelRoutes(o, res));
   if (Object.keys(errors).length) res.errors = errors;
