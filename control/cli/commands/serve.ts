@@ -20,7 +20,7 @@ export const serveCommand: CommandModule = {
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
       .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string }, _cmd: Command) => {
         // Loaded lazily: the daemon pulls in the native addon, which the other commands never need.
-        const { serve, StartError } = await import('../../daemon/serve.js');
+        const { serve, StartError } = await import('../../serve/serve.js');
         try {
           await serve({
             config: o.config,

@@ -1,4 +1,5 @@
-// `fecflow serve`: lock the node, open its registry, load the object, adopt or attach the
+// `fecflow serve`, the composition root above the daemon and the API (neither imports the other's
+// way back up): lock the node, open its registry, load the object, adopt or attach the
 // programs, converge the maps to router file + registry, then serve the API and /metrics until
 // SIGTERM/SIGINT (or a detach). SIGHUP and edits of the router file reload it. Stopping leaves
 // the pins — and so forwarding — in place.
@@ -9,15 +10,15 @@ import { Registry, RegistryError, registryPath } from '../registry/registry.js';
 import { createLogger, type Logger } from '../log.js';
 import { createHandler, formatListen, listen, parseListen } from '../api/server.js';
 import { MetricsCollector } from '../metrics/collector.js';
-import { BpfDataplane, mapIO } from './bpf-dataplane.js';
-import { configModel } from './config-model.js';
-import { Daemon } from './daemon.js';
-import { DaemonError } from './errors.js';
-import { HostEnv } from './netenv.js';
-import { TokenStore } from './token.js';
-import { ispNames } from './views.js';
-import { watchConfig } from './watch.js';
-import { configPipeline, parseConfigText } from './wiring.js';
+import { BpfDataplane, mapIO } from '../daemon/bpf-dataplane.js';
+import { configModel } from '../daemon/config-model.js';
+import { Daemon } from '../daemon/daemon.js';
+import { DaemonError } from '../daemon/errors.js';
+import { HostEnv } from '../daemon/netenv.js';
+import { TokenStore } from '../daemon/token.js';
+import { ispNames } from '../daemon/views.js';
+import { watchConfig } from '../daemon/watch.js';
+import { configPipeline, parseConfigText } from '../daemon/wiring.js';
 import { checkConfig, type Config } from '../config/index.js';
 
 export interface ServeOptions {
