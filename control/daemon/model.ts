@@ -53,7 +53,7 @@ export interface ImportSummary {
   unchanged: number;
 }
 
-/** A subscriber edit in API terms: what the API was asked, and what the journal records. */
+/** A subscriber edit in API terms: what the API was asked, and what the audit log records. */
 export type SubscriberOp =
   | { op: 'assign'; subscriber: Subscriber }
   | { op: 'move'; subscriber: Subscriber }
