@@ -163,6 +163,10 @@ async function liveMove(lab: Lab, say: (s?: string) => void): Promise<{ lost: nu
   say(`    ${from} received ${old.unique}${old.unique ? ` (seq ${old.minSeq}..${old.maxSeq})` : ''}`);
   say(`    ${to} received ${neu.unique}${neu.unique ? ` (seq ${neu.minSeq}..${neu.maxSeq})` : ''}`);
   say(`    lost at the switch-over: ${lost}; packets at ${from} after ${to} took over: ${afterAtOld}`);
+  // the move was committed to the headend's registry, with its audit record, before the map write
+  const audit = ['--socket', d.socket, '--token-file', d.tokenFile, 'audit', '--limit', '1'];
+  say(`  $ fecflow ${audit.join(' ')}`);
+  for (const line of (await cli(audit)).trimEnd().split('\n')) say(`  ${line}`);
   return { lost, afterAtOld };
 }
 
