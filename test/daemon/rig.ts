@@ -135,9 +135,9 @@ ${ilm ? `ilm:\n${ilm}` : ''}`;
     renameSync(tmp, this.configPath);
   }
 
-  /** Start `fecflow serve` in the router namespace and wait for /readyz. */
-  async start(extra: string[] = []): Promise<void> {
-    const args = [
+  /** `nsenter` arguments that run `fecflow serve` for this node in the router namespace. */
+  private serveArgs(listen: string[]): string[] {
+    return [
       `--net=/run/netns/${this.rt}`,
       process.execPath,
       join(ROOT, 'bin', 'fecflow.js'),
@@ -145,9 +145,13 @@ ${ilm ? `ilm:\n${ilm}` : ''}`;
       '-c', this.configPath,
       '--pin-root', this.pinRoot,
       '--state-dir', this.stateDir,
-      '--listen', `unix:${this.socket}`, `127.0.0.1:${this.tcpPort}`,
-      ...extra,
+      '--listen', ...listen,
     ];
+  }
+
+  /** Start `fecflow serve` in the router namespace and wait for /readyz. */
+  async start(extra: string[] = []): Promise<void> {
+    const args = [...this.serveArgs([`unix:${this.socket}`, `127.0.0.1:${this.tcpPort}`]), ...extra];
     const p = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = p;
     p.stdout!.on('data', (c) => (this.logs += c));
@@ -164,17 +168,7 @@ ${ilm ? `ilm:\n${ilm}` : ''}`;
 
   /** Runs a second `fecflow serve` for this node (other listeners) and returns how it ended. */
   async serveOnce(): Promise<{ code: number | null; out: string }> {
-    const args = [
-      `--net=/run/netns/${this.rt}`,
-      process.execPath,
-      join(ROOT, 'bin', 'fecflow.js'),
-      'serve',
-      '-c', this.configPath,
-      '--pin-root', this.pinRoot,
-      '--state-dir', this.stateDir,
-      '--listen', `unix:${this.socket}.2`,
-    ];
-    const p = spawn('nsenter', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('nsenter', this.serveArgs([`unix:${this.socket}.2`]), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout!.on('data', (c) => (out += c));
     p.stderr!.on('data', (c) => (out += c));

@@ -11,18 +11,10 @@ import { wantsJson } from '../context.js';
 import { CliError } from '../errors.js';
 import { json, table } from '../output.js';
 import { printChange, type ChangeResult } from './common.js';
+import type { AuditRecord } from '../../registry/registry.js';
 
 const NODE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
 
-interface AuditRow {
-  id: number;
-  at: string;
-  actor: string;
-  role: string;
-  action: string;
-  target: string;
-  request: string | null;
-}
 
 function nodeOf(o: { node?: string }): string {
   if (!o.node || !NODE_RE.test(o.node)) throw new CliError('--node NAME is required: the node name of the router file (letters, digits, _ . -)', 2);
@@ -51,7 +43,7 @@ export const registryCommands: CommandModule = {
         const q = new URLSearchParams();
         if (o.after !== undefined) q.set('after', o.after);
         if (o.limit !== undefined) q.set('limit', o.limit);
-        const r = await ctx.client(cmd).get<{ records: AuditRow[] }>(`/v1/audit${q.size ? `?${q}` : ''}`);
+        const r = await ctx.client(cmd).get<{ records: AuditRecord[] }>(`/v1/audit${q.size ? `?${q}` : ''}`);
         if (wantsJson(cmd)) return ctx.io.out(json(r.records));
         ctx.io.out(table(['id', 'at', 'actor', 'role', 'action', 'target'], r.records.map((a) => [a.id, a.at, a.actor, a.role, a.action, a.target])));
       });
