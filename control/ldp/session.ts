@@ -105,9 +105,11 @@ export class LdpSession {
     if (!this.closed) this.fire('transport-closed', 'transport closed by peer');
   }
 
-  /** ends the session with a Shutdown Notification */
-  shutdown(why = 'shutdown'): void {
-    if (!this.closed) this.fire('shutdown', why);
+  /** ends the session with a Notification (Shutdown unless told otherwise, e.g. Hold Timer Expired) */
+  shutdown(why = 'shutdown', status: number = Status.Shutdown): void {
+    if (this.closed) return;
+    this.pendingError = new LdpError(status, why);
+    this.fire('shutdown', why);
   }
 
   /** sends Address and Label messages; only in OPERATIONAL */
