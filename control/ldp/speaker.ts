@@ -12,6 +12,7 @@ import os from 'node:os';
 import type { Logger } from '../log.js';
 import { ALL_ROUTERS_V4, DEFAULT_LINK_HOLD_TIME, LDP_PORT, MIN_HOLD_TIME, Status, statusName } from './constants.js';
 import { LdpError } from './errors.js';
+import { applyGtsm, gtsmAvailable } from './gtsm.js';
 import { Backoff, type SessionState } from './fsm.js';
 import { LabelAllocator } from './labels.js';
 import { Lib, type BindingView, type FecChange, type LibOutput } from './lib.js';
@@ -37,6 +38,8 @@ export interface SpeakerOptions {
   port?: number;
   /** which transport addresses a Hello may advertise (default: not 0/8, 127/8, multicast, broadcast) */
   acceptTransport?: (addr: string) => boolean;
+  /** advertise and use GTSM (RFC 6720); default: when the native binding can set IP_TTL */
+  gtsm?: boolean;
   /** the addresses we announce in Address messages (default: this namespace's IPv4 addresses) */
   localAddresses?: () => string[];
   log?: Logger;
@@ -95,6 +98,8 @@ interface Neighbor {
   session?: LdpSession;
   socket?: net.Socket;
   role: 'active' | 'passive';
+  /** the neighbour set the G bit in its last Hello */
+  gtsm: boolean;
   backoff: Backoff;
   retryTimer?: ReturnType<typeof setTimeout>;
   retryAt?: number;
@@ -130,6 +135,7 @@ export class LdpSpeaker extends EventEmitter {
   private readonly acceptTransport: (a: string) => boolean;
   private readonly counters: SpeakerStats = { sessionsUp: 0, messagesSent: {}, messagesReceived: {}, notificationsSent: {}, labelChanges: 0, helloDrops: {}, connectionsRefused: 0 };
   private stopped = false;
+  private gtsm: boolean;
 
   constructor(private readonly o: SpeakerOptions) {
     super();
@@ -139,6 +145,7 @@ export class LdpSpeaker extends EventEmitter {
     this.holdTime = o.holdTime ?? DEFAULT_LINK_HOLD_TIME;
     this.helloInterval = o.helloInterval ?? 5;
     this.acceptTransport = o.acceptTransport ?? defaultAcceptTransport;
+    this.gtsm = o.gtsm ?? gtsmAvailable();
     const [min, max] = o.labelRange ?? [16, 0xfffff];
     this.lib = new Lib({ allocator: new LabelAllocator(min, max), resolveNextHop: o.resolveNextHop });
   }
@@ -149,6 +156,15 @@ export class LdpSpeaker extends EventEmitter {
       this.server!.once('error', reject);
       this.server!.listen({ host: this.o.transportAddress, port: this.port }, () => resolve());
     });
+    if (this.gtsm) {
+      try {
+        // before any SYN arrives: our SYN-ACKs and every accepted socket then carry TTL 255
+        applyGtsm(this.server, false);
+      } catch (e) {
+        this.gtsm = false;
+        this.o.log?.warn({ err: (e as Error).message }, 'ldp: cannot set TTL 255, not advertising GTSM');
+      }
+    }
     if (this.o.interfaces.length > 0) {
       const udp = dgram.createSocket({ type: 'udp4', reuseAddr: true });
       this.udp = udp;
@@ -224,10 +240,11 @@ export class LdpSpeaker extends EventEmitter {
     if (n && n.transportAddress !== transport) return drop('transport address changed');
     if (!n) {
       if ([...this.nbrs.values()].some((x) => x.transportAddress === transport)) return drop('transport address used by another LSR');
-      n = { lsrId, transportAddress: transport, adjacencies: new Map(), role: u32(this.o.transportAddress) > u32(transport) ? 'active' : 'passive', backoff: new Backoff(this.o.backoff?.initialMs, this.o.backoff?.maxMs), attempts: 0, past: { sent: {}, received: {}, errors: {}, notes: {} } };
+      n = { lsrId, transportAddress: transport, adjacencies: new Map(), role: u32(this.o.transportAddress) > u32(transport) ? 'active' : 'passive', gtsm: m.gtsm, backoff: new Backoff(this.o.backoff?.initialMs, this.o.backoff?.maxMs), attempts: 0, past: { sent: {}, received: {}, errors: {}, notes: {} } };
       this.nbrs.set(lsrId, n);
       this.o.log?.info({ neighbor: lsrId, transport, role: n.role, interface: iface }, 'ldp neighbor discovered');
     }
+    n.gtsm = m.gtsm;
     const hold = Math.min(this.holdTime, m.holdTime === 0 ? DEFAULT_LINK_HOLD_TIME : m.holdTime);
     const key = `${iface}|${source}`;
     const old = n.adjacencies.get(key);
@@ -296,7 +313,7 @@ export class LdpSpeaker extends EventEmitter {
 
   private sendHellos(): void {
     if (!this.udp) return;
-    const pdu = encodePdu(this.o.lsrId, 0, [encodeMessage({ kind: 'hello', id: 0, holdTime: this.holdTime, targeted: false, requestTargeted: false, gtsm: false, transportAddress: this.o.transportAddress })]);
+    const pdu = encodePdu(this.o.lsrId, 0, [encodeMessage({ kind: 'hello', id: 0, holdTime: this.holdTime, targeted: false, requestTargeted: false, gtsm: this.gtsm, transportAddress: this.o.transportAddress })]);
     for (const name of this.o.interfaces) {
       const addr = this.interfaceAddress(name);
       if (!addr) continue;
@@ -405,6 +422,14 @@ export class LdpSpeaker extends EventEmitter {
 
   private attach(n: Neighbor, sock: net.Socket): void {
     sock.setNoDelay(true);
+    if (this.gtsm) {
+      try {
+        // RFC 6720: TTL 255 on what we send; a minimum of 255 on what we accept when both negotiated it
+        applyGtsm(sock, n.gtsm);
+      } catch (e) {
+        this.o.log?.warn({ neighbor: n.lsrId, err: (e as Error).message }, 'ldp: cannot apply GTSM to the session socket');
+      }
+    }
     let wasUp = false;
     const session = new LdpSession({
       localLsrId: this.o.lsrId,

@@ -110,9 +110,14 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
       const types = new Set(fields.split(/[\n,]/).filter(Boolean).map((t) => Number(t)));
       // Notification (Shutdown on stop), Hello, Initialization, KeepAlive, Address, Label Mapping, Withdraw, Release
       for (const t of [0x001, 0x100, 0x200, 0x201, 0x300, 0x400, 0x402, 0x403]) expect(types).toContain(t);
+      // GTSM (RFC 6720): our Hellos carry the G bit and every session segment with LDP in it TTL 255
+      expect(sh('tshark', ['-r', capture, '-Y', 'ip.src == 10.77.1.2 && ldp.msg.type == 0x100 && !ldp.msg.tlv.hello.gtsm', '-T', 'fields', '-e', 'frame.number']).trim()).toBe('');
+      const ttls = sh('tshark', ['-r', capture, '-Y', 'ip.src == 10.77.1.2 && tcp && ldp', '-T', 'fields', '-e', 'ip.ttl']).split('\n').filter(Boolean);
+      expect(ttls.length).toBeGreaterThan(5);
+      expect(new Set(ttls)).toEqual(new Set(['255']));
       expect(sh('tshark', ['-r', capture, '-Y', 'ip.src == 10.77.1.2 && _ws.malformed', '-T', 'fields', '-e', 'frame.number']).trim()).toBe('');
       // expert items by protocol: none of LDP's of severity note or above on what we sent (TCP's
-      // connection notes and chat-level items such as 'GTSM is not supported' are not about our PDUs)
+      // connection notes and chat-level items such as 'GTSM is supported' are not about our PDUs)
       const expert = sh('tshark', ['-r', capture, '-q', '-z', 'expert,note,ip.src==10.77.1.2']);
       const ldpRows = expert.split('\n').filter((l) => /\s(LDP|Malformed)\s/.test(l));
       expect(ldpRows).toEqual([]);

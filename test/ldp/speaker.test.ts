@@ -3,7 +3,9 @@
 // OPERATIONAL, egress labels appear in the peer's bindings, a transit FEC gets a local label
 // only once its downstream label is known (ordered control), withdraws travel, and the views
 // have the shapes the CLI prints.
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { applyGtsm, gtsmAvailable, socketFd } from '../../control/ldp/gtsm.js';
 import { encodeMessage } from '../../control/ldp/messages.js';
 import { encodePdu } from '../../control/ldp/pdu.js';
 import { LdpSpeaker, defaultAcceptTransport, type SpeakerOptions } from '../../control/ldp/speaker.js';
@@ -42,6 +44,52 @@ describe('transport address rule', () => {
     expect(defaultAcceptTransport('224.0.0.2')).toBe(false);
     expect(defaultAcceptTransport('10.0.0.1')).toBe(true);
     expect(() => new LdpSpeaker({ lsrId: '1.1.1.1', transportAddress: '127.0.0.1', interfaces: [] })).toThrow(/transport address/);
+  });
+});
+
+describe('GTSM socket options', () => {
+  async function listen(enforce: boolean): Promise<net.Server> {
+    const srv = net.createServer((c) => c.end('ok'));
+    await new Promise<void>((r) => srv.listen({ host: '127.0.0.1', port: 0 }, () => r()));
+    applyGtsm(srv, enforce);
+    return srv;
+  }
+  async function connects(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port });
+      const t = setTimeout(() => {
+        c.destroy();
+        resolve(false);
+      }, 700);
+      c.on('data', () => {
+        clearTimeout(t);
+        c.destroy();
+        resolve(true);
+      });
+      c.on('error', () => {
+        clearTimeout(t);
+        resolve(false);
+      });
+    });
+  }
+
+  it('a listener with a minimum TTL of 255 drops a SYN sent with the default TTL; without it, accepts', async () => {
+    expect(gtsmAvailable()).toBe(true);
+    const strict = await listen(true);
+    const lax = await listen(false);
+    try {
+      expect(await connects((strict.address() as net.AddressInfo).port)).toBe(false);
+      expect(await connects((lax.address() as net.AddressInfo).port)).toBe(true);
+    } finally {
+      strict.close();
+      lax.close();
+    }
+  });
+
+  it('finds the descriptor of a listening server and refuses a socket that has none', () => {
+    const s = new net.Socket();
+    expect(socketFd(s)).toBeUndefined();
+    expect(() => applyGtsm(s, false)).toThrow(/no descriptor/);
   });
 });
 
