@@ -70,7 +70,13 @@ function scripted(over: Partial<SessionOptions> = {}) {
   });
   const peer = (msgs: Exclude<LdpMessage, { kind: 'ignored' }>[], from = '10.0.0.2') => s.receive(encodePdu(from, 0, msgs.map(encodeMessage)));
   const init = (over2: Partial<Extract<LdpMessage, { kind: 'init' }>> = {}): Extract<LdpMessage, { kind: 'init' }> => ({ kind: 'init', id: 1, protocolVersion: 1, keepaliveTime: 180, downstreamOnDemand: false, loopDetection: false, pathVectorLimit: 0, maxPduLength: 0, receiverLsrId: '10.0.0.1', receiverLabelSpace: 0, capabilities: [], unsupportedCapabilities: [], ...over2 });
-  return { s, sent, log, peer, init, ended: () => ended };
+  /** to OPERATIONAL: the peer's Initialization and KeepAlive */
+  const up = () => {
+    s.start();
+    peer([init()]);
+    peer([{ kind: 'keepalive', id: 2 }]);
+  };
+  return { s, sent, log, peer, init, up, ended: () => ended };
 }
 
 const notes = (sent: LdpMessage[]) => sent.filter((m) => m.kind === 'notification').map((m) => (m as { status: number }).status);
@@ -143,9 +149,7 @@ describe('session', () => {
 
   it('advisory errors (Unknown Message Type, Unsupported Address Family, Unsupported Capability) keep the session', () => {
     const t = scripted();
-    t.s.start();
-    t.peer([t.init()]);
-    t.peer([{ kind: 'keepalive', id: 2 }]);
+    t.up();
     const got: LdpMessage[] = [];
     // swap in a message sink now that we are up
     (t.s as unknown as { o: SessionOptions }).o.onMessage = (m) => got.push(m);
@@ -159,9 +163,7 @@ describe('session', () => {
 
   it('a fatal error in the middle of a PDU stops processing the rest of it', () => {
     const t = scripted();
-    t.s.start();
-    t.peer([t.init()]);
-    t.peer([{ kind: 'keepalive', id: 2 }]);
+    t.up();
     const got: LdpMessage[] = [];
     (t.s as unknown as { o: SessionOptions }).o.onMessage = (m) => got.push(m);
     const badLabel = Buffer.from('0100000502000108' + '0a' + '020000040000000f', 'hex');
@@ -174,9 +176,7 @@ describe('session', () => {
 
   it('the owner rejecting a message with a fatal LdpError closes the session with that status', () => {
     const t = scripted();
-    t.s.start();
-    t.peer([t.init()]);
-    t.peer([{ kind: 'keepalive', id: 2 }]);
+    t.up();
     (t.s as unknown as { o: SessionOptions }).o.onMessage = () => {
       throw new (class extends Error {})('boom');
     };
@@ -187,9 +187,7 @@ describe('session', () => {
 
   it('a second Initialization in OPERATIONAL is refused with Shutdown', () => {
     const t = scripted();
-    t.s.start();
-    t.peer([t.init()]);
-    t.peer([{ kind: 'keepalive', id: 2 }]);
+    t.up();
     t.peer([t.init()]);
     expect(notes(t.sent)).toEqual([Status.Shutdown]);
   });
