@@ -87,6 +87,20 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
       expect(rows.map((r) => Number(r.remoteLabel)).sort()).toEqual([5000, 5001]);
     });
 
+    it('ordered control with FRR downstream: a route via FRR gives FRR\'s FEC a local label, in use, and a fec event', async () => {
+      const frrLocal = frrBindings(rig).find((b) => b.prefix === '203.0.113.0/24' && /^\d+$/.test(b.localLabel))!;
+      await rig.ff({ cmd: 'routes', routes: { '203.0.113.0/24': '10.77.1.1' } });
+      const b = await until('fecflow uses FRR label', async () => (await ffView(rig)).bindings.find((x) => x.prefix === '203.0.113.0/24' && x.localLabel !== null));
+      expect(b.remote).toEqual([{ neighborId: '10.77.1.1', remoteLabel: Number(frrLocal.localLabel), inUse: true }]);
+      expect(b.localLabel).toBe(5002);
+      expect(rig.events.filter((e) => e.event === 'fec' && e.prefix === '203.0.113.0/24')).toEqual([
+        { event: 'fec', prefix: '203.0.113.0/24', egress: false, localLabel: 5002, downstream: { lsrId: '10.77.1.1', nextHop: '10.77.1.1', label: Number(frrLocal.localLabel) } },
+      ]);
+      // split horizon: FRR, the downstream neighbour, is not given our label for its own FEC
+      await new Promise((r) => setTimeout(r, 500));
+      expect(frrBindings(rig).some((x) => x.prefix === '203.0.113.0/24' && x.neighborId === '10.77.1.2')).toBe(false);
+    });
+
     it('a withdraw by fecflow is seen by FRR', async () => {
       await rig.ff({ cmd: 'egress', prefixes: ['198.51.100.0/24'] });
       await until('FRR drops 192.0.2.0/25', () => !frrBindings(rig).some((x) => x.prefix === '192.0.2.0/25' && x.neighborId === '10.77.1.2'));
@@ -98,6 +112,8 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
     it('a withdraw by FRR is seen by fecflow', async () => {
       rig.vtysh('configure terminal', 'no ip route 203.0.113.0/24 10.77.1.2');
       await until('fecflow drops 203.0.113.0/24', async () => !(await ffView(rig)).bindings.some((x) => x.prefix === '203.0.113.0/24'));
+      // the daemon would remove the swap: the FEC lost its downstream label and our local label
+      expect(rig.events.filter((e) => e.event === 'fec' && e.prefix === '203.0.113.0/24').at(-1)).toEqual({ event: 'fec', prefix: '203.0.113.0/24', egress: false });
       const v = (await ffView(rig)) as unknown as { neighbors: { messagesReceived: Record<string, number>; messagesSent: Record<string, number> }[] };
       expect(v.neighbors[0]!.messagesReceived['label-withdraw']).toBeGreaterThanOrEqual(1);
       expect(v.neighbors[0]!.messagesSent['label-release']).toBeGreaterThanOrEqual(1);
