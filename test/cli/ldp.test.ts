@@ -9,8 +9,9 @@ import { bindingsTable, ldpCommand } from '../../control/cli/commands/ldp.js';
 import { encodeMessage } from '../../control/ldp/messages.js';
 import { encodePdu } from '../../control/ldp/pdu.js';
 import { LdpSpeaker } from '../../control/ldp/speaker.js';
+import { freePort } from '../ldp/port.js';
 
-const PORT = 20000 + ((process.pid + 4001) % 20000);
+const PORT = await freePort();
 let a: LdpSpeaker;
 let b: LdpSpeaker;
 let api: Server;

@@ -8,8 +8,9 @@ import { encodeMessage, type LdpMessage } from '../../control/ldp/messages.js';
 import { PduFramer, decodePdu, encodePdu } from '../../control/ldp/pdu.js';
 import { decodeMessage } from '../../control/ldp/messages.js';
 import { LdpSpeaker } from '../../control/ldp/speaker.js';
+import { freePort } from './port.js';
 
-const PORT = 20000 + ((process.pid + 7919) % 20000);
+const PORT = await freePort();
 const SEED = Number(process.env.FUZZ_SEED ?? 0x1d9);
 
 function rng(seed: number): () => number {

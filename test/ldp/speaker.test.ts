@@ -10,13 +10,14 @@ import { encodeMessage } from '../../control/ldp/messages.js';
 import { encodePdu } from '../../control/ldp/pdu.js';
 import { LdpSpeaker, defaultAcceptTransport, type SpeakerOptions } from '../../control/ldp/speaker.js';
 import type { FecChange } from '../../control/ldp/lib.js';
+import { freePort } from './port.js';
 
 const running: LdpSpeaker[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.stop()));
 });
 
-const PORT = 20000 + (process.pid % 20000);
+const PORT = await freePort();
 
 async function speaker(o: Partial<SpeakerOptions> & Pick<SpeakerOptions, 'lsrId' | 'transportAddress'>, port = PORT): Promise<LdpSpeaker> {
   const s = new LdpSpeaker({ interfaces: [], port, acceptTransport: () => true, localAddresses: () => [o.transportAddress], backoff: { initialMs: 200, maxMs: 800 }, ...o });
@@ -159,11 +160,14 @@ describe('speaker over loopback TCP', () => {
     const a = await speaker({ lsrId: '2.2.2.2', transportAddress: '127.0.0.2' });
     // 127.0.0.1 has no listener on this port: connections are refused
     a.receiveHello(hello('1.1.1.1', '127.0.0.1', 60), '127.0.0.1', 'lo');
-    await until(() => a.neighbors()[0]!.sessionAttempts >= 3, 3000);
+    // 200 ms, then 400 ms: the third attempt comes about 600 ms after the first; sample between attempts
+    await until(() => a.neighbors()[0]!.sessionAttempts >= 3 && a.neighbors()[0]!.nextAttemptInMs !== null, 3000);
     const n = a.neighbors()[0]!;
     expect(n.state).toBe('NON EXISTENT');
     expect(n.lastError).toMatch(/ECONNREFUSED/);
-    expect(n.nextAttemptInMs).toBeGreaterThan(0);
+    // the third wait is the doubled-twice one, capped at 800 ms
+    expect(n.nextAttemptInMs).toBeGreaterThan(400);
+    expect(n.nextAttemptInMs).toBeLessThanOrEqual(800);
   });
 
   it('drops bad Hellos and counts why', async () => {
