@@ -109,6 +109,9 @@ interface Neighbor {
   past: { sent: Record<string, number>; received: Record<string, number>; errors: Record<string, number>; notes: Record<string, number> };
 }
 
+/** accepted connections waiting for their Hello, at most */
+const MAX_PENDING = 64;
+
 const u32 = (a: string): number => ipv4ToBuffer(a).readUInt32BE(0);
 
 export function defaultAcceptTransport(addr: string): boolean {
@@ -384,6 +387,12 @@ export class LdpSpeaker extends EventEmitter {
     const remote = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');
     const n = [...this.nbrs.values()].find((x) => x.transportAddress === remote);
     if (!n) {
+      // connections nobody announced by a Hello are bounded, so they cannot pile up
+      if (this.pending.size >= MAX_PENDING) {
+        this.counters.connectionsRefused++;
+        sock.destroy();
+        return;
+      }
       // like FRR: the peer's Hello may be a moment behind its SYN; wait 5 s for it
       this.pending.set(
         sock,

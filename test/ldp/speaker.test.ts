@@ -170,6 +170,17 @@ describe('speaker over loopback TCP', () => {
     expect(n.nextAttemptInMs).toBeLessThanOrEqual(800);
   });
 
+  it('holds at most 64 connections that no Hello announced, refusing and counting the rest', async () => {
+    const a = await speaker({ lsrId: '1.1.1.1', transportAddress: '127.0.0.1' });
+    const socks = Array.from({ length: 70 }, () => net.connect({ host: '127.0.0.1', port: PORT, localAddress: '127.0.0.5' }).on('error', () => undefined));
+    try {
+      await until(() => a.stats().connectionsRefused === 6);
+      expect(a.neighbors()).toEqual([]);
+    } finally {
+      for (const s of socks) s.destroy();
+    }
+  });
+
   it('drops bad Hellos and counts why', async () => {
     const a = await speaker({ lsrId: '1.1.1.1', transportAddress: '127.0.0.1', acceptTransport: (x) => x === '127.0.0.1' || defaultAcceptTransport(x) });
     a.receiveHello(hello('2.2.2.2', '127.0.0.9'), '127.0.0.9', 'lo');
