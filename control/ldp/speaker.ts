@@ -76,6 +76,7 @@ export interface SpeakerStats {
   messagesSent: Record<string, number>;
   messagesReceived: Record<string, number>;
   notificationsSent: Record<string, number>;
+  notificationsReceived: Record<string, number>;
   labelChanges: number;
   /** Hellos dropped (malformed, bad transport address, unknown interface), by reason */
   helloDrops: Record<string, number>;
@@ -136,7 +137,9 @@ export class LdpSpeaker extends EventEmitter {
   private readonly holdTime: number;
   private readonly helloInterval: number;
   private readonly acceptTransport: (a: string) => boolean;
-  private readonly counters: SpeakerStats = { sessionsUp: 0, messagesSent: {}, messagesReceived: {}, notificationsSent: {}, labelChanges: 0, helloDrops: {}, connectionsRefused: 0 };
+  private readonly counters = { helloDrops: {} as Record<string, number>, connectionsRefused: 0 };
+  /** message counts of neighbours that are gone, so the totals only ever grow */
+  private readonly retired = { sent: {} as Record<string, number>, received: {} as Record<string, number>, errors: {} as Record<string, number>, notes: {} as Record<string, number> };
   private stopped = false;
   private gtsm: boolean;
 
@@ -299,16 +302,18 @@ export class LdpSpeaker extends EventEmitter {
     };
   }
 
+  /** Counters that only grow (neighbours that went away keep counting), for metrics. */
   stats(): SpeakerStats {
-    const c = this.counters;
     const views = this.neighbors();
     return {
-      ...c,
       sessionsUp: views.filter((v) => v.state === 'OPERATIONAL').length,
-      messagesSent: views.reduce((acc, v) => sum(acc, v.messagesSent), {} as Record<string, number>),
-      messagesReceived: views.reduce((acc, v) => sum(acc, v.messagesReceived), {} as Record<string, number>),
-      notificationsSent: views.reduce((acc, v) => sum(acc, v.notificationsSent), {} as Record<string, number>),
+      messagesSent: views.reduce((acc, v) => sum(acc, v.messagesSent), this.retired.sent),
+      messagesReceived: views.reduce((acc, v) => sum(acc, v.messagesReceived), this.retired.received),
+      notificationsSent: views.reduce((acc, v) => sum(acc, v.notificationsSent), this.retired.errors),
+      notificationsReceived: views.reduce((acc, v) => sum(acc, v.notificationsReceived), this.retired.notes),
       labelChanges: this.lib.labelChanges,
+      helloDrops: { ...this.counters.helloDrops },
+      connectionsRefused: this.counters.connectionsRefused,
     };
   }
 
@@ -352,6 +357,13 @@ export class LdpSpeaker extends EventEmitter {
     // RFC 5036 2.5.6: the last adjacency gone ends the session
     n.session?.shutdown('hello adjacency expired', Status.HoldTimerExpired);
     n.socket?.destroy();
+    const v = this.neighbors().find((x) => x.neighborId === n.lsrId);
+    if (v) {
+      this.retired.sent = sum(this.retired.sent, v.messagesSent);
+      this.retired.received = sum(this.retired.received, v.messagesReceived);
+      this.retired.errors = sum(this.retired.errors, v.notificationsSent);
+      this.retired.notes = sum(this.retired.notes, v.notificationsReceived);
+    }
     this.nbrs.delete(n.lsrId);
   }
 

@@ -150,10 +150,14 @@ describe('speaker over loopback TCP', () => {
     a.receiveHello(hello('2.2.2.2', '127.0.0.2', 3), '127.0.0.2', 'lo');
     b.receiveHello(hello('1.1.1.1', '127.0.0.1', 60), '127.0.0.1', 'lo');
     await until(() => a.bindings().length === 1);
+    const sentBefore = a.stats().messagesSent;
     await until(() => b.neighbors()[0]?.state !== 'OPERATIONAL', 6000);
     expect(b.neighbors()[0]!.notificationsReceived).toEqual({ HoldTimerExpired: 1 });
     expect(a.neighbors()).toEqual([]);
     expect(a.bindings()).toEqual([]);
+    // the neighbour is gone but its counts stay in the totals (counters never go down)
+    expect(a.stats().messagesSent).toMatchObject({ ...sentBefore, notification: 1 });
+    expect(a.stats().notificationsSent).toEqual({ HoldTimerExpired: 1 });
   });
 
   it('backs off when the peer does not answer, counting attempts', async () => {
