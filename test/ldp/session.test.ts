@@ -154,9 +154,10 @@ describe('session', () => {
     // swap in a message sink now that we are up
     (t.s as unknown as { o: SessionOptions }).o.onMessage = (m) => got.push(m);
     const bad = Buffer.from('01010006000300000001', 'hex');
-    t.s.receive(encodePdu('10.0.0.2', 0, [encodeMessageFrame(0x3f00, 5, Buffer.alloc(0)), encodeMessageFrame(0x0300, 6, bad), encodeMessage({ kind: 'capability', id: 7, capabilities: [], unsupportedCapabilities: [] }), encodeMessage({ kind: 'address', id: 8, family: 'ipv4', addresses: ['10.0.0.2'] })]));
+    t.s.receive(encodePdu('10.0.0.2', 0, [encodeMessageFrame(0x3f00, 5, Buffer.alloc(0)), encodeMessageFrame(0x0300, 6, bad), encodeMessageFrame(0x0202, 7, Buffer.from('0777000180', 'hex')), encodeMessage({ kind: 'address', id: 8, family: 'ipv4', addresses: ['10.0.0.2'] })]));
     expect(t.s.state).toBe('OPERATIONAL');
-    expect(notes(t.sent)).toEqual([Status.UnknownMessageType, Status.UnsupportedAddressFamily]);
+    expect(notes(t.sent)).toEqual([Status.UnknownMessageType, Status.UnsupportedAddressFamily, Status.UnsupportedCapability]);
+    expect(t.sent.at(-1)).toMatchObject({ msgId: 7, msgType: 0x0202 });
     expect(got.map((m) => m.kind)).toEqual(['capability', 'address']);
     t.s.shutdown();
   });
