@@ -59,7 +59,9 @@ export class Lib {
   private readonly fecs = new Map<string, FecEntry>();
   private readonly peers = new Map<string, Peer>();
   /** labels withdrawn from peers and not yet released by all of them */
-  private readonly awaitingRelease = new Map<number, Set<string>>();
+  private readonly awaitingRelease = new Map<number, { prefix: string; waiting: Set<string> }>();
+  /** the same, by FEC, for Releases that carry no label */
+  private readonly withdrawnLabels = new Map<string, Set<number>>();
   labelChanges = 0;
 
   constructor(private readonly o: LibOptions) {}
@@ -97,9 +99,9 @@ export class Lib {
   peerDown(lsrId: string): LibOutput {
     this.peers.delete(lsrId);
     const out = empty();
-    for (const [label, waiting] of this.awaitingRelease) {
-      waiting.delete(lsrId);
-      if (waiting.size === 0) this.freeLabel(label);
+    for (const [label, w] of [...this.awaitingRelease]) {
+      w.waiting.delete(lsrId);
+      if (w.waiting.size === 0) this.freeLabel(label);
     }
     for (const e of [...this.fecs.values()]) {
       e.advertisedTo.delete(lsrId);
@@ -156,11 +158,16 @@ export class Lib {
       for (const e of this.matching(el)) {
         if (label === undefined || e.localLabel === label) e.advertisedTo.delete(lsrId);
       }
-    }
-    for (const [l, waiting] of this.awaitingRelease) {
-      if (label !== undefined && l !== label) continue;
-      waiting.delete(lsrId);
-      if (waiting.size === 0) this.freeLabel(l);
+      // withdrawn labels of the FECs this Release names (by label when it carries one)
+      const prefixes = el.type === 'prefix' ? [el.prefix] : [...this.withdrawnLabels.keys()].filter((p) => el.type === 'wildcard' || (el.fecType === 2 && (el.family === undefined || prefixFamily(p) === el.family)));
+      for (const p of prefixes) {
+        for (const l of [...(this.withdrawnLabels.get(p) ?? [])]) {
+          if (label !== undefined && l !== label) continue;
+          const w = this.awaitingRelease.get(l)!;
+          w.waiting.delete(lsrId);
+          if (w.waiting.size === 0) this.freeLabel(l);
+        }
+      }
     }
     return empty();
   }
@@ -236,7 +243,12 @@ export class Lib {
       e.localLabel = undefined;
       if (e.advertisedTo.size > 0) {
         for (const peer of e.advertisedTo) out.send.push({ peer, msg: { kind: 'label-withdraw', fec: [{ type: 'prefix', prefix: e.prefix }], label } });
-        if (label >= 16) this.awaitingRelease.set(label, new Set(e.advertisedTo));
+        if (label >= 16) {
+          this.awaitingRelease.set(label, { prefix: e.prefix, waiting: new Set(e.advertisedTo) });
+          const set = this.withdrawnLabels.get(e.prefix) ?? new Set<number>();
+          set.add(label);
+          this.withdrawnLabels.set(e.prefix, set);
+        }
         e.advertisedTo.clear();
       } else {
         this.freeLabel(label);
@@ -265,7 +277,13 @@ export class Lib {
   }
 
   private freeLabel(label: number): void {
-    this.awaitingRelease.delete(label);
+    const w = this.awaitingRelease.get(label);
+    if (w) {
+      this.awaitingRelease.delete(label);
+      const set = this.withdrawnLabels.get(w.prefix);
+      set?.delete(label);
+      if (set?.size === 0) this.withdrawnLabels.delete(w.prefix);
+    }
     if (label >= 16) this.o.allocator.free(label);
   }
 }

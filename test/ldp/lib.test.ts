@@ -85,6 +85,21 @@ describe('LIB', () => {
     expect(lib.bindings()).toEqual([]);
   });
 
+  it('a Release without a label frees only the withdrawn label of the FEC it names; a wildcard Release frees the rest', () => {
+    const alloc = new LabelAllocator(100, 199);
+    const lib = new Lib({ allocator: alloc });
+    lib.setEgress(['198.51.100.0/24', '203.0.113.0/24']);
+    lib.peerUp('2.2.2.2');
+    lib.setEgress([]);
+    expect(alloc.inUse).toBe(2);
+    lib.release('2.2.2.2', [P('198.51.100.0/24')]);
+    expect(alloc.inUse).toBe(1);
+    lib.release('2.2.2.2', [P('198.51.100.0/24')]);
+    expect(alloc.inUse).toBe(1);
+    lib.release('2.2.2.2', [{ type: 'wildcard' }]);
+    expect(alloc.inUse).toBe(0);
+  });
+
   it('a wildcard withdraw drops every binding of that peer; peer down does the same silently', () => {
     const lib = lsr();
     lib.peerUp('2.2.2.2');
