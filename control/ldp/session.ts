@@ -63,6 +63,8 @@ export class LdpSession {
   private holdTimer?: ReturnType<typeof setTimeout>;
   private initTimer?: ReturnType<typeof setTimeout>;
   private pendingError?: LdpError;
+  /** encoded messages held back while a received chunk is being processed */
+  private held?: Buffer[];
   private closed = false;
 
   constructor(private readonly o: SessionOptions) {
@@ -87,16 +89,24 @@ export class LdpSession {
   /** bytes from the peer */
   receive(chunk: Buffer): void {
     if (this.closed) return;
-    let pdus: Buffer[];
+    // what we answer to this chunk (Releases, Notifications...) leaves packed, as FRR packs it
+    this.held = [];
     try {
-      pdus = this.framer.push(chunk);
-    } catch (e) {
-      this.fail(e);
-      return;
-    }
-    for (const p of pdus) {
-      if (this.closed) return;
-      this.receivePdu(p);
+      let pdus: Buffer[];
+      try {
+        pdus = this.framer.push(chunk);
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+      for (const p of pdus) {
+        if (this.closed) return;
+        this.receivePdu(p);
+      }
+    } finally {
+      const held = this.held;
+      this.held = undefined;
+      if (held && held.length > 0 && !this.closed) this.sendPdus(held);
     }
   }
 
@@ -297,9 +307,14 @@ export class LdpSession {
       this.count(this.stats.sent, m.kind);
       return encodeMessage({ ...m, id: this.nextMsgId++ } as Exclude<LdpMessage, { kind: 'ignored' }>);
     });
-    for (const pdu of packPdus(this.o.localLsrId, 0, bufs, this.maxPdu)) this.o.transport.write(pdu);
+    if (this.held) this.held.push(...bufs);
+    else this.sendPdus(bufs);
     // RFC 5036 2.5.5: any PDU sent counts as a keepalive; restart the send interval
     if (this.kaSendTimer) this.restartKeepaliveInterval();
+  }
+
+  private sendPdus(bufs: Buffer[]): void {
+    for (const pdu of packPdus(this.o.localLsrId, 0, bufs, this.maxPdu)) this.o.transport.write(pdu);
   }
 
   private startKeepalives(): void {
@@ -321,6 +336,8 @@ export class LdpSession {
   }
 
   private finish(why: string, status?: number): void {
+    if (this.held && this.held.length > 0) this.sendPdus(this.held);
+    this.held = undefined;
     this.closed = true;
     clearInterval(this.kaSendTimer);
     clearTimeout(this.holdTimer);
