@@ -162,6 +162,22 @@ describe('session', () => {
     t.s.shutdown();
   });
 
+  it('answers to one received chunk leave in one PDU and one write', () => {
+    let writes = 0;
+    const t = scripted();
+    const o = (t.s as unknown as { o: SessionOptions }).o;
+    const write = o.transport.write;
+    o.transport = { ...o.transport, write: (b) => (writes++, write(b)) };
+    t.up();
+    o.onMessage = (m) => t.s.send([{ kind: 'label-release', fec: (m as { fec: never }).fec, label: 16 }]);
+    writes = 0;
+    const before = t.sent.length;
+    t.peer([1, 2, 3].map((i) => ({ kind: 'label-withdraw' as const, id: 10 + i, fec: [{ type: 'prefix' as const, prefix: `10.${i}.0.0/16` }] })));
+    expect(writes).toBe(1);
+    expect(t.sent.slice(before).map((m) => m.kind)).toEqual(['label-release', 'label-release', 'label-release']);
+    t.s.shutdown();
+  });
+
   it('a fatal error in the middle of a PDU stops processing the rest of it', () => {
     const t = scripted();
     t.up();
