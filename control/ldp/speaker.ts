@@ -32,6 +32,8 @@ export interface SpeakerOptions {
   keepaliveTime?: number;
   labelRange?: [number, number];
   egress?: string[];
+  /** what we advertise for egress FECs: a real label (default; the tailend learns the FEC on pop) or implicit null (PHP) */
+  egressLabel?: 'allocate' | 'implicit-null';
   resolveNextHop?: (prefix: string) => string | undefined;
   backoff?: { initialMs: number; maxMs: number };
   /** TCP and UDP port; 646 unless a test says otherwise */
@@ -153,7 +155,7 @@ export class LdpSpeaker extends EventEmitter {
     this.acceptTransport = o.acceptTransport ?? defaultAcceptTransport;
     this.gtsm = o.gtsm ?? gtsmAvailable();
     const [min, max] = o.labelRange ?? [16, 0xfffff];
-    this.lib = new Lib({ allocator: new LabelAllocator(min, max), resolveNextHop: o.resolveNextHop });
+    this.lib = new Lib({ allocator: new LabelAllocator(min, max), resolveNextHop: o.resolveNextHop, egressLabel: o.egressLabel });
   }
 
   async start(): Promise<void> {

@@ -128,6 +128,16 @@ describe('LIB', () => {
     expect(() => lib.request('2.2.2.2', [P('192.0.2.0/24')], 10)).toThrow(/NoRoute/);
   });
 
+  it('with implicit null for egress FECs: label 3 advertised, no label allocated, none awaited back', () => {
+    const alloc = new LabelAllocator(100, 199);
+    const lib = new Lib({ allocator: alloc, egressLabel: 'implicit-null' });
+    lib.setEgress(['198.51.100.0/24']);
+    expect(lib.peerUp('2.2.2.2').send).toEqual([{ peer: '2.2.2.2', msg: { kind: 'label-mapping', fec: [P('198.51.100.0/24')], label: 3 } }]);
+    expect(alloc.inUse).toBe(0);
+    expect(lib.setEgress([]).send).toEqual([{ peer: '2.2.2.2', msg: { kind: 'label-withdraw', fec: [P('198.51.100.0/24')], label: 3 } }]);
+    expect(lib.bindings()).toEqual([]);
+  });
+
   it('egress FECs removed are withdrawn from peers', () => {
     const lib = lsr();
     lib.setEgress(['198.51.100.0/24']);
