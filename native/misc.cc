@@ -1,11 +1,14 @@
 // Descriptor-level calls (pin, get, by-id, kind), CPU count, interface names, network
-// namespaces and the constants TypeScript needs.
+// namespaces, one integer socket option (Node's TCP sockets cannot set IP_TTL, which LDP's GTSM
+// needs) and the constants TypeScript needs.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <linux/if_link.h>
@@ -101,6 +104,17 @@ static Napi::Value SetNs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setsockoptInt(fd, level, name, value) — setsockopt(2) with an int value on a descriptor the
+// caller does not hand over (e.g. a libuv TCP handle's): it is neither wrapped nor closed here.
+static Napi::Value SetSockoptInt(const Napi::CallbackInfo& info) {
+  uint32_t fd = U32Arg(info, 0, "fd");
+  uint32_t level = U32Arg(info, 1, "level");
+  uint32_t name = U32Arg(info, 2, "name");
+  int value = (int)U32Arg(info, 3, "value");
+  if (setsockopt((int)fd, (int)level, (int)name, &value, sizeof(value)) < 0) ThrowErrno(info.Env(), "setsockopt", errno);
+  return info.Env().Undefined();
+}
+
 static Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
 #define C(x) c.Set(#x, Napi::Number::New(env, (double)(x)))
@@ -111,6 +125,7 @@ static Napi::Object Constants(Napi::Env env) {
   C(XDP_ATTACHED_NONE); C(XDP_ATTACHED_DRV); C(XDP_ATTACHED_SKB); C(XDP_ATTACHED_HW);
   C(XDP_ATTACHED_MULTI);
   C(CLONE_NEWNET);
+  C(IPPROTO_IP); C(IP_TTL); C(IP_MINTTL);
   C(BPF_MAP_TYPE_HASH); C(BPF_MAP_TYPE_ARRAY); C(BPF_MAP_TYPE_PERCPU_HASH);
   C(BPF_MAP_TYPE_PERCPU_ARRAY); C(BPF_MAP_TYPE_LRU_HASH); C(BPF_MAP_TYPE_LRU_PERCPU_HASH);
   C(BPF_MAP_TYPE_LPM_TRIE); C(BPF_MAP_TYPE_DEVMAP); C(BPF_MAP_TYPE_DEVMAP_HASH);
@@ -132,6 +147,7 @@ Napi::Object InitMisc(Napi::Env env, Napi::Object exports) {
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("openPath", Napi::Function::New(env, OpenPath));
   exports.Set("setns", Napi::Function::New(env, SetNs));
+  exports.Set("setsockoptInt", Napi::Function::New(env, SetSockoptInt));
   exports.Set("constants", Constants(env));
   return exports;
 }

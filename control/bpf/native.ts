@@ -136,6 +136,8 @@ export interface NativeBinding {
   ifIndexToName(ifindex: number): string;
   openPath(path: string): NativeFd;
   setns(fd: NativeFd, nstype: number): void;
+  /** setsockopt(2) with an int value on a descriptor owned elsewhere (not closed here) */
+  setsockoptInt(fd: number, level: number, name: number, value: number): void;
   constants: Record<string, number>;
 }
 

@@ -1,0 +1,39 @@
+// Local label allocation for the LDP speaker: the lowest free label of a configured range, so
+// LDP's labels never collide with a static plan that uses another range.
+import { MAX_LABEL } from './constants.js';
+
+export class LabelAllocator {
+  private readonly used = new Set<number>();
+  private hint: number;
+
+  constructor(
+    readonly min = 16,
+    readonly max = MAX_LABEL,
+  ) {
+    if (!Number.isInteger(min) || !Number.isInteger(max) || min < 16 || max > MAX_LABEL || min > max) throw new RangeError(`label range ${min}..${max} must lie within 16..${MAX_LABEL}`);
+    this.hint = min;
+  }
+
+  /** a free label, or undefined when the range is exhausted */
+  allocate(): number | undefined {
+    const size = this.max - this.min + 1;
+    if (this.used.size >= size) return undefined;
+    for (let i = 0; i < size; i++) {
+      const l = this.min + ((this.hint - this.min + i) % size);
+      if (!this.used.has(l)) {
+        this.used.add(l);
+        this.hint = l + 1 > this.max ? this.min : l + 1;
+        return l;
+      }
+    }
+    return undefined;
+  }
+
+  free(label: number): void {
+    if (this.used.delete(label) && label < this.hint) this.hint = label;
+  }
+
+  get inUse(): number {
+    return this.used.size;
+  }
+}

@@ -1,0 +1,297 @@
+// The Label Information Base of the speaker, free of sockets: downstream unsolicited
+// advertisement, ordered control (a local label for a FEC only when this node is its egress or
+// the downstream neighbour's label is known) and liberal retention (every neighbour's label is
+// kept, used or not). Each input returns what to send to which peer and which FECs changed, so
+// the speaker only executes and the tests only look.
+import { Status } from './constants.js';
+import { LdpError } from './errors.js';
+import { prefixFamily, type FecElement } from './fec.js';
+import type { LabelAllocator } from './labels.js';
+import type { OutMessage } from './session.js';
+
+/** what the daemon needs to program the data plane for one FEC */
+export interface FecChange {
+  prefix: string;
+  /** our label (incoming, to swap or pop); undefined when we advertise none */
+  localLabel?: number;
+  egress: boolean;
+  /** the label learned from the downstream neighbour (outgoing, to push or swap to) */
+  downstream?: { lsrId: string; nextHop: string; label: number };
+}
+
+export interface LibOutput {
+  send: { peer: string; msg: OutMessage }[];
+  changes: FecChange[];
+}
+
+interface FecEntry {
+  prefix: string;
+  egress: boolean;
+  localLabel?: number;
+  /** liberal retention: every neighbour's label */
+  remote: Map<string, number>;
+  downstream?: { lsrId: string; nextHop: string; label: number };
+  /** neighbours we advertised localLabel to */
+  advertisedTo: Set<string>;
+}
+
+interface Peer {
+  up: boolean;
+  addresses: Set<string>;
+}
+
+export interface LibOptions {
+  allocator: LabelAllocator;
+  /** the next hop of the route to a prefix (the daemon's routing view); none: no transit LSP */
+  resolveNextHop?: (prefix: string) => string | undefined;
+  /** label for FECs we are egress for: a real label (so the tailend knows the FEC on pop) by default */
+  egressLabel?: 'allocate' | 'implicit-null';
+}
+
+export interface BindingView {
+  prefix: string;
+  egress: boolean;
+  localLabel: number | null;
+  remote: { neighborId: string; remoteLabel: number; inUse: boolean }[];
+}
+
+export class Lib {
+  private readonly fecs = new Map<string, FecEntry>();
+  private readonly peers = new Map<string, Peer>();
+  /** labels withdrawn from peers and not yet released by all of them */
+  private readonly awaitingRelease = new Map<number, { prefix: string; waiting: Set<string> }>();
+  /** the same, by FEC, for Releases that carry no label */
+  private readonly withdrawnLabels = new Map<string, Set<number>>();
+  labelChanges = 0;
+
+  constructor(private readonly o: LibOptions) {}
+
+  /** Sets the FECs this node is egress for (e.g. one per ISP hand-off). */
+  setEgress(prefixes: string[]): LibOutput {
+    const want = new Set(prefixes);
+    const out = empty();
+    for (const p of want) if (!this.fecs.has(p)) this.fecs.set(p, newEntry(p));
+    for (const e of this.fecs.values()) {
+      const egress = want.has(e.prefix);
+      if (egress !== e.egress) {
+        e.egress = egress;
+        this.recompute(e, out);
+      }
+    }
+    return out;
+  }
+
+  /** The routing view changed: re-resolve every FEC's downstream neighbour. */
+  recomputeAll(): LibOutput {
+    const out = empty();
+    for (const e of [...this.fecs.values()]) this.recompute(e, out);
+    return out;
+  }
+
+  peerUp(lsrId: string): LibOutput {
+    this.peers.set(lsrId, { up: true, addresses: new Set() });
+    const out = empty();
+    for (const e of this.fecs.values()) this.advertise(e, lsrId, out);
+    return out;
+  }
+
+  /** The session is gone: its labels, addresses and releases with it. */
+  peerDown(lsrId: string): LibOutput {
+    this.peers.delete(lsrId);
+    const out = empty();
+    for (const [label, w] of [...this.awaitingRelease]) {
+      w.waiting.delete(lsrId);
+      if (w.waiting.size === 0) this.freeLabel(label);
+    }
+    for (const e of [...this.fecs.values()]) {
+      e.advertisedTo.delete(lsrId);
+      e.remote.delete(lsrId);
+      this.recompute(e, out);
+    }
+    return out;
+  }
+
+  addresses(lsrId: string, addrs: string[], withdraw: boolean): LibOutput {
+    const p = this.peers.get(lsrId);
+    if (!p) return empty();
+    for (const a of addrs) withdraw ? p.addresses.delete(a) : p.addresses.add(a);
+    return this.recomputeAll();
+  }
+
+  peerAddresses(lsrId: string): string[] {
+    return [...(this.peers.get(lsrId)?.addresses ?? [])];
+  }
+
+  /** A Label Mapping from a neighbour (DU, liberal retention). */
+  mapping(lsrId: string, fec: FecElement[], label: number): LibOutput {
+    const out = empty();
+    for (const el of fec) {
+      if (el.type !== 'prefix') continue;
+      const e = this.entry(el.prefix);
+      const old = e.remote.get(lsrId);
+      // a new label for a FEC we hold one for from this neighbour replaces it; release the old (as FRR)
+      if (old !== undefined && old !== label) out.send.push({ peer: lsrId, msg: { kind: 'label-release', fec: [el], label: old } });
+      e.remote.set(lsrId, label);
+      this.recompute(e, out);
+    }
+    return out;
+  }
+
+  /** A Label Withdraw: forget the binding(s) and answer with a Label Release. */
+  withdraw(lsrId: string, fec: FecElement[], label?: number): LibOutput {
+    const out = empty();
+    for (const el of fec) {
+      for (const e of this.matching(el)) {
+        const held = e.remote.get(lsrId);
+        if (held === undefined || (label !== undefined && held !== label)) continue;
+        e.remote.delete(lsrId);
+        this.recompute(e, out);
+      }
+      out.send.push({ peer: lsrId, msg: { kind: 'label-release', fec: [el], ...(label !== undefined ? { label } : {}) } });
+    }
+    return out;
+  }
+
+  /** A Label Release: the neighbour no longer uses our label for these FECs. */
+  release(lsrId: string, fec: FecElement[], label?: number): LibOutput {
+    for (const el of fec) {
+      for (const e of this.matching(el)) {
+        if (label === undefined || e.localLabel === label) e.advertisedTo.delete(lsrId);
+      }
+      // withdrawn labels of the FECs this Release names (by label when it carries one)
+      const prefixes = el.type === 'prefix' ? [el.prefix] : [...this.withdrawnLabels.keys()].filter((p) => el.type === 'wildcard' || (el.fecType === 2 && (el.family === undefined || prefixFamily(p) === el.family)));
+      for (const p of prefixes) {
+        for (const l of [...(this.withdrawnLabels.get(p) ?? [])]) {
+          if (label !== undefined && l !== label) continue;
+          const w = this.awaitingRelease.get(l)!;
+          w.waiting.delete(lsrId);
+          if (w.waiting.size === 0) this.freeLabel(l);
+        }
+      }
+    }
+    return empty();
+  }
+
+  /** A Label Request (DU peers may still ask): answer from what we have. */
+  request(lsrId: string, fec: FecElement[], requestId: number): LibOutput {
+    const out = empty();
+    for (const el of fec) {
+      if (el.type !== 'prefix') continue;
+      const e = this.fecs.get(el.prefix);
+      if (e?.localLabel === undefined) throw new LdpError(Status.NoRoute, `no label for ${el.prefix}`);
+      out.send.push({ peer: lsrId, msg: { kind: 'label-mapping', fec: [el], label: e.localLabel, requestId } });
+      e.advertisedTo.add(lsrId);
+    }
+    return out;
+  }
+
+  bindings(): BindingView[] {
+    return [...this.fecs.values()]
+      .filter((e) => e.egress || e.localLabel !== undefined || e.remote.size > 0)
+      .sort((a, b) => a.prefix.localeCompare(b.prefix))
+      .map((e) => ({
+        prefix: e.prefix,
+        egress: e.egress,
+        localLabel: e.localLabel ?? null,
+        remote: [...e.remote].sort(([a], [b]) => a.localeCompare(b)).map(([neighborId, remoteLabel]) => ({ neighborId, remoteLabel, inUse: e.downstream?.lsrId === neighborId })),
+      }));
+  }
+
+  get labelsInUse(): number {
+    return this.o.allocator.inUse;
+  }
+
+  private entry(prefix: string): FecEntry {
+    let e = this.fecs.get(prefix);
+    if (!e) {
+      e = newEntry(prefix);
+      this.fecs.set(prefix, e);
+    }
+    return e;
+  }
+
+  private matching(el: FecElement): FecEntry[] {
+    if (el.type === 'prefix') return this.fecs.has(el.prefix) ? [this.fecs.get(el.prefix)!] : [];
+    if (el.type === 'wildcard') return [...this.fecs.values()];
+    return [...this.fecs.values()].filter((e) => el.fecType === 2 && (el.family === undefined || prefixFamily(e.prefix) === el.family));
+  }
+
+  private downstreamOf(e: FecEntry): FecEntry['downstream'] {
+    if (e.egress) return undefined;
+    const nh = this.o.resolveNextHop?.(e.prefix);
+    if (nh === undefined) return undefined;
+    for (const [lsrId, p] of this.peers) {
+      if (!p.up || !p.addresses.has(nh)) continue;
+      const label = e.remote.get(lsrId);
+      if (label !== undefined) return { lsrId, nextHop: nh, label };
+    }
+    return undefined;
+  }
+
+  /** Brings one FEC's local label and advertisements in line with ordered control. */
+  private recompute(e: FecEntry, out: LibOutput): void {
+    const before = JSON.stringify([e.localLabel, e.downstream]);
+    e.downstream = this.downstreamOf(e);
+    const wantLocal = e.egress || e.downstream !== undefined;
+    if (wantLocal && e.localLabel === undefined) {
+      const l = e.egress && this.o.egressLabel === 'implicit-null' ? 3 : this.o.allocator.allocate();
+      if (l === undefined) return; // range exhausted: no label, nothing advertised (counted by labelsInUse)
+      e.localLabel = l;
+      for (const peer of this.peers.keys()) this.advertise(e, peer, out);
+    } else if (!wantLocal && e.localLabel !== undefined) {
+      const label = e.localLabel;
+      e.localLabel = undefined;
+      if (e.advertisedTo.size > 0) {
+        for (const peer of e.advertisedTo) out.send.push({ peer, msg: { kind: 'label-withdraw', fec: [{ type: 'prefix', prefix: e.prefix }], label } });
+        if (label >= 16) {
+          this.awaitingRelease.set(label, { prefix: e.prefix, waiting: new Set(e.advertisedTo) });
+          const set = this.withdrawnLabels.get(e.prefix) ?? new Set<number>();
+          set.add(label);
+          this.withdrawnLabels.set(e.prefix, set);
+        }
+        e.advertisedTo.clear();
+      } else {
+        this.freeLabel(label);
+      }
+    } else if (e.localLabel !== undefined && e.downstream) {
+      // split horizon: the downstream neighbour must not hold our label for its own FEC
+      const ds = e.downstream.lsrId;
+      if (e.advertisedTo.has(ds)) {
+        out.send.push({ peer: ds, msg: { kind: 'label-withdraw', fec: [{ type: 'prefix', prefix: e.prefix }], label: e.localLabel } });
+        e.advertisedTo.delete(ds);
+      }
+      for (const peer of this.peers.keys()) this.advertise(e, peer, out);
+    }
+    const after = JSON.stringify([e.localLabel, e.downstream]);
+    if (before !== after) {
+      this.labelChanges++;
+      out.changes.push({ prefix: e.prefix, egress: e.egress, ...(e.localLabel !== undefined ? { localLabel: e.localLabel } : {}), ...(e.downstream ? { downstream: { ...e.downstream } } : {}) });
+    }
+    if (!e.egress && e.localLabel === undefined && e.remote.size === 0) this.fecs.delete(e.prefix);
+  }
+
+  private advertise(e: FecEntry, peer: string, out: LibOutput): void {
+    if (e.localLabel === undefined || e.advertisedTo.has(peer) || e.downstream?.lsrId === peer || !this.peers.get(peer)?.up) return;
+    e.advertisedTo.add(peer);
+    out.send.push({ peer, msg: { kind: 'label-mapping', fec: [{ type: 'prefix', prefix: e.prefix }], label: e.localLabel } });
+  }
+
+  private freeLabel(label: number): void {
+    const w = this.awaitingRelease.get(label);
+    if (w) {
+      this.awaitingRelease.delete(label);
+      const set = this.withdrawnLabels.get(w.prefix);
+      set?.delete(label);
+      if (set?.size === 0) this.withdrawnLabels.delete(w.prefix);
+    }
+    if (label >= 16) this.o.allocator.free(label);
+  }
+}
+
+function newEntry(prefix: string): FecEntry {
+  return { prefix, egress: false, remote: new Map(), advertisedTo: new Set() };
+}
+
+function empty(): LibOutput {
+  return { send: [], changes: [] };
+}
