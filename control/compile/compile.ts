@@ -27,6 +27,7 @@ import {
   type Tables,
   type VlanKey,
 } from '../tables/types.js';
+import { FF_MAX_NEXTHOPS, FF_MAX_NH_GROUPS } from '../tables/shared.gen.js';
 import { assignIds } from './ids.js';
 
 export interface InterfaceInfo {
@@ -130,8 +131,9 @@ export function compile(config: Config, env: CompileEnv): Tables {
   for (const b of config.ilm) {
     if ('nexthop' in b) bindingGroup.set(b, groupKey(b.nexthop));
   }
-  const nhIds = assignIds(nexthopByKey.keys());
-  const groupIds = assignIds(groupMembers.keys());
+  // id 0 means "none" in the data plane, so each table has one id fewer than entries
+  const nhIds = assignIds(nexthopByKey.keys(), FF_MAX_NEXTHOPS - 1);
+  const groupIds = assignIds(groupMembers.keys(), FF_MAX_NH_GROUPS - 1);
 
   const t = emptyTables();
   t.settings = { ttlMode: config.ttlMode, unknownPolicy: config.unknownSubscriber };

@@ -203,7 +203,7 @@ export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
 
 // string first: a failed branch builds an error object, and names are the common case
 export const ispRef = z.union([z.string().min(1), int('ISP id', 1, MAX_ISPS - 1)], {
-  errorMap: () => ({ message: 'isp must be an ISP name or id (1..4095)' }),
+  errorMap: () => ({ message: `isp must be an ISP name or id (1..${MAX_ISPS - 1})` }),
 });
 
 const tpid = z

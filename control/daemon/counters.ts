@@ -5,7 +5,7 @@
 import { BpfError, type BpfMap } from '../bpf/index.js';
 import { call } from '../bpf/errors.js';
 import { native } from '../bpf/native.js';
-import { DIRECTIONS, DROP_REASONS, POINTS } from '../tables/types.js';
+import { DROP_REASONS, ispStatsSlot } from '../tables/types.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
 
 interface Batch {
@@ -80,7 +80,7 @@ function sumAt(values: Buffer, off: number, stride: number, cpus: number): { pac
 
 const cpusOf = (m: BpfMap): number => m.valueBufferSize / m.perCpuStride;
 
-/** Entries with traffic only. Index = (isp * 2 + direction) * 3 + point. */
+/** Entries with traffic only, keyed by ispStatsIndex. */
 export function readIspStats(m: BpfMap): IspCounterRow[] {
   const b = readAllBatched(m);
   const cpus = cpusOf(m);
@@ -89,7 +89,7 @@ export function readIspStats(m: BpfMap): IspCounterRow[] {
     const c = sumAt(b.values, i * m.valueBufferSize, m.perCpuStride, cpus);
     if (!c) continue;
     const idx = b.keys.readUInt32LE(i * 4);
-    rows.push({ isp: Math.floor(idx / 6), direction: DIRECTIONS[Math.floor(idx / 3) % 2]!, point: POINTS[idx % 3]!, ...c });
+    rows.push({ ...ispStatsSlot(idx), ...c });
   }
   return rows;
 }
