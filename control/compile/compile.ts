@@ -4,6 +4,7 @@
 
 import { comparePrefixes, parsePrefix, type ParsedPrefix } from '../config/addr.js';
 import {
+  neighbourMac,
   resolveDelivery,
   resolveIsp,
   type Config,
@@ -42,7 +43,8 @@ export interface CompileEnv {
 
 /** An environment from a fixed table, for tests and for a daemon that listed the links once. */
 export function staticEnv(devices: Record<string, InterfaceInfo>): CompileEnv {
-  return { resolve: (device) => devices[device] };
+  // a device may be called 'constructor': only the table's own entries exist
+  return { resolve: (device) => (Object.hasOwn(devices, device) ? devices[device] : undefined) };
 }
 
 export class CompileError extends Error {
@@ -108,7 +110,8 @@ export function compile(config: Config, env: CompileEnv): Tables {
   const groupMembers = new Map<string, string[]>();
   const nhKey = (ref: NextHopRef): string => {
     const { iface, info } = port(ref.interface);
-    const dmac = iface.neighbours[ref.neighbour]!;
+    const dmac = neighbourMac(iface, ref.neighbour);
+    if (dmac === undefined) throw new Error(`compile: unknown neighbour '${ref.neighbour}' on '${iface.name}' in a validated config`);
     const vid = iface.vlan ?? 0;
     const key = `${iface.device}.${vid}>${dmac}`;
     nexthopByKey.set(key, { ifindex: info.ifindex, mtu: iface.mtu, vid, dmac, smac: info.mac });

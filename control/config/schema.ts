@@ -331,14 +331,15 @@ function fastPrefixes(v: unknown): string[] | undefined {
   return out;
 }
 
-const FAST_TPID: Record<string, Tpid> = { '802.1Q': '802.1Q', '802.1ad': '802.1ad' };
+// A Map: the operator's text ('toString', 'constructor') must not find inherited members.
+const FAST_TPID = new Map<unknown, Tpid>([['802.1Q', '802.1Q'], ['802.1ad', '802.1ad']]);
 
 function fastTags(v: unknown, withInterface: boolean): Obj | undefined {
   const o = plain(v, withInterface ? ['interface', 'outer', 'inner', 'tpid'] : ['outer', 'inner', 'tpid']);
   if (!o || !isInt(o.outer, 1, 4094)) return undefined;
   if (withInterface && !isName(o.interface)) return undefined;
   if (o.inner !== undefined && !isInt(o.inner, 1, 4094)) return undefined;
-  const tpid = o.tpid === undefined ? undefined : typeof o.tpid === 'string' ? FAST_TPID[o.tpid] : undefined;
+  const tpid = o.tpid === undefined ? undefined : FAST_TPID.get(o.tpid);
   if (o.tpid !== undefined && tpid === undefined) return undefined;
   const out: Obj = {};
   if (withInterface) out.interface = o.interface;
