@@ -218,7 +218,7 @@ export const MAPS = {
 export type MapName = keyof typeof MAPS;
 
 /**
- * The maps the control plane writes, in make-before-break write order (DESIGN.md). Each prefix
+ * The maps the control plane writes, in make-before-break write order (docs/ARCHITECTURE.md). Each prefix
  * table is two maps, <table>_exact (a hash of its longest prefixes) and <table> (an LPM trie
  * of the rest); settings says which prefix length the hash holds and which maps are empty.
  */
