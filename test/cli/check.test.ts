@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../control/cli/main.js';
-import { FF_LOCAL_ENTRIES } from '../../control/tables/shared.gen.js';
+import { FF_ILM_ENTRIES, FF_LOCAL_ENTRIES } from '../../control/tables/shared.gen.js';
 
 const root = join(import.meta.dirname, '../..');
 const examples = join(root, 'deploy/examples');
@@ -118,7 +118,7 @@ describe('fecflow check', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
     expect(j).toMatchObject({ ok: true, node: 'headend-1', interfaces: 3, isps: 2, subscribers: 5, labels: 2 });
-    expect(j.tables.find((t: { table: string }) => t.table === 'ilm')).toEqual({ table: 'ilm', entries: 2, capacity: 1048576 });
+    expect(j.tables.find((t: { table: string }) => t.table === 'ilm')).toEqual({ table: 'ilm', entries: 2, capacity: FF_ILM_ENTRIES });
   });
 
   it('runs as an unprivileged user: no root, no daemon, no BPF', () => {
