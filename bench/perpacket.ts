@@ -21,6 +21,7 @@ import { emptyTables, type Tables } from '../control/tables/types.js';
 import { ether, ipv4, ipv6, udp } from '../test/helpers/frames.js';
 import { seeded, shuffle, summarize, median, type Summary } from './lib/stats.js';
 import { LABEL_BASE, loadTables, writeEntries, remoteV4, remoteV6, subV4, subV6, subV6Prefix } from './lib/tables.js';
+import { FF_ISP_ROUTE_ENTRIES } from '../control/tables/shared.gen.js';
 
 const LO = 1; // every egress port is lo: devmap accepts it, and it exists in every namespace
 const ROUTER = '02:00:00:00:00:01';
@@ -29,8 +30,8 @@ const CORE_NH = '02:00:00:00:20:01';
 const ISP_NH = '02:00:00:00:30:01';
 const G_CORE = 1;
 const G_ISP = 2;
-/** isp_route tables hold at most this many entries (FF_ISP_ROUTE_ENTRIES). */
-const ISP_ROUTE_MAX = 262144;
+/** isp_route tables hold at most this many entries. */
+const ISP_ROUTE_MAX = FF_ISP_ROUTE_ENTRIES;
 const XDP_REDIRECT = 4;
 
 export type ProgName = 'xdp_access' | 'xdp_core' | 'xdp_isp';

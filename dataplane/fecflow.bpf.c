@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * fecflow's three XDP programs, one per interface role (DESIGN.md, "Roles belong to
- * interfaces"); FORWARDING.md is the exact behaviour.
+ * fecflow's three XDP programs, one per interface role (docs/ARCHITECTURE.md); FORWARDING.md
+ * is the exact behaviour.
  *
  *   xdp_access  end-users, upstream:   classify end-user -> ISP, push the ISP's FEC
  *   xdp_core    the MPLS backbone:     ILM lookup; swap, pop and continue, or pop and deliver

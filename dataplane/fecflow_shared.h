@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The contract between the XDP programs and user space: every map key and value, the
- * constants both sides use, the drop reasons. User-space codecs (control/tables/codecs.ts)
+ * constants both sides use, the drop reasons. User-space codecs (control/tables/layout.ts)
  * are checked against the sizes and offsets the compiler records in this object's BTF, so
  * every struct here uses fixed-width types and explicit padding, never implicit holes.
  *
@@ -70,7 +70,8 @@ enum ff_point {
 /* isp_stats index = (isp * FF_DIR_MAX + direction) * FF_POINT_MAX + point */
 #define FF_ISP_STATS_ENTRIES (FF_MAX_ISPS * FF_DIR_MAX * FF_POINT_MAX)
 
-/* Every XDP_DROP increments exactly one of these. Names live in control/tables/reasons.ts. */
+/* Every XDP_DROP increments exactly one of these. Their names reach TypeScript through
+ * scripts/gen-shared.mjs (control/tables/shared.gen.ts). */
 enum ff_drop_reason {
 	FF_DROP_UNKNOWN_SUBSCRIBER = 0, /* access: no classifier matched and policy is drop */
 	FF_DROP_NO_FEC = 1,             /* access: the ISP has no upstream FEC */

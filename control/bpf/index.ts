@@ -1,7 +1,7 @@
 // Public face of fecflow's BPF layer: objects, programs, maps, XDP links, codecs and errors.
 export { BpfObject, type OpenOptions } from './object.js';
 export { Program, XdpAction, type XdpActionName, type ProgramInfo, type TestRunOptions, type TestRunResult } from './program.js';
-export { BpfMap, TypedMap, PerCpuTypedMap, sumPerCpu, numPossibleCpus, type MapInfo, type UpdateMode } from './map.js';
+export { BpfMap, TypedMap, PerCpuTypedMap, sumPerCpu, numPossibleCpus, type MapInfo, type PackedEntries, type UpdateMode } from './map.js';
 export { XdpLink, xdpQuery, ifindexOf, type XdpMode, type XdpAttachOptions, type XdpLinkInfo, type XdpQueryResult } from './link.js';
 export { BpfError, VerifierError, PinnedMapMismatchError } from './errors.js';
 export { withNetns } from './netns.js';

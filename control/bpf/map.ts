@@ -21,6 +21,17 @@ export interface MapInfo {
   flags: number;
 }
 
+/**
+ * Every entry of a map packed in two buffers: key i at keys[i * keySize], its value (all CPUs'
+ * values for a per-CPU map, each perCpuStride apart) at values[i * valueBufferSize]. For large
+ * maps read often (counters), where one Buffer per entry would cost more than the read.
+ */
+export interface PackedEntries {
+  keys: Buffer;
+  values: Buffer;
+  count: number;
+}
+
 const PER_CPU = new Set(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
 // Errors that mean "this map type has no batch operation": the fallback is one call per element.
 const NO_BATCH = new Set(['EINVAL', 'ENOTSUPP', 'EOPNOTSUPP', 'ENOSYS']);
@@ -168,30 +179,53 @@ export class BpfMap {
 
   /** Every entry, read with bpf_map_lookup_batch where supported, else key by key. */
   entries(): Array<[Buffer, Buffer]> {
+    const p = this.readPacked();
+    const out: Array<[Buffer, Buffer]> = new Array(p.count);
+    for (let i = 0; i < p.count; i++) {
+      out[i] = [
+        Buffer.from(p.keys.subarray(i * this.keySize, (i + 1) * this.keySize)),
+        Buffer.from(p.values.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize)),
+      ];
+    }
+    return out;
+  }
+
+  /** Every entry packed in two buffers (see PackedEntries); batched where supported. */
+  readPacked(): PackedEntries {
     if (this.#batch.lookup) {
       try {
-        return this.#entriesBatch();
+        return this.#packedBatch();
       } catch (e) {
         if (!(e instanceof BpfError) || !NO_BATCH.has(e.code)) throw e;
         this.#batch.lookup = false;
       }
     }
-    return this.#entriesIter();
+    const list = this.#entriesIter();
+    return {
+      keys: Buffer.concat(list.map(([key]) => key)),
+      values: Buffer.concat(list.map(([, value]) => value)),
+      count: list.length,
+    };
   }
 
-  #entriesBatch(): Array<[Buffer, Buffer]> {
+  #packedBatch(): PackedEntries {
     const fd = this.handle();
-    const out: Array<[Buffer, Buffer]> = [];
-    const tokenSize = Math.max(this.keySize, 8);
+    const ks = this.keySize;
+    const vs = this.valueBufferSize;
+    const tokenSize = Math.max(ks, 8);
+    const parts: PackedEntries[] = [];
+    let total = 0;
     let inBatch: Buffer | null = null;
-    let outBatch = Buffer.alloc(tokenSize);
-    let chunk = Math.max(1, Math.min(this.maxEntries, 4096));
+    // An array is read in one call (its size is its entry count); a hash in slices.
+    let chunk = Math.max(1, Math.min(this.maxEntries, this.typeName.includes('array') ? this.maxEntries : 16_384));
     for (;;) {
-      const keys = Buffer.alloc(chunk * this.keySize);
-      const values = Buffer.alloc(chunk * this.valueBufferSize);
+      const outBatch = Buffer.alloc(tokenSize);
+      const keys = Buffer.alloc(chunk * ks);
+      const values = Buffer.alloc(chunk * vs);
       let r: { count: number; done: boolean };
       try {
-        r = call(() => native().mapLookupBatch(fd, inBatch, outBatch, keys, values, chunk));
+        const from = inBatch;
+        r = call(() => native().mapLookupBatch(fd, from, outBatch, keys, values, chunk));
       } catch (e) {
         // A hash bucket holds more entries than chunk: retry the same position with room for it.
         if (e instanceof BpfError && e.code === 'ENOSPC' && chunk < this.maxEntries * 2 + 1) {
@@ -200,16 +234,17 @@ export class BpfMap {
         }
         throw e;
       }
-      for (let i = 0; i < r.count; i++) {
-        out.push([
-          Buffer.from(keys.subarray(i * this.keySize, (i + 1) * this.keySize)),
-          Buffer.from(values.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize)),
-        ]);
-      }
-      if (r.done) return out;
+      parts.push({ keys, values, count: r.count });
+      total += r.count;
+      if (r.done || r.count === 0) break;
       inBatch = outBatch;
-      outBatch = Buffer.alloc(tokenSize);
     }
+    if (parts.length === 1) return parts[0]!;
+    return {
+      keys: Buffer.concat(parts.map((p) => p.keys.subarray(0, p.count * ks))),
+      values: Buffer.concat(parts.map((p) => p.values.subarray(0, p.count * vs))),
+      count: total,
+    };
   }
 
   #entriesIter(): Array<[Buffer, Buffer]> {

@@ -14,6 +14,7 @@ import { statsCommand } from './commands/stats.js';
 import { adminCommands } from './commands/admin.js';
 import { completionCommand } from './commands/completion.js';
 import { labCommands } from './commands/lab.js';
+import { checkCommand } from './commands/check.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -25,6 +26,7 @@ export const COMMANDS: CommandModule[] = [
   adminCommands,
   completionCommand,
   labCommands,
+  checkCommand,
 ];
 
 export const VERSION = '0.1.0';

@@ -4,6 +4,7 @@
 
 import { comparePrefixes, parsePrefix, type ParsedPrefix } from '../config/addr.js';
 import {
+  neighbourMac,
   resolveDelivery,
   resolveIsp,
   type Config,
@@ -27,6 +28,7 @@ import {
   type Tables,
   type VlanKey,
 } from '../tables/types.js';
+import { FF_MAX_NEXTHOPS, FF_MAX_NH_GROUPS } from '../tables/shared.gen.js';
 import { assignIds } from './ids.js';
 
 export interface InterfaceInfo {
@@ -41,7 +43,8 @@ export interface CompileEnv {
 
 /** An environment from a fixed table, for tests and for a daemon that listed the links once. */
 export function staticEnv(devices: Record<string, InterfaceInfo>): CompileEnv {
-  return { resolve: (device) => devices[device] };
+  // a device may be called 'constructor': only the table's own entries exist
+  return { resolve: (device) => (Object.hasOwn(devices, device) ? devices[device] : undefined) };
 }
 
 export class CompileError extends Error {
@@ -107,7 +110,8 @@ export function compile(config: Config, env: CompileEnv): Tables {
   const groupMembers = new Map<string, string[]>();
   const nhKey = (ref: NextHopRef): string => {
     const { iface, info } = port(ref.interface);
-    const dmac = iface.neighbours[ref.neighbour]!;
+    const dmac = neighbourMac(iface, ref.neighbour);
+    if (dmac === undefined) throw new Error(`compile: unknown neighbour '${ref.neighbour}' on '${iface.name}' in a validated config`);
     const vid = iface.vlan ?? 0;
     const key = `${iface.device}.${vid}>${dmac}`;
     nexthopByKey.set(key, { ifindex: info.ifindex, mtu: iface.mtu, vid, dmac, smac: info.mac });
@@ -130,8 +134,9 @@ export function compile(config: Config, env: CompileEnv): Tables {
   for (const b of config.ilm) {
     if ('nexthop' in b) bindingGroup.set(b, groupKey(b.nexthop));
   }
-  const nhIds = assignIds(nexthopByKey.keys());
-  const groupIds = assignIds(groupMembers.keys());
+  // id 0 means "none" in the data plane, so each table has one id fewer than entries
+  const nhIds = assignIds(nexthopByKey.keys(), FF_MAX_NEXTHOPS - 1);
+  const groupIds = assignIds(groupMembers.keys(), FF_MAX_NH_GROUPS - 1);
 
   const t = emptyTables();
   t.settings = { ttlMode: config.ttlMode, unknownPolicy: config.unknownSubscriber };

@@ -6,7 +6,8 @@
 // contains this prefix, what does it contain" instead of a sweep over every sorted prefix.
 
 import { contains, maskBytes, parsePrefix, type Family, type ParsedPrefix } from './addr.js';
-import type { ConfigIssue } from './errors.js';
+import { CAPACITY, overflowMessage, type CapacityTable } from './capacity.js';
+import { formatPath, type ConfigIssue } from './errors.js';
 import { resolveDelivery, resolveIsp, type Config, type Isp, type Subscriber } from './types.js';
 import { Checker, downKey, prefixConflict, vlanKey, type Holder, type Path, type PrefixEntry, type SubscriberKeys } from './validate.js';
 
@@ -56,8 +57,13 @@ export class PrefixIndex {
   private readonly byFamily: Record<Family, Map<number, Map<string | number, IndexedPrefix>>> = { 4: new Map(), 6: new Map() };
 
   get size(): number {
+    return this.count(4) + this.count(6);
+  }
+
+  /** Prefixes of one family (a walk over at most 129 lengths). */
+  count(family: Family): number {
     let n = 0;
-    for (const f of [4, 6] as const) for (const m of this.byFamily[f].values()) n += m.size;
+    for (const m of this.byFamily[family].values()) n += m.size;
     return n;
   }
 
@@ -133,6 +139,34 @@ export class SubscriberIndex {
     for (const s of config.subscribers) this.addKeys(s, undefined);
   }
 
+  // Delivered addresses of both families share keys.down; the IPv6 ones are counted apart
+  // for the capacity check of down_v4 / down_v6.
+  private downV6 = 0;
+
+  private setKey(kind: Kind, key: string, s: Subscriber): void {
+    const m = this.keys[kind];
+    if (kind === 'down' && !m.has(key) && key.includes(':')) this.downV6++;
+    m.set(key, s);
+  }
+
+  private deleteKey(kind: Kind, key: string): void {
+    if (this.keys[kind].delete(key) && kind === 'down' && key.includes(':')) this.downV6--;
+  }
+
+  /** Entries of the subscriber tables past their capacity once the checked change is in. */
+  private overflows(): Array<{ table: CapacityTable; entries: number; what: string }> {
+    const down = this.keys.down.size;
+    const rows: Array<{ table: CapacityTable; entries: number; what: string }> = [
+      { table: 'sub_mac', entries: this.keys.mac.size, what: 'subscribers matched by MAC' },
+      { table: 'sub_vlan', entries: this.keys.vlan.size, what: 'subscribers matched by VLAN' },
+      { table: 'sub_v4', entries: this.prefixes.count(4), what: 'IPv4 match prefixes' },
+      { table: 'sub_v6', entries: this.prefixes.count(6), what: 'IPv6 match prefixes' },
+      { table: 'down_v4', entries: down - this.downV6, what: 'delivered IPv4 addresses' },
+      { table: 'down_v6', entries: this.downV6, what: 'delivered IPv6 addresses' },
+    ];
+    return rows.filter((r) => r.entries > CAPACITY[r.table]);
+  }
+
   private holder(s: Subscriber): Holder {
     return { name: s.name, index: () => this.pending.get(s) ?? this.config.subscribers.indexOf(s) };
   }
@@ -160,8 +194,8 @@ export class SubscriberIndex {
   private addKeys(s: Subscriber, undo: Array<() => void> | undefined): void {
     for (const [kind, key] of this.keysOf(s)) {
       if (!this.keys[kind].has(key)) {
-        this.keys[kind].set(key, s);
-        undo?.push(() => this.keys[kind].delete(key));
+        this.setKey(kind, key, s);
+        undo?.push(() => this.deleteKey(kind, key));
       }
     }
     const isp = resolveIsp(this.config.isps, s.isp);
@@ -178,8 +212,8 @@ export class SubscriberIndex {
   private removeKeys(s: Subscriber, undo: Array<() => void>): void {
     for (const [kind, key] of this.keysOf(s)) {
       if (this.keys[kind].get(key) === s) {
-        this.keys[kind].delete(key);
-        undo.push(() => this.keys[kind].set(key, s));
+        this.deleteKey(kind, key);
+        undo.push(() => this.setKey(kind, key, s));
       }
     }
     for (const text of s.match.prefix ?? []) {
@@ -228,8 +262,8 @@ export class SubscriberIndex {
           claim: (kind, key) => {
             const other = this.keys[kind].get(key);
             if (other !== undefined) return this.holder(other);
-            this.keys[kind].set(key, s);
-            undo.push(() => this.keys[kind].delete(key));
+            this.setKey(kind, key, s);
+            undo.push(() => this.deleteKey(kind, key));
             return undefined;
           },
           prefix: (e: PrefixEntry) => {
@@ -263,7 +297,13 @@ export class SubscriberIndex {
     } finally {
       this.pending.clear();
     }
-    const issues = checker.takeIssues();
+    let issues = checker.takeIssues();
+    if (!issues.length) {
+      // Only a change that adds entries can overflow; the first added subscriber is blamed.
+      const first = changes.find((c) => c.after !== undefined);
+      const path = first ? formatPath(['subscribers', first.at()]) : 'subscribers';
+      issues = this.overflows().map((o) => ({ path, message: overflowMessage(o.table, o.entries, o.what) }));
+    }
     if (issues.length) {
       rollback();
       return { ok: false, issues };

@@ -5,4 +5,5 @@ export { loadConfigFile, parseConfig, type ConfigFormat } from './load.js';
 export { checkConfig, validateConfig } from './validate.js';
 export { PrefixIndex, SubscriberIndex, type ChangeCheck, type SubscriberChange } from './incremental.js';
 export { parseRate, parseSize } from './units.js';
+export { CAPACITY, capacityIssues, tableUsage, type CapacityTable, type TableUsage } from './capacity.js';
 export * from './types.js';

@@ -203,7 +203,7 @@ export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
 
 // string first: a failed branch builds an error object, and names are the common case
 export const ispRef = z.union([z.string().min(1), int('ISP id', 1, MAX_ISPS - 1)], {
-  errorMap: () => ({ message: 'isp must be an ISP name or id (1..4095)' }),
+  errorMap: () => ({ message: `isp must be an ISP name or id (1..${MAX_ISPS - 1})` }),
 });
 
 const tpid = z
@@ -331,14 +331,15 @@ function fastPrefixes(v: unknown): string[] | undefined {
   return out;
 }
 
-const FAST_TPID: Record<string, Tpid> = { '802.1Q': '802.1Q', '802.1ad': '802.1ad' };
+// A Map: the operator's text ('toString', 'constructor') must not find inherited members.
+const FAST_TPID = new Map<unknown, Tpid>([['802.1Q', '802.1Q'], ['802.1ad', '802.1ad']]);
 
 function fastTags(v: unknown, withInterface: boolean): Obj | undefined {
   const o = plain(v, withInterface ? ['interface', 'outer', 'inner', 'tpid'] : ['outer', 'inner', 'tpid']);
   if (!o || !isInt(o.outer, 1, 4094)) return undefined;
   if (withInterface && !isName(o.interface)) return undefined;
   if (o.inner !== undefined && !isInt(o.inner, 1, 4094)) return undefined;
-  const tpid = o.tpid === undefined ? undefined : typeof o.tpid === 'string' ? FAST_TPID[o.tpid] : undefined;
+  const tpid = o.tpid === undefined ? undefined : FAST_TPID.get(o.tpid);
   if (o.tpid !== undefined && tpid === undefined) return undefined;
   const out: Obj = {};
   if (withInterface) out.interface = o.interface;

@@ -144,6 +144,15 @@ export function resolveIsp(isps: readonly Isp[], ref: IspRef): Isp | undefined {
   return l.byName.get(ref);
 }
 
+/**
+ * The MAC of a neighbour of an interface, or undefined. Neighbour names are the operator's
+ * words, and `constructor` or `toString` are valid names: only the interface's own entries
+ * count, never what a plain object inherits.
+ */
+export function neighbourMac(iface: Interface, neighbour: string): Mac | undefined {
+  return Object.hasOwn(iface.neighbours, neighbour) ? iface.neighbours[neighbour] : undefined;
+}
+
 /** Fills the delivery's gaps from the match (interface and tags from match.vlan, mac, prefixes). */
 export function resolveDelivery(sub: Subscriber): Partial<ResolvedDelivery> | undefined {
   const d = sub.deliver;

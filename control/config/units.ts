@@ -4,23 +4,25 @@
 
 import type { Parsed } from './addr.js';
 
-const RATE_UNITS: Record<string, bigint> = {
-  bit: 1n,
-  kbit: 1_000n,
-  mbit: 1_000_000n,
-  gbit: 1_000_000_000n,
-  tbit: 1_000_000_000_000n,
-};
+// Maps, not object literals: a unit is the operator's text, and '5constructor' must be a
+// malformed rate, not a lookup of Object.prototype.constructor.
+const RATE_UNITS = new Map<string, bigint>([
+  ['bit', 1n],
+  ['kbit', 1_000n],
+  ['mbit', 1_000_000n],
+  ['gbit', 1_000_000_000n],
+  ['tbit', 1_000_000_000_000n],
+]);
 
-const SIZE_UNITS: Record<string, bigint> = {
-  b: 1n,
-  kb: 1024n,
-  kib: 1024n,
-  mb: 1024n * 1024n,
-  mib: 1024n * 1024n,
-  gb: 1024n * 1024n * 1024n,
-  gib: 1024n * 1024n * 1024n,
-};
+const SIZE_UNITS = new Map<string, bigint>([
+  ['b', 1n],
+  ['kb', 1024n],
+  ['kib', 1024n],
+  ['mb', 1024n * 1024n],
+  ['mib', 1024n * 1024n],
+  ['gb', 1024n * 1024n * 1024n],
+  ['gib', 1024n * 1024n * 1024n],
+]);
 
 const QUANTITY_RE = /^\s*(\d+)(?:\.(\d+))?\s*([a-zA-Z]+)\s*$/;
 
@@ -38,7 +40,7 @@ export function parseRate(input: string | number): Parsed<number> {
     return { ok: true, value: input };
   }
   const m = QUANTITY_RE.exec(input);
-  const unit = m ? RATE_UNITS[m[3]!.toLowerCase()] : undefined;
+  const unit = m ? RATE_UNITS.get(m[3]!.toLowerCase()) : undefined;
   if (!m || unit === undefined) {
     return { ok: false, reason: `malformed rate '${input}' (expected a number and one of bit, kbit, Mbit, Gbit, Tbit, e.g. 100Mbit)` };
   }
@@ -55,7 +57,7 @@ export function parseSize(input: string | number): Parsed<number> {
     return { ok: true, value: input };
   }
   const m = QUANTITY_RE.exec(input);
-  const unit = m ? SIZE_UNITS[m[3]!.toLowerCase()] : undefined;
+  const unit = m ? SIZE_UNITS.get(m[3]!.toLowerCase()) : undefined;
   if (!m || unit === undefined) {
     return { ok: false, reason: `malformed size '${input}' (expected a number and one of B, KB, MB, GB, e.g. 256KB)` };
   }

@@ -5,9 +5,11 @@
 
 import type { z } from 'zod';
 import { comparePrefixes, contains, parsePrefix, type ParsedPrefix } from './addr.js';
+import { capacityIssues } from './capacity.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
 import { documentSchema, fastSubscriber, interfaceSchema, ispSchema, labelBindingSchema, subscriberSchema } from './schema.js';
 import {
+  neighbourMac,
   resolveDelivery,
   resolveIsp,
   type Config,
@@ -223,18 +225,19 @@ export class Checker {
     this.checkIlm(ilm);
 
     if (this.found.length || !doc.success) return { issues: this.issues };
-    return {
-      issues: [],
-      config: {
-        node: doc.data.node,
-        ttlMode: doc.data.ttlMode,
-        unknownSubscriber: doc.data.unknownSubscriber,
-        interfaces: interfaces.map((e) => e.value),
-        isps: isps.map((e) => e.value),
-        subscribers: subscribers.map((e) => e.value),
-        ilm: ilm.map((e) => e.value),
-      },
+    const config: Config = {
+      node: doc.data.node,
+      ttlMode: doc.data.ttlMode,
+      unknownSubscriber: doc.data.unknownSubscriber,
+      interfaces: interfaces.map((e) => e.value),
+      isps: isps.map((e) => e.value),
+      subscribers: subscribers.map((e) => e.value),
+      ilm: ilm.map((e) => e.value),
     };
+    // Sizes last: counting is only meaningful on a config whose references all resolve.
+    const tooBig = capacityIssues(config);
+    if (tooBig.length) return { issues: tooBig };
+    return { issues: [], config };
   }
 
   private checkInterfaces(list: Array<Parsed<Interface>>, brokenAt: Map<number, string>): void {
@@ -305,7 +308,7 @@ export class Checker {
     refs.forEach((ref, k) => {
       const p = itemPath(base, rawList, k);
       const i = this.iface([...p, 'interface'], ref.interface, [role], purpose);
-      if (i && !(ref.neighbour in i.neighbours)) {
+      if (i && neighbourMac(i, ref.neighbour) === undefined) {
         const known = Object.keys(i.neighbours);
         this.issue(
           [...p, 'neighbour'],

@@ -1,56 +1,11 @@
 // Fast reads of the per-CPU counter maps for /metrics. isp_stats is a 24,576-entry per-CPU
-// array that is almost all zeros; label_stats may hold a million labels. Both are read with
-// bpf_map_lookup_batch into one large buffer (not one Buffer per entry), zero entries are
-// skipped by looking at 32-bit words, and only the rest is summed (exactly, as bigint).
-import { BpfError, type BpfMap } from '../bpf/index.js';
-import { call } from '../bpf/errors.js';
-import { native } from '../bpf/native.js';
-import { DIRECTIONS, DROP_REASONS, POINTS } from '../tables/types.js';
+// array that is almost all zeros; label_stats may hold a million labels. Both are read through
+// BpfMap.readPacked (bpf_map_lookup_batch into one large buffer, not one Buffer per entry),
+// zero entries are skipped by looking at 32-bit words, and only the rest is summed (exactly,
+// as bigint).
+import type { BpfMap } from '../bpf/index.js';
+import { DROP_REASONS, ispStatsSlot } from '../tables/types.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
-
-interface Batch {
-  keys: Buffer;
-  values: Buffer;
-  count: number;
-}
-
-/** Every entry of a map in one pair of buffers (keys, per-CPU values), by batch lookup. */
-export function readAllBatched(m: BpfMap): Batch {
-  const fd = m.handle();
-  const ks = m.keySize;
-  const vs = m.valueBufferSize;
-  const tokenSize = Math.max(ks, 8);
-  const parts: Batch[] = [];
-  let total = 0;
-  let inBatch: Buffer | null = null;
-  let chunk = Math.min(m.maxEntries, m.typeName.includes('array') ? m.maxEntries : 16_384);
-  for (;;) {
-    const outBatch = Buffer.alloc(tokenSize);
-    const keys = Buffer.alloc(chunk * ks);
-    const values = Buffer.alloc(chunk * vs);
-    let r: { count: number; done: boolean };
-    try {
-      const from = inBatch;
-      r = call(() => native().mapLookupBatch(fd, from, outBatch, keys, values, chunk));
-    } catch (e) {
-      if (e instanceof BpfError && e.code === 'ENOSPC' && chunk < m.maxEntries * 2) {
-        chunk *= 2;
-        continue;
-      }
-      throw e;
-    }
-    parts.push({ keys, values, count: r.count });
-    total += r.count;
-    if (r.done || r.count === 0) break;
-    inBatch = outBatch;
-  }
-  if (parts.length === 1) return parts[0]!;
-  return {
-    keys: Buffer.concat(parts.map((p) => p.keys.subarray(0, p.count * ks))),
-    values: Buffer.concat(parts.map((p) => p.values.subarray(0, p.count * vs))),
-    count: total,
-  };
-}
 
 const words = new WeakMap<Buffer, Uint32Array>();
 
@@ -80,23 +35,23 @@ function sumAt(values: Buffer, off: number, stride: number, cpus: number): { pac
 
 const cpusOf = (m: BpfMap): number => m.valueBufferSize / m.perCpuStride;
 
-/** Entries with traffic only. Index = (isp * 2 + direction) * 3 + point. */
+/** Entries with traffic only, keyed by ispStatsIndex. */
 export function readIspStats(m: BpfMap): IspCounterRow[] {
-  const b = readAllBatched(m);
+  const b = m.readPacked();
   const cpus = cpusOf(m);
   const rows: IspCounterRow[] = [];
   for (let i = 0; i < b.count; i++) {
     const c = sumAt(b.values, i * m.valueBufferSize, m.perCpuStride, cpus);
     if (!c) continue;
     const idx = b.keys.readUInt32LE(i * 4);
-    rows.push({ isp: Math.floor(idx / 6), direction: DIRECTIONS[Math.floor(idx / 3) % 2]!, point: POINTS[idx % 3]!, ...c });
+    rows.push({ ...ispStatsSlot(idx), ...c });
   }
   return rows;
 }
 
 /** Every label with a counter entry (zeros included: the label exists in the ILM). */
 export function readLabelStats(m: BpfMap): LabelCounterRow[] {
-  const b = readAllBatched(m);
+  const b = m.readPacked();
   const cpus = cpusOf(m);
   const rows: LabelCounterRow[] = new Array(b.count);
   for (let i = 0; i < b.count; i++) {
@@ -107,7 +62,7 @@ export function readLabelStats(m: BpfMap): LabelCounterRow[] {
 }
 
 export function readDropStats(m: BpfMap): DropCounterRow[] {
-  const b = readAllBatched(m);
+  const b = m.readPacked();
   const cpus = cpusOf(m);
   const rows: DropCounterRow[] = [];
   for (let i = 0; i < b.count; i++) {

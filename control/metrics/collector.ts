@@ -7,7 +7,7 @@
 // Series labels are ISP, direction, point, reason, label — never a subscriber.
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Direction, Point } from '../tables/types.js';
-import { DIRECTIONS, DROP_REASONS } from '../tables/types.js';
+import { DIRECTIONS, DROP_REASONS, ispStatsIndex } from '../tables/types.js';
 
 export interface IspCounterRow {
   isp: number;
@@ -55,7 +55,6 @@ export interface MetricsSource {
 }
 
 const COUNTED_POINTS: readonly Point[] = ['in', 'out'];
-const POINT_INDEX: Record<Point, number> = { in: 0, out: 1, policed: 2 };
 
 export class MetricsCollector {
   readonly registry = new Registry();
@@ -128,12 +127,11 @@ function renderIsp(
 ): void {
   // Every configured ISP gets every series from the start (zeros included) so that rate()
   // sees the first packets; ISPs no longer configured appear only while they have counts.
-  // Rows are indexed like isp_stats itself: (isp * 2 + direction) * 3 + point.
-  const slot = (isp: number, d: number, p: number): number => (isp * 2 + d) * 3 + p;
+  // Rows are indexed like isp_stats itself.
   const byIdx = new Map<number, IspCounterRow>();
   const isps = new Set<number>(names.keys());
   for (const r of rows) {
-    byIdx.set(slot(r.isp, r.direction === 'up' ? 0 : 1, POINT_INDEX[r.point]), r);
+    byIdx.set(ispStatsIndex(r.isp, r.direction, r.point), r);
     if (r.packets !== 0n || r.bytes !== 0n) isps.add(r.isp);
   }
   const sorted = [...isps].sort((a, b) => a - b);
@@ -143,15 +141,14 @@ function renderIsp(
   let pol = '';
   for (const isp of sorted) {
     const name = escapeLabel(ispLabel(isp));
-    for (let d = 0; d < 2; d++) {
-      const dir = DIRECTIONS[d]!;
+    for (const dir of DIRECTIONS) {
       for (let p = 0; p < 2; p++) {
-        const r = byIdx.get(slot(isp, d, p));
+        const r = byIdx.get(ispStatsIndex(isp, dir, COUNTED_POINTS[p]!));
         const l = `{isp="${name}",direction="${dir}",point="${COUNTED_POINTS[p]}"} `;
         pk += `fecflow_isp_packets_total${l}${r ? r.packets.toString() : '0'}\n`;
         by += `fecflow_isp_bytes_total${l}${r ? r.bytes.toString() : '0'}\n`;
       }
-      const r = byIdx.get(slot(isp, d, 2));
+      const r = byIdx.get(ispStatsIndex(isp, dir, 'policed'));
       pol += `fecflow_policed_packets_total{isp="${name}",direction="${dir}"} ${r ? r.packets.toString() : '0'}\n`;
     }
   }

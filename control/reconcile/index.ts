@@ -12,6 +12,7 @@ import { formatPlan } from './format.js';
 import type { Desired, MapIO } from './mapio.js';
 import { LABEL_STATS, observe, plan, WRITE_ORDER, type Plan } from './plan.js';
 import { MemoryMap, WriteLog } from './memory.js';
+import { FF_DIR_MAX, FF_MAX_ISPS, FF_MAX_NEXTHOPS, FF_MAX_NH_GROUPS } from '../tables/shared.gen.js';
 
 export { apply, ApplyError, describeStep, type ApplyResult } from './apply.js';
 export { formatPlan, summarize, type FormatOptions } from './format.js';
@@ -61,8 +62,14 @@ export function dryRun(t: Tables, maps: Iterable<MapIO>): string {
   return formatPlan(planTables(t, maps));
 }
 
-/** Array sizes of the object (dataplane/fecflow_shared.h). */
-const ARRAY_SIZES: Record<string, number> = { settings: 1, fec_up: 4096, nh_group: 65536, nexthop: 65536, policer: 8192 };
+/** Array sizes of the object (dataplane/maps.h, from the constants of fecflow_shared.h). */
+const ARRAY_SIZES: Record<string, number> = {
+  settings: 1,
+  fec_up: FF_MAX_ISPS,
+  nh_group: FF_MAX_NH_GROUPS,
+  nexthop: FF_MAX_NEXTHOPS,
+  policer: FF_MAX_ISPS * FF_DIR_MAX,
+};
 
 /**
  * In-memory maps shaped like the object's managed maps, sharing one write log: for tests, and

@@ -1,7 +1,7 @@
 // The diff: desired map content against what the maps hold, as an ordered list of batch
 // writes. Pure — it reads nothing and writes nothing.
 //
-// Order is make-before-break (DESIGN.md): every add and change is written first, pointees
+// Order is make-before-break (docs/ARCHITECTURE.md): every add and change is written first, pointees
 // before pointers — next hops, groups, tx ports, label counters and ILM entries, FECs and ISP
 // routes, ISP ports, subscriber routes, classifiers, the router's addresses, settings,
 // policers. Only then are stale entries removed, in the reverse order: classifiers first,

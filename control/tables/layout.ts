@@ -32,6 +32,23 @@ import {
   type SubRoute,
   type Tables,
 } from './types.js';
+import {
+  FF_DIR_MAX,
+  FF_DROP_MAX,
+  FF_ILM_POP_CONTINUE,
+  FF_ILM_POP_FORWARD,
+  FF_ILM_POP_TO_ISP,
+  FF_ILM_POP_TO_SUB,
+  FF_ILM_SWAP,
+  FF_ISP_STATS_ENTRIES,
+  FF_MAX_ISPS,
+  FF_POINT_MAX,
+  FF_PREFIX_TABLE_NAMES,
+  FF_SKIP_SUB_MAC,
+  FF_SKIP_SUB_VLAN,
+  FF_TTL_MODE,
+  FF_UNKNOWN_POLICY,
+} from './shared.gen.js';
 
 export { DROP_REASONS, type DropReason };
 
@@ -56,7 +73,7 @@ export function array<T>(elem: Codec<T>, n: number): Codec<T[]> {
 // ---- structs of fecflow_shared.h, in its order -------------------------------------------
 
 /** Prefix tables in the order of enum ff_prefix_table (indexes of settings.exactLen). */
-export const PREFIX_TABLES = ['sub_v4', 'sub_v6', 'down_v4', 'down_v6', 'isp_route_v4', 'isp_route_v6'] as const;
+export const PREFIX_TABLES = FF_PREFIX_TABLE_NAMES;
 export type PrefixTable = (typeof PREFIX_TABLES)[number];
 
 export const settingsCodec = struct({
@@ -139,22 +156,17 @@ export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
 
 // ---- enums of fecflow_shared.h ---------------------------------------------------------
 
-export const TTL_MODE = { uniform: 0, pipe: 1 } as const;
-export const UNKNOWN_POLICY = { drop: 0, pass: 1 } as const;
+// The values come from ./shared.gen.ts (generated from fecflow_shared.h).
+export const TTL_MODE = FF_TTL_MODE;
+export const UNKNOWN_POLICY = FF_UNKNOWN_POLICY;
 export const ILM_ACTION = {
-  swap: 1,
-  'pop-forward': 2,
-  'pop-continue': 3,
-  'pop-to-isp': 4,
-  'pop-to-sub': 5,
+  swap: FF_ILM_SWAP,
+  'pop-forward': FF_ILM_POP_FORWARD,
+  'pop-continue': FF_ILM_POP_CONTINUE,
+  'pop-to-isp': FF_ILM_POP_TO_ISP,
+  'pop-to-sub': FF_ILM_POP_TO_SUB,
 } as const satisfies Record<IlmEntry['action'], number>;
-export const FF_MAX_ISPS = 4096;
-export const FF_DIR_MAX = 2;
-export const FF_POINT_MAX = 3;
-export const FF_ISP_STATS_ENTRIES = FF_MAX_ISPS * FF_DIR_MAX * FF_POINT_MAX;
-export const FF_DROP_MAX = DROP_REASONS.length;
-export const FF_SKIP_SUB_MAC = 1 << 0;
-export const FF_SKIP_SUB_VLAN = 1 << 1;
+export { FF_DIR_MAX, FF_DROP_MAX, FF_ISP_STATS_ENTRIES, FF_MAX_ISPS, FF_POINT_MAX, FF_SKIP_SUB_MAC, FF_SKIP_SUB_VLAN };
 /** The skip bit of a prefix table's LPM trie. */
 export const ffSkipTrie = (t: PrefixTable): number => 1 << (2 + PREFIX_TABLES.indexOf(t));
 
@@ -206,7 +218,7 @@ export const MAPS = {
 export type MapName = keyof typeof MAPS;
 
 /**
- * The maps the control plane writes, in make-before-break write order (DESIGN.md). Each prefix
+ * The maps the control plane writes, in make-before-break write order (docs/ARCHITECTURE.md). Each prefix
  * table is two maps, <table>_exact (a hash of its longest prefixes) and <table> (an LPM trie
  * of the rest); settings says which prefix length the hash holds and which maps are empty.
  */
@@ -609,4 +621,4 @@ export function labelStatsKeys(t: Tables): Buffer[] {
 }
 
 /** isp_stats index of (isp, direction, point), as in fecflow_shared.h. */
-export { ispStatsIndex, policerIndex } from './types.js';
+export { ispStatsIndex, ispStatsSlot, policerIndex } from './types.js';

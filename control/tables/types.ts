@@ -4,19 +4,37 @@
 // ./layout.ts, and the reference model of the tests forwards frames against it. Nothing here
 // knows about file descriptors or byte layouts.
 
-export type TtlMode = 'uniform' | 'pipe';
-export type UnknownPolicy = 'drop' | 'pass';
-export type Direction = 'up' | 'down';
-export type Point = 'in' | 'out' | 'policed';
+import {
+  FF_DIR_MAX,
+  FF_DIRECTION,
+  FF_DIRECTION_NAMES,
+  FF_DROP_REASON_NAMES,
+  FF_MAX_ECMP,
+  FF_MAX_ISPS,
+  FF_MAX_LABEL,
+  FF_MAX_LABELS,
+  FF_MAX_RESERVED_LABEL,
+  FF_POINT,
+  FF_POINT_MAX,
+  FF_POINT_NAMES,
+  FF_TTL_MODE_NAMES,
+  FF_UNKNOWN_POLICY_NAMES,
+} from './shared.gen.js';
 
-export const DIRECTIONS: readonly Direction[] = ['up', 'down'];
-export const POINTS: readonly Point[] = ['in', 'out', 'policed'];
+// The names and limits below come from dataplane/fecflow_shared.h through ./shared.gen.ts.
+export type TtlMode = (typeof FF_TTL_MODE_NAMES)[number];
+export type UnknownPolicy = (typeof FF_UNKNOWN_POLICY_NAMES)[number];
+export type Direction = (typeof FF_DIRECTION_NAMES)[number];
+export type Point = (typeof FF_POINT_NAMES)[number];
 
-export const MAX_LABELS = 3;
-export const MAX_ECMP = 8;
-export const MAX_ISPS = 4096;
-export const MAX_LABEL = 1048575;
-export const MAX_RESERVED_LABEL = 15;
+export const DIRECTIONS: readonly Direction[] = FF_DIRECTION_NAMES;
+export const POINTS: readonly Point[] = FF_POINT_NAMES;
+
+export const MAX_LABELS = FF_MAX_LABELS;
+export const MAX_ECMP = FF_MAX_ECMP;
+export const MAX_ISPS = FF_MAX_ISPS;
+export const MAX_LABEL = FF_MAX_LABEL;
+export const MAX_RESERVED_LABEL = FF_MAX_RESERVED_LABEL;
 
 /** An IPv4 or IPv6 prefix, e.g. '100.64.0.0/24' or '2001:db8::/48'. */
 export type Prefix = string;
@@ -117,7 +135,7 @@ export interface Tables {
   ispRouteV6: Array<[ScopedPrefix, Fec]>;
   /** the router's own addresses, IPv4 or IPv6, without prefix length */
   local: Set<string>;
-  /** index isp * 2 + (up ? 0 : 1) */
+  /** by policerIndex(isp, direction) */
   policers: Map<number, Policer>;
 }
 
@@ -143,26 +161,23 @@ export function emptyTables(): Tables {
   };
 }
 
-/** Drop reasons, in the order of enum ff_drop_reason. */
-export const DROP_REASONS = [
-  'unknown_subscriber',
-  'no_fec',
-  'unknown_label',
-  'ttl_expired',
-  'mtu_exceeded',
-  'policed',
-  'malformed',
-  'no_route',
-  'no_nexthop',
-  'stack_too_deep',
-  'tx_port',
-] as const;
+/** Drop reasons, in the order of enum ff_drop_reason (index = the reason's value). */
+export const DROP_REASONS = FF_DROP_REASON_NAMES;
 export type DropReason = (typeof DROP_REASONS)[number];
 
+/** policer index of (isp, direction): isp * FF_DIR_MAX + direction, as in fecflow_shared.h. */
 export function policerIndex(isp: number, direction: Direction): number {
-  return isp * 2 + (direction === 'up' ? 0 : 1);
+  return isp * FF_DIR_MAX + FF_DIRECTION[direction];
 }
 
+/** isp_stats index of (isp, direction, point): (isp * FF_DIR_MAX + direction) * FF_POINT_MAX + point. */
 export function ispStatsIndex(isp: number, direction: Direction, point: Point): number {
-  return (isp * 2 + (direction === 'up' ? 0 : 1)) * 3 + POINTS.indexOf(point);
+  return policerIndex(isp, direction) * FF_POINT_MAX + FF_POINT[point];
+}
+
+/** The (isp, direction, point) of an isp_stats index: the inverse of ispStatsIndex. */
+export function ispStatsSlot(index: number): { isp: number; direction: Direction; point: Point } {
+  const point = FF_POINT_NAMES[index % FF_POINT_MAX]!;
+  const rest = Math.floor(index / FF_POINT_MAX);
+  return { isp: Math.floor(rest / FF_DIR_MAX), direction: FF_DIRECTION_NAMES[rest % FF_DIR_MAX]!, point };
 }

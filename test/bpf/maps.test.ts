@@ -188,6 +188,30 @@ describeRoot('BpfMap on kernel maps', () => {
     expect(m.deleteMany([...all.keys(), 2])).toBe(42);
   });
 
+  it('reads every entry packed in two buffers, per-CPU values whole, from hash and array maps', () => {
+    const cpus = numPossibleCpus();
+    const h = obj.map('percpu_hash_map');
+    const t = h.typedPerCpu(u32, u32);
+    t.deleteMany(t.keys());
+    t.setMany(Array.from({ length: 20 }, (_, i) => [100 + i, Array.from({ length: cpus }, (_, c) => i * 1000 + c)] as const));
+    const p = h.readPacked();
+    expect(p.count).toBe(20);
+    const seen = new Map<number, number[]>();
+    for (let i = 0; i < p.count; i++) {
+      const k = p.keys.readUInt32LE(i * 4);
+      seen.set(k, Array.from({ length: cpus }, (_, c) => p.values.readUInt32LE(i * h.valueBufferSize + c * 8)));
+    }
+    expect(seen).toEqual(new Map(Array.from({ length: 20 }, (_, i) => [100 + i, Array.from({ length: cpus }, (_, c) => i * 1000 + c)])));
+    t.deleteMany(t.keys());
+    // an array lists every slot
+    const a = obj.map('array_map');
+    a.set(key(3), u64.encode(77n));
+    const pa = a.readPacked();
+    expect(pa.count).toBe(16);
+    expect(pa.keys.readUInt32LE(3 * 4)).toBe(3);
+    expect(pa.values.readBigUInt64LE(3 * 8)).toBe(77n);
+  });
+
   it('falls back to element calls on kernels without batch commands', () => {
     // Simulate an older kernel: every batch command fails the way bpf(2) does without support.
     const n = native() as unknown as Record<string, (...a: unknown[]) => unknown>;
@@ -208,6 +232,10 @@ describeRoot('BpfMap on kernel maps', () => {
       expect(new Map(m.entries())).toEqual(new Map(entries.map(([k, v]) => [k, v])));
       expect(m.deleteMany([0, 1, 999])).toBe(2);
       expect(m.keys()).toHaveLength(48);
+      const packed = o.map('hash_map').readPacked();
+      expect(packed.count).toBe(48);
+      expect(packed.keys.length).toBe(48 * 4);
+      expect(packed.values.length).toBe(48 * 16);
       // Each batch command was tried once, then the map remembered to go element by element.
       expect(calls.sort()).toEqual(['bpf_map_delete_batch', 'bpf_map_lookup_batch', 'bpf_map_update_batch']);
     } finally {

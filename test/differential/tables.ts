@@ -6,8 +6,10 @@
 // are reached too. Policers are left out: time in the kernel and in the model differ.
 
 import {
+  DIRECTIONS,
   emptyTables,
   MAX_ECMP,
+  policerIndex,
   MAX_LABEL,
   type Fec,
   type IlmEntry,
@@ -225,7 +227,7 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
   for (let i = rng.range(1, 3); i > 0; i--) t.local.add(formatIp(Buffer.concat([Buffer.from([0x20, 0x01, 0x0d, 0xb8]), rng.bytes(12)])));
 
   // policers: none, or present with rate 0 (no limit)
-  for (const isp of ispList) if (rng.chance(0.3)) t.policers.set(isp * 2 + rng.int(2), { rate: 0n, burst: BigInt(rng.range(0, 100_000)) });
+  for (const isp of ispList) if (rng.chance(0.3)) t.policers.set(policerIndex(isp, DIRECTIONS[rng.int(2)]!), { rate: 0n, burst: BigInt(rng.range(0, 100_000)) });
 
   dedupeScoped(t);
   return t;

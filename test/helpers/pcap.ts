@@ -51,7 +51,7 @@ export function encodePcap(frames: ReadonlyArray<Buffer | PcapRecord>): Buffer {
   g.writeUInt16LE(4, 6);
   g.writeUInt32LE(65535, 16);
   g.writeUInt32LE(LINKTYPE_ETHERNET, 20);
-  const parts = [g];
+  const parts: Buffer[] = [g];
   for (const f of frames) {
     const data = Buffer.isBuffer(f) ? f : f.data;
     const time = Buffer.isBuffer(f) ? 0 : f.time;

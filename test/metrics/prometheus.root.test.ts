@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DROP_REASONS } from '../../control/tables/types.js';
 import { describeRoot } from '../helpers/root.js';
 import { buildOnce, ROOT, Rig, sleep } from '../daemon/rig.js';
 
@@ -136,9 +137,8 @@ describeRoot('Prometheus scraping a running daemon', () => {
     expect(val(pps, { isp: 'alpha', direction: 'up' })).toBeGreaterThan(0);
     expect(find('point="out"')).toHaveLength(4);
     const drops = find('fecflow_drops_total');
-    expect(drops.map((s) => s.metric.reason).sort()).toEqual(
-      ['malformed', 'mtu_exceeded', 'no_fec', 'no_nexthop', 'no_route', 'policed', 'stack_too_deep', 'ttl_expired', 'tx_port', 'unknown_label', 'unknown_subscriber'],
-    );
+    // every reason of enum ff_drop_reason, zeros included
+    expect(drops.map((s) => s.metric.reason).sort()).toEqual([...DROP_REASONS].sort());
     expect(find('fecflow_policed_packets_total')).toHaveLength(4);
     expect(find('fecflow_label_packets_total').map((s) => s.metric.label).sort()).toEqual(['100000', '100001']);
     expect(find('fecflow_label_bytes_total')).toHaveLength(2);

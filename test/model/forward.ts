@@ -13,6 +13,7 @@ import {
   type NextHop,
   type Point,
   type Tables,
+  policerIndex,
 } from '../../control/tables/types.js';
 import { parseIp, parseMac, parsePrefix, prefixContains, type Family } from './addr.js';
 import { incrementalChecksum } from './checksum.js';
@@ -292,7 +293,7 @@ const NS_PER_SEC = 1_000_000_000n;
 
 /** Token bucket of FORWARDING.md "Policer"; true when the frame may go on. */
 function police(run: Run, isp: number, direction: Direction): boolean {
-  const index = isp * 2 + (direction === 'up' ? 0 : 1);
+  const index = policerIndex(isp, direction);
   const policer = run.tables.policers.get(index);
   if (!policer || policer.rate === 0n) return true;
   const state = run.opts.policerState ?? new Map<number, PolicerBucket>();
