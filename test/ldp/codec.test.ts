@@ -11,7 +11,11 @@ import { ipv6ToBuffer, ipv6ToString, readTlvs } from '../../control/ldp/tlv.js';
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 /** one message in a PDU from 1.1.1.1:0, decoded back */
-function roundTrip(m: Exclude<LdpMessage, { kind: 'ignored' }>): LdpMessage {
+type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** Encodes and decodes one message (fixtures are `as const`, so deeply readonly). */
+function roundTrip(fixture: DeepReadonly<Exclude<LdpMessage, { kind: 'ignored' }>>): LdpMessage {
+  const m = fixture as Exclude<LdpMessage, { kind: 'ignored' }>;
   const pdu = decodePdu(encodePdu('1.1.1.1', 0, [encodeMessage(m)]));
   expect(pdu.lsrId).toBe('1.1.1.1');
   expect(pdu.messages).toHaveLength(1);

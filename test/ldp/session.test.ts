@@ -169,7 +169,7 @@ describe('session', () => {
     const write = o.transport.write;
     o.transport = { ...o.transport, write: (b) => (writes++, write(b)) };
     t.up();
-    o.onMessage = (m) => t.s.send([{ kind: 'label-release', fec: (m as { fec: never }).fec, label: 16 }]);
+    o.onMessage = (m) => t.s.send([{ kind: 'label-release', fec: (m as unknown as { fec: never }).fec, label: 16 }]);
     writes = 0;
     const before = t.sent.length;
     t.peer([1, 2, 3].map((i) => ({ kind: 'label-withdraw' as const, id: 10 + i, fec: [{ type: 'prefix' as const, prefix: `10.${i}.0.0/16` }] })));
