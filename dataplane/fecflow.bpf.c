@@ -340,7 +340,9 @@ static __always_inline int last_pop(void *data, void *data_end, const struct cor
 		if (ip_ttl <= 1)
 			return -FF_DROP_TTL_EXPIRED - 1;
 		ip_set_ttl(*ip, proto, ip_ttl - 1);
-	} else {
+	} else if (ip_ttl > s->ttl) {
+		/* RFC 3443 section 3.1: the smaller of the two, so a label TTL set high by the
+		 * ingress (or by a peer) can never raise the IP TTL. */
 		ip_set_ttl(*ip, proto, s->ttl);
 	}
 	return proto;

@@ -68,6 +68,23 @@ describeRoot('xdp_core', () => {
     expect(parseFrame(r.data).ip!.checksumOk).toBe(true);
   });
 
+  it('uniform last pop never raises the IP TTL: a label TTL above it leaves the IP header as it is (RFC 3443 min)', () => {
+    // PHP with a label TTL of 200 over an IPv4 TTL of 7: the IP TTL stays 7, checksum untouched
+    let r = dp.run('xdp_core', labelled([L(L_PHP, 200)], upV4(7)));
+    expect(r.action).toBe(XDP_REDIRECT);
+    expect(hex(r.data)).toBe(hex(ether({ dst: '02:00:00:00:20:01', src: ROUTER, type: ETH_P_IP, payload: upV4(7) })));
+    // pop to the ISP, IPv6: hop limit 3 under a label TTL 255 stays 3
+    r = dp.run('xdp_core', labelled([L(L_TO_ISP, 255)], upV6(3)));
+    expect(r.action).toBe(XDP_REDIRECT);
+    expect(hex(r.data)).toBe(hex(toIsp(upV6(3))));
+    // equal after the decrement: label 11 -> t' = 10 over IP TTL 10
+    r = dp.run('xdp_core', labelled([L(L_TO_ISP, 11)], upV4(10)));
+    expect(hex(r.data)).toBe(hex(toIsp(upV4(10))));
+    // the label TTL still wins when it is the smaller one
+    r = dp.run('xdp_core', labelled([L(L_TO_ISP, 11)], upV4(64)));
+    expect(hex(r.data)).toBe(hex(toIsp(upV4(10))));
+  });
+
   it('PHP at the bottom (IPv6, pipe): hop limit decremented once, label TTL ignored', () => {
     pipe();
     const r = dp.run('xdp_core', labelled([L(L_PHP, 30)], upV6(64)));
@@ -204,7 +221,7 @@ describeRoot('xdp_core', () => {
 
   for (const mode of ['uniform', 'pipe'] as const) {
     for (const ttl of [1, 2, 64, 255]) {
-      it(`label TTL ${ttl} (${mode}): ${ttl <= 1 ? 'TTL_EXPIRED' : `swap to ${ttl - 1}, PHP sets IP TTL per mode`}`, () => {
+      it(`label TTL ${ttl} (${mode}): ${ttl <= 1 ? 'TTL_EXPIRED' : `swap to ${ttl - 1}, PHP sets IP TTL per mode (uniform: min with the IP TTL 100)`}`, () => {
         const t = standardTables();
         t.settings.ttlMode = mode;
         dp.load(t);
@@ -219,7 +236,7 @@ describeRoot('xdp_core', () => {
         }
         expect(hex(r.data)).toBe(hex(toCore([L(101, ttl - 1)], ip)));
         const php = dp.run('xdp_core', labelled([L(L_PHP, ttl)], ip));
-        const want = ether({ dst: '02:00:00:00:20:01', src: ROUTER, type: ETH_P_IP, payload: upV4(mode === 'uniform' ? ttl - 1 : 99) });
+        const want = ether({ dst: '02:00:00:00:20:01', src: ROUTER, type: ETH_P_IP, payload: upV4(mode === 'uniform' ? Math.min(ttl - 1, 100) : 99) });
         expect(hex(php.data)).toBe(hex(want));
         expect(parseFrame(php.data).ip!.checksumOk).toBe(true);
       });

@@ -491,10 +491,11 @@ function coreProgram(run: Run): ModelResult {
     return entry.ttl <= 1 ? undefined : entry.ttl - 1;
   };
 
-  // Last pop (RFC 3443): uniform copies t' into the IP header, pipe decrements the IP TTL.
+  // Last pop (RFC 3443): uniform copies t' into the IP header unless the IP TTL is already
+  // smaller (section 3.1: the minimum of the two), pipe decrements the IP TTL.
   const lastPopTtl = (packet: Buffer, ip: IpHeader, ttl: number): boolean => {
     if (uniform) {
-      setIpTtl(packet, ip, ttl);
+      if (ip.ttl > ttl) setIpTtl(packet, ip, ttl);
       return true;
     }
     if (ip.ttl <= 1) return false;
