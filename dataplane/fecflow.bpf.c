@@ -41,6 +41,14 @@ static __always_inline void settings_read(struct ff_settings *out)
 		__builtin_memset(out, 0, sizeof(*out));
 }
 
+static __always_inline int unknown_policy_pass(void)
+{
+	__u32 zero = 0;
+	struct ff_settings *s = bpf_map_lookup_elem(&settings, &zero);
+
+	return s && s->unknown_policy == FF_UNKNOWN_PASS;
+}
+
 static __always_inline void ip_set_ttl(void *ip, __u16 proto, __u8 ttl)
 {
 	if (proto == ETH_P_IP)
@@ -201,6 +209,12 @@ int xdp_access(struct xdp_md *ctx)
 		break;
 	case FF_PARSE_PASS:
 		return XDP_PASS;
+	case FF_PARSE_TOO_MANY_TAGS:
+		/* No classifier can match a third tag: it is an unknown subscriber, and the kernel
+		 * must not see it unless the operator's policy says so. */
+		if (unknown_policy_pass())
+			return XDP_PASS;
+		return ff_drop(FF_DROP_UNKNOWN_SUBSCRIBER, p.len);
 	default:
 		return ff_drop(FF_DROP_MALFORMED, p.len);
 	}
@@ -272,6 +286,7 @@ int xdp_isp(struct xdp_md *ctx)
 	case FF_PARSE_OK:
 		break;
 	case FF_PARSE_PASS:
+	case FF_PARSE_TOO_MANY_TAGS: /* an ISP link's own business (FORWARDING.md) */
 		return XDP_PASS;
 	default:
 		return ff_drop(FF_DROP_MALFORMED, p.len);

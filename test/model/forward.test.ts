@@ -222,13 +222,20 @@ describe('access program: parsing and local traffic', () => {
     const mcast = accessFrame(ipv4({ src: '100.64.0.1', dst: '239.1.1.1', ttl: 64, protocol: 17 }));
     const ll6 = accessFrame(ipv6({ src: 'fe80::1', dst: 'fe80::2', hopLimit: 255, nextHeader: 58 }), ETH_P_IPV6);
     const mc6 = accessFrame(ipv6({ src: '2001:db8::1', dst: 'ff02::1', hopLimit: 1, nextHeader: 58 }), ETH_P_IPV6);
-    const threeTags = ethernet(ROUTER_MAC, SUB_MAC, [1, 2, 3].map((vid) => ({ tpid: ETH_P_8021Q, vid })), ETH_P_IPV4, v4packet());
-    for (const f of [arp, mpls, mcastMac, toRouter, bcast, mcast, ll6, mc6, threeTags]) {
+    for (const f of [arp, mpls, mcastMac, toRouter, bcast, mcast, ll6, mc6]) {
       const r = forward(t, 'access', f, { ingressIfindex: ACCESS_IF });
       expect(r.verdict).toBe('pass');
       expect(r.frame).toEqual(f);
       expect(r.counters.drops).toEqual([]);
     }
+  });
+
+  it('treats a third VLAN tag as an unknown subscriber: dropped, or passed only under the pass policy', () => {
+    const threeTags = ethernet(ROUTER_MAC, SUB_MAC, [1, 2, 3].map((vid) => ({ tpid: ETH_P_8021Q, vid })), ETH_P_IPV4, v4packet());
+    expectDrop(forward(tables(), 'access', threeTags, { ingressIfindex: ACCESS_IF }), 'unknown_subscriber', threeTags.length);
+    const r = forward(tables((t) => (t.settings.unknownPolicy = 'pass')), 'access', threeTags, { ingressIfindex: ACCESS_IF });
+    expect(r.verdict).toBe('pass');
+    expect(r.frame).toEqual(threeTags);
   });
 
   it('drops a malformed IP header even when it is for the router', () => {

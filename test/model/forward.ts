@@ -167,6 +167,10 @@ function parseLink(frame: Buffer, maxTags: number): Link | undefined {
   return { dst: frame.subarray(0, 6), src: frame.subarray(6, 12), tags, ethertype, l3: offset };
 }
 
+function isVlanTpid(ethertype: number): boolean {
+  return ethertype === ETH_P_8021Q || ethertype === ETH_P_8021AD;
+}
+
 /** Validates the IP header at `offset` by the given version; undefined means MALFORMED. */
 function parseIpHeader(frame: Buffer, offset: number, version: 4 | 6): IpHeader | undefined {
   const avail = frame.length - offset;
@@ -425,6 +429,12 @@ function classify(run: Run, link: Link, ip: IpHeader): number | undefined {
 }
 
 function accessProgram(run: Run): ModelResult {
+  // A third tag: no classifier can match it, so it is an unknown subscriber (never a free
+  // ride to the kernel).
+  const tagged = parseLink(run.received, 2);
+  if (tagged && tagged.tags.length === 2 && isVlanTpid(tagged.ethertype)) {
+    return run.tables.settings.unknownPolicy === 'pass' ? run.pass() : run.drop('unknown_subscriber');
+  }
   const edge = parseEdge(run, 2);
   if ('result' in edge) return edge.result;
   const { link, ip } = edge;
