@@ -237,14 +237,14 @@ struct ff_local_key {
 };
 
 /* policer: indexed by isp * FF_DIR_MAX + direction. rate == 0 means no limit. The
- * control plane writes rate and burst; tokens and last_ns belong to the data plane and are
- * reset (tokens = burst) whenever rate or burst change. */
+ * control plane writes rate and burst; tokens, frac and last_ns belong to the data plane and
+ * are reset (tokens = burst, frac = 0) whenever rate or burst change. */
 struct ff_policer {
 	struct bpf_spin_lock lock;
-	__u32 pad;
+	__u32 frac;    /* the fraction of a byte earned but not yet credited, in 1e-9 bytes */
 	__u64 rate;    /* bytes per second */
 	__u64 burst;   /* bytes */
-	__u64 tokens;  /* bytes, scaled by nothing */
+	__u64 tokens;  /* whole bytes */
 	__u64 last_ns;
 };
 

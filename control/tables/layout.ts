@@ -108,7 +108,8 @@ export const localKeyCodec = struct({ family: u8, pad: pad(3), addr: bytes(16) }
 /** `lock` is a struct bpf_spin_lock the kernel owns; it is written as zero and never read. */
 export const policerCodec = struct({
   lock: pad(4),
-  pad: pad(4),
+  /** the data plane's carried fraction of a byte, in 1e-9 bytes (written as 0) */
+  frac: u32,
   rate: u64,
   burst: u64,
   tokens: u64,
@@ -426,7 +427,7 @@ function decodeIlm(b: Buffer): IlmEntry {
 
 /** A fresh bucket: full (tokens = burst), so a rate change never starts with a debt. */
 function encodePolicer(p: Policer): Buffer {
-  return policerCodec.encode({ rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
+  return policerCodec.encode({ frac: 0, rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
 }
 
 function encodeLocal(addr: string): Buffer {

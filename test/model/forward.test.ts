@@ -293,8 +293,24 @@ describe('access program: TTL, next hop, MTU, policer, tx_port', () => {
     expectDrop(second, 'policed', f.length);
     expect(second.counters.isp).toEqual([{ isp: 3, direction: 'up', point: 'policed', packets: 1, bytes: f.length - 14 }]);
     expect(at(1_084_000_000n).verdict).toBe('redirect'); // +74 ms -> 142
-    expect(policerState.get(6)).toEqual({ tokens: 0n, lastNs: 1_084_000_000n });
-    expect(at(5_000_000_000n).verdict).toBe('redirect'); // capped at 1 s, then at burst
+    expect(policerState.get(6)).toEqual({ tokens: 0n, lastNs: 1_084_000_000n, frac: 0n });
+    expect(at(5_000_000_000n).verdict).toBe('redirect'); // refilled, then capped at burst
+    expect(policerState.get(6)).toEqual({ tokens: 58n, lastNs: 5_000_000_000n, frac: 0n });
+  });
+
+  it('carries the fraction of a byte between frames, and is exact at the largest rate', () => {
+    // 7 B/s: 0.1 s earns 0.7 B; ten such frames earn 7 B, not 0
+    const t = tables((t) => t.policers.set(3 * 2, { rate: 7n, burst: 1_000_000n }));
+    const f = accessFrame(v4packet(64, Buffer.alloc(100)));
+    const policerState = new Map([[6, { tokens: 0n, lastNs: 0n }]]);
+    for (let i = 1; i <= 10; i++) forward(t, 'access', f, { ingressIfindex: ACCESS_IF, nowNs: BigInt(i) * 100_000_000n, policerState });
+    expect(policerState.get(6)).toEqual({ tokens: 7n, lastNs: 1_000_000_000n, frac: 0n });
+    // 2^53-1 bit/s for 0.3 s from empty
+    const rate = BigInt(Number.MAX_SAFE_INTEGER) / 8n;
+    const big = tables((t) => t.policers.set(3 * 2, { rate, burst: BigInt(Number.MAX_SAFE_INTEGER) }));
+    const s2 = new Map([[6, { tokens: 0n, lastNs: 1n }]]);
+    expect(forward(big, 'access', f, { ingressIfindex: ACCESS_IF, nowNs: 300_000_001n, policerState: s2 }).verdict).toBe('redirect');
+    expect(s2.get(6)).toEqual({ tokens: (300_000_000n * rate) / 1_000_000_000n - BigInt(f.length), lastNs: 300_000_001n, frac: (300_000_000n * rate) % 1_000_000_000n });
   });
 
   it('spreads flows over an ECMP group by flow_hash % count', () => {

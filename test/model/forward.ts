@@ -26,6 +26,8 @@ export type Verdict = 'pass' | 'drop' | 'redirect';
 export interface PolicerBucket {
   tokens: bigint;
   lastNs: bigint;
+  /** earned but not yet credited, in 1e-9 bytes (0 when absent) */
+  frac?: bigint;
 }
 /** Keyed by policer index (isp * 2 + direction); an absent bucket starts full. */
 export type PolicerState = Map<number, PolicerBucket>;
@@ -302,14 +304,19 @@ function police(run: Run, isp: number, direction: Direction): boolean {
   const state = run.opts.policerState ?? new Map<number, PolicerBucket>();
   const bucket = state.get(index) ?? { tokens: policer.burst, lastNs: 0n };
   const now = run.opts.nowNs ?? 0n;
-  // unsigned difference as in the data plane; a clock going backwards reads as a long wait
-  let elapsed = BigInt.asUintN(64, now - bucket.lastNs);
-  if (elapsed > NS_PER_SEC) elapsed = NS_PER_SEC;
-  let tokens = bucket.tokens + (elapsed * policer.rate) / NS_PER_SEC;
-  if (tokens > policer.burst) tokens = policer.burst;
+  // a clock reading older than the bucket's (another CPU) earns nothing
+  const elapsed = now > bucket.lastNs ? now - bucket.lastNs : 0n;
+  // exact: every nanosecond earns rate / 10^9 bytes, the fraction carried to the next frame
+  const earned = elapsed * policer.rate + (bucket.frac ?? 0n);
+  let tokens = bucket.tokens + earned / NS_PER_SEC;
+  let frac = earned % NS_PER_SEC;
+  if (tokens >= policer.burst) {
+    tokens = policer.burst;
+    frac = 0n;
+  }
   const len = BigInt(run.len);
   const conforms = tokens >= len;
-  state.set(index, { tokens: conforms ? tokens - len : tokens, lastNs: now });
+  state.set(index, { tokens: conforms ? tokens - len : tokens, lastNs: now > bucket.lastNs ? now : bucket.lastNs, frac });
   return conforms;
 }
 
