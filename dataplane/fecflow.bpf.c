@@ -57,11 +57,32 @@ static __always_inline void ip_set_ttl(void *ip, __u16 proto, __u8 ttl)
 		((struct ipv6hdr *)ip)->hop_limit = ttl;
 }
 
-/* Traffic for the router itself or for the link, which the kernel handles. */
-static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
+/* Whether the destination of a validated IP header is one of the router's own addresses. */
+static __always_inline int dst_is_router(void *ip, __u16 proto, void *data_end)
 {
 	struct ff_local_key key = {};
 
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip4 = ip;
+
+		if ((void *)(ip4 + 1) > data_end)
+			return 0;
+		key.family = 4;
+		__builtin_memcpy(key.addr, &ip4->daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = ip;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return 0;
+		key.family = 6;
+		__builtin_memcpy(key.addr, ip6->daddr.in6_u.u6_addr8, 16);
+	}
+	return bpf_map_lookup_elem(&local, &key) != NULL;
+}
+
+/* Traffic for the router itself or for the link, which the kernel handles. */
+static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
+{
 	if (p->eth->h_dest[0] & 1)
 		return 1;
 	if (p->proto == ETH_P_IP) {
@@ -71,8 +92,6 @@ static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
 			return 0;
 		if (ip->daddr == 0xffffffff || (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
 			return 1;
-		key.family = 4;
-		__builtin_memcpy(key.addr, &ip->daddr, 4);
 	} else {
 		struct ipv6hdr *ip6 = p->ip;
 		__u8 *d;
@@ -82,10 +101,8 @@ static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
 		d = ip6->daddr.in6_u.u6_addr8;
 		if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))
 			return 1;
-		key.family = 6;
-		__builtin_memcpy(key.addr, d, 16);
 	}
-	return bpf_map_lookup_elem(&local, &key) != NULL;
+	return dst_is_router(p->ip, p->proto, data_end);
 }
 
 /* A next-hop group with 1..FF_MAX_ECMP members, or NULL. */
@@ -363,7 +380,10 @@ static __always_inline int last_pop(void *data, void *data_end, const struct cor
 	return proto;
 }
 
-/* Explicit null at the bottom: strip the labels and hand the IP packet to the kernel. */
+/* Explicit null at the bottom: strip the labels and hand the IP packet to the kernel if it is
+ * addressed to the router. Nothing else may reach the kernel this way (anyone on a core link
+ * could route through the router's IP stack), and there is no unlabelled forwarding table to
+ * send it on with: the label that named its ISP is gone. */
 static __always_inline int core_explicit_null(struct xdp_md *ctx, const struct core_state *s)
 {
 	void *data = (void *)(long)ctx->data;
@@ -376,6 +396,8 @@ static __always_inline int core_explicit_null(struct xdp_md *ctx, const struct c
 	proto = last_pop(data, data_end, s, &ip);
 	if (proto < 0)
 		return ff_drop(-proto - 1, s->len);
+	if (!dst_is_router(ip, proto, data_end))
+		return ff_drop(FF_DROP_NO_ROUTE, s->len);
 	if (data + sizeof(macs) > data_end)
 		return ff_drop(FF_DROP_MALFORMED, s->len);
 	__builtin_memcpy(macs, data, sizeof(macs));

@@ -190,16 +190,25 @@ describeRoot('xdp_core', () => {
     expect(hex(r.data)).toBe(hex(ether({ dst: SUB_MAC, src: ROUTER, payload: downV4(9) })));
   });
 
-  for (const [label, ip, type] of [
-    [0, upV4, ETH_P_IP],
-    [2, upV6, ETH_P_IPV6],
+  // the router's own addresses in standardTables().local
+  const toRouterV4 = (ttl: number) => upV4(ttl, { dst: '100.64.0.1' });
+  const toRouterV6 = (ttl: number) => upV6(ttl, { dst: '2001:db8:100::1' });
+  for (const [label, ip, toRouter, type] of [
+    [0, upV4, toRouterV4, ETH_P_IP],
+    [2, upV6, toRouterV6, ETH_P_IPV6],
   ] as const) {
-    it(`explicit null ${label} at the bottom: popped and passed to the kernel as IP (uniform TTL)`, () => {
-      const frame = labelled([L(label, 20)], ip(64));
+    it(`explicit null ${label} at the bottom, addressed to the router: popped and passed to the kernel as IP (uniform TTL)`, () => {
+      const frame = labelled([L(label, 20)], toRouter(64));
       const r = dp.runCounted('xdp_core', frame);
       expect(r.action).toBe(XDP_PASS);
-      expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type, payload: ip(19) })));
+      expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type, payload: toRouter(19) })));
       expect(r.delta.drops).toEqual({});
+    });
+    it(`explicit null ${label} at the bottom, addressed elsewhere: dropped NO_ROUTE, never handed to the kernel`, () => {
+      const frame = labelled([L(label, 20)], ip(64));
+      const r = dp.runCounted('xdp_core', frame);
+      expect(r.action).toBe(XDP_DROP);
+      expect(r.delta.drops).toEqual({ no_route: counter(1, frame.length) });
     });
     it(`explicit null ${label} above a label: popped, the label below is looked up`, () => {
       const inner = ip(64);
@@ -210,8 +219,8 @@ describeRoot('xdp_core', () => {
 
   it('explicit null at the bottom in pipe mode decrements the IP TTL', () => {
     pipe();
-    const r = dp.run('xdp_core', labelled([L(0, 20)], upV4(64)));
-    expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type: ETH_P_IP, payload: upV4(63) })));
+    const r = dp.run('xdp_core', labelled([L(0, 20)], toRouterV4(64)));
+    expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type: ETH_P_IP, payload: toRouterV4(63) })));
   });
 
   it('explicit null with a non-IP packet below is MALFORMED', () => {

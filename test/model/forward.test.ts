@@ -574,10 +574,11 @@ describe('core program: pops', () => {
     expect(r.counters.isp).toEqual([]);
   });
 
-  it('explicit null at the bottom: pops and passes the IP packet to the kernel', () => {
+  it('explicit null at the bottom: pops and passes the IP packet to the kernel when it is for the router', () => {
     const packet = v4packet(64);
     const f = coreFrame([{ label: 0, s: true, ttl: 5 }], packet);
-    const r = forward(core(), 'core', f, { ingressIfindex: CORE_IF });
+    expectDrop(forward(core(), 'core', f, { ingressIfindex: CORE_IF }), 'no_route', f.length);
+    const r = forward(core('uniform', (t) => t.local.add('198.51.100.7')), 'core', f, { ingressIfindex: CORE_IF });
     expect(r.verdict).toBe('pass');
     expect(hex(r.frame)).toBe(hex(f.subarray(0, 12)) + '0800' + hex(withTtl(packet, 4)));
     expect(r.counters).toEqual({ isp: [], labels: [], drops: [] });

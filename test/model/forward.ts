@@ -548,6 +548,9 @@ function coreProgram(run: Run): ModelResult {
       const ip = parseInnerIp(work, inner);
       if (!ip) return run.drop('malformed');
       if (!lastPopTtl(work, ip, ttl)) return run.drop('ttl_expired');
+      // only the router's own traffic goes to the kernel; there is no table to forward the
+      // rest by, the label that named its ISP being gone
+      if (!isLocalAddress(tables, ip)) return run.drop('no_route');
       return run.pass(popped(work, inner, ipEthertype(ip.version)));
     }
 
