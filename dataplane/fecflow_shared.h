@@ -248,6 +248,15 @@ struct ff_policer {
 	__u64 last_ns;
 };
 
+/* hash_key[0]: the node's secret ECMP hash key. User space writes a random one once, when the
+ * entry is still zero, and the pinned map keeps it across restarts, so flows stay on their
+ * members; a key nobody can guess keeps anyone from choosing flows that all land on one
+ * member. Zero (never written) is the unkeyed hash. */
+struct ff_hash_key {
+	__u32 k0; /* xor-ed into the initial state */
+	__u32 k1; /* xor-ed in before the finalizer */
+};
+
 /* Value of every counter map (per-CPU; user space sums the CPUs). */
 struct ff_counter {
 	__u64 packets;

@@ -203,6 +203,14 @@ struct {
 	__type(value, struct ff_policer);
 } policer SEC(".maps");
 
+/* The ECMP hash key (struct ff_hash_key); not part of the reconciled configuration. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ff_hash_key);
+} hash_key SEC(".maps");
+
 /* --- counters, owned by the data plane, summed over CPUs in user space --------------- */
 
 struct {

@@ -115,6 +115,7 @@ export const policerCodec = struct({
   tokens: u64,
   lastNs: u64,
 });
+export const hashKeyCodec = struct({ k0: u32, k1: u32 });
 export const counterCodec = struct({ packets: u64, bytes: u64 });
 
 /** C struct name -> codec, for the BTF layout check. */
@@ -135,6 +136,7 @@ export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
   ff_isp_port_key: ispPortKeyCodec,
   ff_local_key: localKeyCodec,
   ff_policer: policerCodec,
+  ff_hash_key: hashKeyCodec,
   ff_counter: counterCodec,
 };
 
@@ -166,8 +168,11 @@ export interface MapLayout {
   key: Codec<any>;
   /** For per-CPU maps, the value of one CPU. */
   value: Codec<any>;
-  /** config: written by the control plane; counter: owned by the data plane (per-CPU). */
-  kind: 'config' | 'counter';
+  /**
+   * config: written by the reconciler; counter: owned by the data plane (per-CPU); state: the
+   * node's own, written once at start when still empty (hash_key), never reconciled.
+   */
+  kind: 'config' | 'counter' | 'state';
 }
 
 function layout(name: string, key: Codec<any>, value: Codec<any>, kind: MapLayout['kind'] = 'config'): MapLayout {
@@ -199,6 +204,7 @@ export const MAPS = {
   isp_port: layout('isp_port', ispPortKeyCodec, subClassCodec),
   local: layout('local', localKeyCodec, u32),
   policer: layout('policer', u32, policerCodec),
+  hash_key: layout('hash_key', u32, hashKeyCodec, 'state'),
   isp_stats: layout('isp_stats', u32, counterCodec, 'counter'),
   label_stats: layout('label_stats', u32, counterCodec, 'counter'),
   drop_stats: layout('drop_stats', u32, counterCodec, 'counter'),

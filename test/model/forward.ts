@@ -16,7 +16,7 @@ import {
 } from '../../control/tables/types.js';
 import { parseIp, parseMac, parsePrefix, prefixContains, type Family } from './addr.js';
 import { incrementalChecksum } from './checksum.js';
-import { ipFlowHash, mplsFlowHash } from './hash.js';
+import { ipFlowHash, mplsFlowHash, type HashKey } from './hash.js';
 import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_IPV4, ETH_P_IPV6, ETH_P_MPLS } from './frames.js';
 
 export type Program = 'access' | 'core' | 'isp';
@@ -34,6 +34,8 @@ export type PolicerState = Map<number, PolicerBucket>;
 
 export interface ForwardOptions {
   ingressIfindex: number;
+  /** hash_key[0] of the data plane; absent: zero, the unkeyed hash */
+  hashKey?: HashKey;
   nowNs?: bigint;
   policerState?: PolicerState;
 }
@@ -388,7 +390,7 @@ function pushAndRedirect(run: Run, link: Link, ip: IpHeader, isp: number, direct
     labelTtl = 255;
   }
 
-  const nexthop = selectNextHop(tables, fec.nhGroup, ipFlowHash(run.received, ip.offset, ip.version));
+  const nexthop = selectNextHop(tables, fec.nhGroup, ipFlowHash(run.received, ip.offset, ip.version, run.opts.hashKey));
   if (!nexthop) return run.drop('no_nexthop');
 
   const header = ethernetHeader(parseMac(nexthop.dmac), parseMac(nexthop.smac), nextHopTags(nexthop), ETH_P_MPLS);
@@ -493,7 +495,7 @@ function coreProgram(run: Run): ModelResult {
   if (run.len < ETH_HLEN) return run.drop('malformed');
   if (run.received.readUInt16BE(12) !== ETH_P_MPLS) return run.pass();
 
-  const flowHash = mplsFlowHash(run.received, ETH_HLEN);
+  const flowHash = mplsFlowHash(run.received, ETH_HLEN, run.opts.hashKey);
   // A working copy: popping moves `top` down the stack, TTL rewrites land in place.
   const work = Buffer.from(run.received);
   let top = ETH_HLEN;
