@@ -7,9 +7,10 @@ import type { CliContext, CommandModule } from '../context.js';
 import { wantsJson } from '../context.js';
 import { json, si, table } from '../output.js';
 
+/** Counters as the API sends them: decimal strings of 64-bit values. */
 interface Pc {
-  packets: number;
-  bytes: number;
+  packets: string;
+  bytes: string;
 }
 interface IspStats {
   isp: string;
@@ -20,7 +21,7 @@ interface IspStats {
 export interface StatsSample {
   at: number;
   isps: IspStats[];
-  drops: Array<{ reason: string; packets: number; bytes: number }>;
+  drops: Array<{ reason: string; packets: string; bytes: string }>;
 }
 
 export interface IspRate {
@@ -32,13 +33,23 @@ export interface IspRate {
   policedPps: number;
 }
 
-const through = (d: IspStats['up']): Pc => ({ packets: d.in.packets + d.out.packets, bytes: d.in.bytes + d.out.bytes });
+interface Sum {
+  packets: bigint;
+  bytes: bigint;
+}
+
+const through = (d: IspStats['up']): Sum => ({ packets: BigInt(d.in.packets) + BigInt(d.out.packets), bytes: BigInt(d.in.bytes) + BigInt(d.out.bytes) });
 
 /** Rates between two samples; counters that went backwards (a restart) count from zero. */
-export function rates(a: StatsSample, b: StatsSample): { seconds: number; isps: IspRate[]; drops: Array<{ reason: string; pps: number; total: number }> } {
+export function rates(a: StatsSample, b: StatsSample): { seconds: number; isps: IspRate[]; drops: Array<{ reason: string; pps: number; total: bigint }> } {
   const dt = Math.max(0.001, (b.at - a.at) / 1000);
   const prev = new Map(a.isps.map((i) => [i.isp, i]));
-  const delta = (x: number, y: number | undefined): number => (y === undefined || x < y ? x : x - y);
+  // exact in bigint; only the difference between two samples becomes a number
+  const delta = (xs: bigint | string, ys: bigint | string | undefined): number => {
+    const x = BigInt(xs);
+    const y = ys === undefined ? undefined : BigInt(ys);
+    return Number(y === undefined || x < y ? x : x - y);
+  };
   const isps = b.isps.map((i) => {
     const p = prev.get(i.isp);
     const up = through(i.up);
@@ -55,7 +66,7 @@ export function rates(a: StatsSample, b: StatsSample): { seconds: number; isps: 
     };
   });
   const pdrops = new Map(a.drops.map((d) => [d.reason, d.packets]));
-  const drops = b.drops.map((d) => ({ reason: d.reason, pps: delta(d.packets, pdrops.get(d.reason)) / dt, total: d.packets }));
+  const drops = b.drops.map((d) => ({ reason: d.reason, pps: delta(d.packets, pdrops.get(d.reason)) / dt, total: BigInt(d.packets) }));
   return { seconds: dt, isps, drops };
 }
 
@@ -64,9 +75,9 @@ function render(r: ReturnType<typeof rates>): string {
     ['isp', 'up pkt/s', 'up bit/s', 'down pkt/s', 'down bit/s', 'policed pkt/s'],
     r.isps.map((i) => [i.isp, si(i.upPps), si(i.upBps, 'bit/s'), si(i.downPps), si(i.downBps, 'bit/s'), si(i.policedPps)]),
   );
-  const drops = r.drops.filter((d) => d.total > 0);
+  const drops = r.drops.filter((d) => d.total > 0n);
   const dropText = drops.length
-    ? table(['drop reason', 'pkt/s', 'total'], drops.map((d) => [d.reason, si(d.pps), d.total]))
+    ? table(['drop reason', 'pkt/s', 'total'], drops.map((d) => [d.reason, si(d.pps), String(d.total)]))
     : 'no drops\n';
   return `${isp}\n${dropText}`;
 }
