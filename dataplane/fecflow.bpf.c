@@ -105,6 +105,15 @@ static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
 	return dst_is_router(p->ip, p->proto, data_end);
 }
 
+/* Whether a classifier match arrived on the line its subscriber is provisioned on: the same
+ * port and the same tags (none, one, or outer + inner). */
+static __always_inline int on_its_line(const struct ff_sub_match *m, __u32 ifindex,
+				       const struct ff_l3 *p)
+{
+	return m->ifindex == ifindex && m->outer_vid == p->outer_vid &&
+	       m->inner_vid == p->inner_vid;
+}
+
 /* A next-hop group with 1..FF_MAX_ECMP members, or NULL. */
 static __always_inline struct ff_nh_group *nh_group_get(__u32 id)
 {
@@ -216,7 +225,7 @@ int xdp_access(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ff_l3 p = { .len = data_end - data };
-	struct ff_sub_class *c = NULL;
+	struct ff_sub_match *c = NULL;
 	struct ff_settings st;
 	struct ff_fec *fec;
 	__u32 isp;
@@ -240,13 +249,16 @@ int xdp_access(struct xdp_md *ctx)
 
 	settings_read(&st);
 
-	/* Classify: source MAC, then VLAN, then source prefix; first match wins. A classifier
-	 * the control plane left empty is not looked up. */
+	/* Classify: source MAC, then VLAN, then source prefix; first match wins, and a MAC or
+	 * prefix match must be on its subscriber's line (the VLAN key holds the line itself). A
+	 * classifier the control plane left empty is not looked up. */
 	if (!(st.skip & FF_SKIP_SUB_MAC)) {
 		struct ff_mac_key mk = {};
 
 		__builtin_memcpy(mk.mac, p.eth->h_source, ETH_ALEN);
 		c = bpf_map_lookup_elem(&sub_mac, &mk);
+		if (c && !on_its_line(c, ctx->ingress_ifindex, &p))
+			return ff_drop(FF_DROP_WRONG_PORT, p.len);
 	}
 	if (!c && p.ntags && !(st.skip & FF_SKIP_SUB_VLAN)) {
 		struct ff_vlan_key vk = {
@@ -271,6 +283,8 @@ int xdp_access(struct xdp_md *ctx)
 				return ff_drop(FF_DROP_MALFORMED, p.len);
 			c = ff_prefix_v6(&sub_v6_exact, &sub_v6, &st, FF_PT_SUB_V6, &ip6->saddr);
 		}
+		if (c && !on_its_line(c, ctx->ingress_ifindex, &p))
+			return ff_drop(FF_DROP_WRONG_PORT, p.len);
 	}
 	if (!c) {
 		if (st.unknown_policy == FF_UNKNOWN_PASS)

@@ -83,7 +83,8 @@ enum ff_drop_reason {
 	FF_DROP_NO_NEXTHOP = 8,         /* the FEC's next hop (group) is missing or empty */
 	FF_DROP_STACK_TOO_DEEP = 9,     /* more pops than the data plane follows (3) */
 	FF_DROP_TX_PORT = 10,           /* the egress port is not in tx_port */
-	FF_DROP_MAX = 11,
+	FF_DROP_WRONG_PORT = 11,        /* access: a known MAC or source prefix on another line than its subscriber's */
+	FF_DROP_MAX = 12,
 };
 
 /* The six prefix tables. Each is split in two maps: <table>_exact, a hash holding the
@@ -159,9 +160,20 @@ struct ff_scoped_v6_key {
 	__u8 addr[16];
 };
 
-/* The value of every classifier: which ISP the end-user belongs to. */
+/* The value of isp_port: which ISP an ISP-facing port (or VLAN) belongs to. */
 struct ff_sub_class {
 	__u32 isp;
+};
+
+/* The value of every subscriber classifier (sub_mac, sub_vlan, sub_v4*, sub_v6*): the ISP, and
+ * the access line the subscriber is provisioned on: the port and its tags (0 for none). A
+ * match counts only on that line; the same MAC or source address elsewhere, which anyone can
+ * set, is dropped (FF_DROP_WRONG_PORT) instead of moving traffic into another line's ISP. */
+struct ff_sub_match {
+	__u32 isp;
+	__u32 ifindex;
+	__u16 outer_vid; /* 0: untagged line */
+	__u16 inner_vid; /* 0: one tag or none */
 };
 
 /* A label stack to push and where to send the result. label[0] is the top (outermost)

@@ -278,6 +278,17 @@ export class Checker {
     }
   }
 
+  /** The name of the node's access interface when it has exactly one. */
+  private onlyAccessPort(): string | undefined {
+    let found: string | undefined;
+    for (const i of this.ifaces.values()) {
+      if (i.role !== 'access') continue;
+      if (found !== undefined) return undefined;
+      found = i.name;
+    }
+    return found;
+  }
+
   private isp(path: Path, ref: IspRef): Isp | undefined {
     const isp = resolveIsp(this.isps, ref);
     if (isp) return isp;
@@ -425,6 +436,13 @@ export class Checker {
       const p = parsePrefix(text);
       if (p.ok && isp) keys.prefix({ p: p.value, isp, sub: s.name, path: itemPath([...base, 'match', 'prefix'], get(raw, 'match', 'prefix'), k) });
     });
+
+    // A MAC or prefix match is honoured only on the subscriber's access line (DESIGN.md): the
+    // port must be known, from match.vlan, deliver.interface, or the node's only access port.
+    if ((s.match.mac !== undefined || s.match.prefix !== undefined) && !s.match.vlan && s.deliver?.interface === undefined && !this.onlyAccessPort()) {
+      const n = [...this.ifaces.values()].filter((i) => i.role === 'access').length;
+      this.issue([...base, 'match'], `a match by MAC or prefix holds only on the subscriber's access port: name it in deliver.interface (or match.vlan); this node has ${n} access interfaces`);
+    }
 
     const d = resolveDelivery(s);
     if (!d) return;

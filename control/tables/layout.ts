@@ -29,6 +29,7 @@ import {
   type NextHop,
   type Policer,
   type ScopedPrefix,
+  type SubClass,
   type SubRoute,
   type Tables,
 } from './types.js';
@@ -76,6 +77,7 @@ export const lpmV6KeyCodec = struct({ prefixlen: u32, addr: ipv6 });
 export const scopedV4KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv4 });
 export const scopedV6KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv6 });
 export const subClassCodec = struct({ isp: u32 });
+export const subMatchCodec = struct({ isp: u32, ifindex: u32, outerVid: u16, innerVid: u16 });
 export const fecCodec = struct({
   label: array(u32, MAX_LABELS),
   nlabels: u8,
@@ -128,6 +130,7 @@ export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
   ff_scoped_v4_key: scopedV4KeyCodec,
   ff_scoped_v6_key: scopedV6KeyCodec,
   ff_sub_class: subClassCodec,
+  ff_sub_match: subMatchCodec,
   ff_fec: fecCodec,
   ff_nh_group: nhGroupCodec,
   ff_nexthop: nexthopCodec,
@@ -182,12 +185,12 @@ function layout(name: string, key: Codec<any>, value: Codec<any>, kind: MapLayou
 /** Every map of the object, by name. The names are the C names and must not change. */
 export const MAPS = {
   settings: layout('settings', u32, settingsCodec),
-  sub_mac: layout('sub_mac', macKeyCodec, subClassCodec),
-  sub_vlan: layout('sub_vlan', vlanKeyCodec, subClassCodec),
-  sub_v4_exact: layout('sub_v4_exact', lpmV4KeyCodec, subClassCodec),
-  sub_v4: layout('sub_v4', lpmV4KeyCodec, subClassCodec),
-  sub_v6_exact: layout('sub_v6_exact', lpmV6KeyCodec, subClassCodec),
-  sub_v6: layout('sub_v6', lpmV6KeyCodec, subClassCodec),
+  sub_mac: layout('sub_mac', macKeyCodec, subMatchCodec),
+  sub_vlan: layout('sub_vlan', vlanKeyCodec, subMatchCodec),
+  sub_v4_exact: layout('sub_v4_exact', lpmV4KeyCodec, subMatchCodec),
+  sub_v4: layout('sub_v4', lpmV4KeyCodec, subMatchCodec),
+  sub_v6_exact: layout('sub_v6_exact', lpmV6KeyCodec, subMatchCodec),
+  sub_v6: layout('sub_v6', lpmV6KeyCodec, subMatchCodec),
   fec_up: layout('fec_up', u32, fecCodec),
   nh_group: layout('nh_group', u32, nhGroupCodec),
   nexthop: layout('nexthop', u32, nexthopCodec),
@@ -473,22 +476,29 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   };
   const putPrefix = (table: PrefixTable, len: number, k: Buffer, v: Buffer) => put(prefixMap(table, len, exactLen[table]), k, v);
 
-  // Classifier values are one of a few thousand ISPs: encode each once and share the buffer.
-  const classes = new Map<number, Buffer>();
-  const subClass = (isp: number): Buffer => {
-    let v = classes.get(isp);
-    if (!v) classes.set(isp, (v = subClassCodec.encode({ isp })));
+  // Classifier values are one of a few thousand (ISP, line) pairs, usually one shared object
+  // each (the compiler interns them): encode each once and share the buffer.
+  const byObject = new Map<SubClass, Buffer>();
+  const byValue = new Map<string, Buffer>();
+  const subClass = (c: SubClass): Buffer => {
+    let v = byObject.get(c);
+    if (v) return v;
+    const k = `${c.isp},${c.ifindex},${c.outerVid},${c.innerVid}`;
+    v = byValue.get(k);
+    if (!v) byValue.set(k, (v = subMatchCodec.encode(c)));
+    byObject.set(c, v);
     return v;
   };
-  for (const [m, isp] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClass(isp));
-  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClass(isp));
-  for (const [p, isp] of t.subV4) {
+  for (const [m, c] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClass(c));
+  // a VLAN entry's line is its key
+  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClass({ isp, ...k }));
+  for (const [p, c] of t.subV4) {
     const k = lpmV4Key(p);
-    putPrefix('sub_v4', k.len, k.key, subClass(isp));
+    putPrefix('sub_v4', k.len, k.key, subClass(c));
   }
-  for (const [p, isp] of t.subV6) {
+  for (const [p, c] of t.subV6) {
     const k = lpmKey(p, 6);
-    putPrefix('sub_v6', k.prefixlen, lpmV6KeyCodec.encode(k), subClass(isp));
+    putPrefix('sub_v6', k.prefixlen, lpmV6KeyCodec.encode(k), subClass(c));
   }
   for (const [isp, f] of t.fecUp) put('fec_up', u32.encode(isp), encodeFec(f));
   for (const [id, g] of t.nhGroups) {
@@ -563,15 +573,15 @@ export function decodeTables(enc: EncodedTables): Tables {
       ttlMode: s.ttlMode === TTL_MODE.pipe ? 'pipe' : 'uniform',
       unknownPolicy: s.unknownPolicy === UNKNOWN_POLICY.pass ? 'pass' : 'drop',
     },
-    subMac: new Map(byKey('sub_mac', (k, v) => [macKeyCodec.decode(k).mac, subClassCodec.decode(v).isp] as const)),
-    subVlan: byKey('sub_vlan', (k, v) => [vlanKeyCodec.decode(k), subClassCodec.decode(v).isp]),
+    subMac: new Map(byKey('sub_mac', (k, v) => [macKeyCodec.decode(k).mac, subMatchCodec.decode(v)] as const)),
+    subVlan: byKey('sub_vlan', (k, v) => [vlanKeyCodec.decode(k), subMatchCodec.decode(v).isp]),
     subV4: new Map(byKey('sub_v4', (k, v) => {
       const key = lpmV4KeyCodec.decode(k);
-      return [formatPrefix(key.addr, key.prefixlen), subClassCodec.decode(v).isp] as const;
+      return [formatPrefix(key.addr, key.prefixlen), subMatchCodec.decode(v)] as const;
     })),
     subV6: new Map(byKey('sub_v6', (k, v) => {
       const key = lpmV6KeyCodec.decode(k);
-      return [formatPrefix(key.addr, key.prefixlen), subClassCodec.decode(v).isp] as const;
+      return [formatPrefix(key.addr, key.prefixlen), subMatchCodec.decode(v)] as const;
     })),
     fecUp: new Map(byKey('fec_up', (k, v) => [u32.decode(k), decodeFec(v)] as const)),
     nhGroups: new Map(byKey('nh_group', (k, v) => {

@@ -74,6 +74,20 @@ export interface Policer {
   burst: bigint;
 }
 
+/**
+ * What a MAC or prefix classifier entry holds: the subscriber's ISP and the access line it is
+ * provisioned on (port and tags, 0 for none). The data plane honours the match only on that
+ * line and drops it elsewhere as wrong_port.
+ */
+export interface SubClass {
+  isp: number;
+  ifindex: number;
+  /** 0: an untagged line */
+  outerVid: number;
+  /** 0: one tag or none */
+  innerVid: number;
+}
+
 export interface VlanKey {
   ifindex: number;
   outerVid: number;
@@ -99,10 +113,11 @@ export interface IspPortKey {
  */
 export interface Tables {
   settings: Settings;
-  subMac: Map<Mac, number>;
+  subMac: Map<Mac, SubClass>;
+  /** the key is the line itself */
   subVlan: Array<[VlanKey, number]>;
-  subV4: Map<Prefix, number>;
-  subV6: Map<Prefix, number>;
+  subV4: Map<Prefix, SubClass>;
+  subV6: Map<Prefix, SubClass>;
   /** ISP index -> upstream FEC */
   fecUp: Map<number, Fec>;
   nhGroups: Map<number, NhGroup>;
@@ -156,6 +171,7 @@ export const DROP_REASONS = [
   'no_nexthop',
   'stack_too_deep',
   'tx_port',
+  'wrong_port',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

@@ -5,7 +5,7 @@ import { ether, ETH_P_ARP, ETH_P_8021AD, ipv4, ipv6, parseFrame, udp } from '../
 import { describeRoot } from '../helpers/root.js';
 import { counter, Dataplane, XDP_DROP, XDP_PASS, XDP_REDIRECT } from './harness.js';
 import {
-  CORE_NH, FEC_A, FEC_B, fromSub, ISP_A, ISP_B, NH_CORE, PAYLOAD, REMOTE_V4, ROUTER, standardTables, SUB_MAC2, SUB_V4, toCore, upV4, upV6,
+  CORE_NH, FEC_A, FEC_B, fromSub, ISP_A, ISP_B, line, NH_CORE, PAYLOAD, REMOTE_V4, ROUTER, standardTables, SUB_MAC2, SUB_V4, toCore, upV4, upV6,
 } from './topo.js';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -163,7 +163,7 @@ describeRoot('xdp_access', () => {
 
   it('drops a classifier pointing at ISP 0 (UNKNOWN_SUBSCRIBER)', () => {
     const t = standardTables();
-    t.subV4.set('100.64.0.0/24', 0);
+    t.subV4.set('100.64.0.0/24', line(0));
     dp.load(t);
     const frame = fromSub(upV4());
     expect(dp.runCounted('xdp_access', frame).delta.drops).toEqual({ unknown_subscriber: counter(1, frame.length) });

@@ -236,7 +236,8 @@ export function runDifferential(opts: DiffOptions): DiffReport {
 function replayWindow(seed: number, setIndex: number, set: TableSet, from: number, to: number, known: Mismatch[]): Mismatch[] {
   const isps = new Set<number>();
   const t = set.tables;
-  for (const v of [...t.subMac.values(), ...t.subVlan.map(([, i]) => i), ...t.subV4.values(), ...t.subV6.values(), ...t.fecUp.keys(), ...t.ispPorts.map(([, i]) => i)]) isps.add(v);
+  const classes = [...t.subMac.values(), ...t.subV4.values(), ...t.subV6.values()].map((c) => c.isp);
+  for (const v of [...classes, ...t.subVlan.map(([, i]) => i), ...t.fecUp.keys(), ...t.ispPorts.map(([, i]) => i)]) isps.add(v);
   for (const e of t.ilm.values()) if ('isp' in e) isps.add(e.isp);
   const watchIsp = [...isps].flatMap((isp) => (['up', 'down'] as const).flatMap((d) => (['in', 'out', 'policed'] as const).map((p) => ispStatsIndex(isp, d, p))));
   const watchLabels = [...t.ilm.keys()];

@@ -12,6 +12,7 @@ import {
   type Fec,
   type IlmEntry,
   type NextHop,
+  type SubClass,
   type SubRoute,
   type Tables,
 } from '../../control/tables/types.js';
@@ -80,6 +81,20 @@ function randomVid(rng: Prng): number {
   return rng.weighted([[4, rng.range(1, 20)], [2, rng.range(1, 4094)], [1, 4095]] as const);
 }
 
+/**
+ * A MAC or prefix subscriber's access line: mostly the ingress port (untagged, one tag or two),
+ * sometimes another port, so that frames hit both the right line and wrong_port.
+ */
+function randomLine(rng: Prng, isp: number, ingressIfindex: number): SubClass {
+  const tags = rng.weighted([[4, 0], [2, 1], [1, 2]] as const);
+  return {
+    isp,
+    ifindex: rng.chance(0.85) ? ingressIfindex : rng.range(2, 50),
+    outerVid: tags >= 1 ? randomVid(rng) : 0,
+    innerVid: tags === 2 ? randomVid(rng) : 0,
+  };
+}
+
 export function randomTables(rng: Prng, opts: TableOptions): Tables {
   const t = emptyTables();
   t.settings = { ttlMode: rng.chance(0.5) ? 'uniform' : 'pipe', unknownPolicy: rng.chance(0.3) ? 'pass' : 'drop' };
@@ -121,9 +136,9 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
 
   // subscribers
   const nMacs = rng.range(2, 12);
-  for (let i = 0; i < nMacs; i++) t.subMac.set(randomMac(rng), rng.pick(ispList));
+  for (let i = 0; i < nMacs; i++) t.subMac.set(randomMac(rng), randomLine(rng, rng.pick(ispList), opts.ingressIfindex));
   // a classifier naming no valid ISP (0, or past 4095) must still drop as UNKNOWN_SUBSCRIBER
-  if (rng.chance(0.3)) t.subMac.set(randomMac(rng), rng.pick([0, 4096, 70_000]));
+  if (rng.chance(0.3)) t.subMac.set(randomMac(rng), randomLine(rng, rng.pick([0, 4096, 70_000]), opts.ingressIfindex));
   const nVlans = rng.range(2, 12);
   for (let i = 0; i < nVlans; i++) {
     const key = {
@@ -138,11 +153,11 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
   for (const [family, map] of [[4, t.subV4], [6, t.subV6]] as const) {
     const roots = Array.from({ length: rng.range(1, 4) }, () => randomPrefix(rng, family));
     for (const root of roots) {
-      map.set(root, rng.pick(ispList));
+      map.set(root, randomLine(rng, rng.pick(ispList), opts.ingressIfindex));
       let parent = root;
       for (let depth = rng.int(4); depth > 0; depth--) {
         const child = randomPrefix(rng, family, parent);
-        map.set(child, rng.pick(ispList));
+        map.set(child, randomLine(rng, rng.pick(ispList), opts.ingressIfindex));
         parent = child;
       }
     }

@@ -2,7 +2,7 @@
 // label stack entries are written out as hex words so a reader can check them against
 // RFC 3032's layout: label (20) | TC (3) | S (1) | TTL (8).
 import { describe, expect, it } from 'vitest';
-import { emptyTables, type Tables } from '../../control/tables/types.js';
+import { emptyTables, type SubClass, type Tables } from '../../control/tables/types.js';
 import { forward, type ModelResult } from './forward.js';
 import { ipv4HeaderChecksum } from './checksum.js';
 import { mixWords } from './hash.js';
@@ -16,10 +16,13 @@ const ACCESS_IF = 1;
 const CORE_IF = 7;
 const ISP_IF = 9;
 
+/** A MAC or prefix classifier value: the ISP on ACCESS_IF's line with these tags (none). */
+const on = (isp: number, outerVid = 0, innerVid = 0): SubClass => ({ isp, ifindex: ACCESS_IF, outerVid, innerVid });
+
 /** One ISP (3), FEC [1000] to group 1 -> next hop 1 on CORE_IF; a small ILM. */
 function tables(over: (t: Tables) => void = () => {}): Tables {
   const t = emptyTables();
-  t.subMac.set(SUB_MAC, 3);
+  t.subMac.set(SUB_MAC, on(3));
   t.fecUp.set(3, { labels: [1000], tc: 0, nhGroup: 1 });
   t.nhGroups.set(1, { nexthops: [1] });
   t.nexthops.set(1, { ifindex: CORE_IF, mtu: 1500, vid: 0, dmac: NH_DMAC, smac: NH_SMAC });
@@ -95,7 +98,7 @@ describe('access program: push', () => {
   it('pipe mode decrements the IPv6 hop limit', () => {
     const t = tables((t) => {
       t.settings.ttlMode = 'pipe';
-      t.subV6.set('2001:db8::/64', 3);
+      t.subV6.set('2001:db8::/64', on(3));
     });
     const packet = v6packet(2);
     const r = forward(t, 'access', ethernet(ROUTER_MAC, '02:00:00:00:00:99', [], ETH_P_IPV6, packet), { ingressIfindex: ACCESS_IF });
@@ -106,7 +109,10 @@ describe('access program: push', () => {
   });
 
   it('removes the subscriber tags and adds the next hop tag between MACs and 0x8847', () => {
-    const t = tables((t) => t.nexthops.set(1, { ifindex: CORE_IF, mtu: 0, vid: 42, dmac: NH_DMAC, smac: NH_SMAC }));
+    const t = tables((t) => {
+      t.nexthops.set(1, { ifindex: CORE_IF, mtu: 0, vid: 42, dmac: NH_DMAC, smac: NH_SMAC });
+      t.subMac.set(SUB_MAC, on(3, 100, 200)); // a subscriber on a QinQ line
+    });
     const packet = v4packet(64);
     const frame = ethernet(ROUTER_MAC, SUB_MAC, [{ tpid: ETH_P_8021AD, vid: 100 }, { tpid: ETH_P_8021Q, vid: 200 }], ETH_P_IPV4, packet);
     const r = forward(t, 'access', frame, { ingressIfindex: ACCESS_IF });
@@ -131,13 +137,27 @@ describe('access program: classification', () => {
       for (const isp of [4, 5, 6, 7]) t.fecUp.set(isp, { labels: [1000 + isp], tc: 0, nhGroup: 1 });
       t.subVlan.push([{ ifindex: ACCESS_IF, outerVid: 100, innerVid: 0 }, 4]);
       t.subVlan.push([{ ifindex: ACCESS_IF, outerVid: 100, innerVid: 200 }, 5]);
-      t.subV4.set('100.64.0.0/16', 6);
-      t.subV4.set('100.64.1.0/24', 7);
+      t.subV4.set('100.64.0.0/16', on(6));
+      t.subV4.set('100.64.1.0/24', on(7));
     });
 
-  it('source MAC wins over VLAN and prefix', () => {
+  it('source MAC on its line wins over VLAN and prefix', () => {
     const f = ethernet(ROUTER_MAC, SUB_MAC, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1'));
-    expect(ispOf(all(), f)).toBe(3);
+    const t = all();
+    t.subMac.set(SUB_MAC, on(3, 100));
+    expect(ispOf(t, f)).toBe(3);
+  });
+
+  it('a MAC or prefix off its line (another port, or other tags) is dropped wrong_port, before any VLAN match', () => {
+    // SUB_MAC is on ACCESS_IF untagged; with VLAN 100 (ISP 4's line) it must not become ISP 3 nor 4
+    const tagged = ethernet(ROUTER_MAC, SUB_MAC, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1'));
+    expectDrop(forward(all(), 'access', tagged, { ingressIfindex: ACCESS_IF }), 'wrong_port', tagged.length);
+    const untagged = ethernet(ROUTER_MAC, SUB_MAC, [], ETH_P_IPV4, v4('100.64.1.1'));
+    expectDrop(forward(all(), 'access', untagged, { ingressIfindex: ACCESS_IF + 1 }), 'wrong_port', untagged.length);
+    // a prefix of ISP 7 from another port
+    const byPrefix = ethernet(ROUTER_MAC, '02:00:00:00:00:77', [], ETH_P_IPV4, v4('100.64.1.1'));
+    expect(ispOf(all(), byPrefix)).toBe(7);
+    expectDrop(forward(all(), 'access', byPrefix, { ingressIfindex: 99 }), 'wrong_port', byPrefix.length);
   });
 
   it('VLAN (port, outer, inner or 0) wins over prefix', () => {
@@ -145,8 +165,11 @@ describe('access program: classification', () => {
     expect(ispOf(all(), ethernet(ROUTER_MAC, other, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1')))).toBe(4);
     const qinq = [{ tpid: ETH_P_8021AD, vid: 100 }, { tpid: ETH_P_8021Q, vid: 200 }];
     expect(ispOf(all(), ethernet(ROUTER_MAC, other, qinq, ETH_P_IPV4, v4('100.64.1.1')))).toBe(5);
-    // the VLAN key includes the ingress port
-    const r = forward(all(), 'access', ethernet(ROUTER_MAC, other, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1')), {
+    // the VLAN key includes the ingress port: on port 2 VLAN 100 is not ISP 4's, and the prefix
+    // (provisioned on port 2, VLAN 100 here) classifies
+    const t = all();
+    t.subV4.set('100.64.1.0/24', { isp: 7, ifindex: 2, outerVid: 100, innerVid: 0 });
+    const r = forward(t, 'access', ethernet(ROUTER_MAC, other, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1')), {
       ingressIfindex: 2,
     });
     expect(r.counters.isp[0].isp).toBe(7);

@@ -12,6 +12,7 @@ import {
   type Fec,
   type NextHop,
   type Point,
+  type SubClass,
   type Tables,
 } from '../../control/tables/types.js';
 import { parseIp, parseMac, parsePrefix, prefixContains, type Family } from './addr.js';
@@ -422,19 +423,25 @@ function parseEdge(run: Run, maxTags: number): Edge {
 // ---------------------------------------------------------------------------------------------
 // access program: end-user -> ISP
 
-function classify(run: Run, link: Link, ip: IpHeader): number | undefined {
+/** The ISP, undefined for no match, or 'wrong_port' for a MAC/prefix match off its line. */
+function classify(run: Run, link: Link, ip: IpHeader): number | 'wrong_port' | undefined {
   const { tables } = run;
+  const outer = link.tags.length > 0 ? link.tags[0].vid : 0;
+  const inner = link.tags.length > 1 ? link.tags[1].vid : 0;
+  // A MAC or a source address anyone can set: it counts only on the line (port and tags) its
+  // subscriber is provisioned on.
+  const onLine = (c: SubClass): boolean => c.ifindex === run.opts.ingressIfindex && c.outerVid === outer && c.innerVid === inner;
   const byMac = tables.subMac.get(macKey(link.src));
-  if (byMac !== undefined) return byMac;
+  if (byMac !== undefined) return onLine(byMac) ? byMac.isp : 'wrong_port';
   if (link.tags.length > 0) {
-    const outer = link.tags[0].vid;
-    const inner = link.tags.length > 1 ? link.tags[1].vid : 0;
     for (const [key, isp] of tables.subVlan) {
       if (key.ifindex === run.opts.ingressIfindex && key.outerVid === outer && key.innerVid === inner) return isp;
     }
   }
   const prefixes = ip.version === 4 ? tables.subV4 : tables.subV6;
-  return longestMatch(prefixes.entries(), ip.version, ip.src);
+  const byPrefix = longestMatch(prefixes.entries(), ip.version, ip.src);
+  if (byPrefix === undefined) return undefined;
+  return onLine(byPrefix) ? byPrefix.isp : 'wrong_port';
 }
 
 function accessProgram(run: Run): ModelResult {
@@ -449,6 +456,7 @@ function accessProgram(run: Run): ModelResult {
   const { link, ip } = edge;
 
   const isp = classify(run, link, ip);
+  if (isp === 'wrong_port') return run.drop('wrong_port');
   if (isp === undefined) {
     return run.tables.settings.unknownPolicy === 'pass' ? run.pass() : run.drop('unknown_subscriber');
   }
