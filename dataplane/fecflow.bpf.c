@@ -438,6 +438,15 @@ static __always_inline struct ff_nexthop *core_nexthop(struct xdp_md *ctx, __u32
 	return nh_group_member(g, g->count > 1 ? ff_flow_hash_mpls(data, data_end) : 0);
 }
 
+/* An LSR's per-ISP count (FORWARDING.md): the bytes below the labels this router read, as
+ * received, for the ISP the deciding ILM entry names (none: not counted). */
+static __always_inline void count_transit(const struct core_state *s)
+{
+	if (s->ilm->isp)
+		ff_count_isp(s->ilm->isp, s->ilm->dir ? FF_DIR_DOWN : FF_DIR_UP, FF_POINT_TRANSIT,
+			     s->len - s->keep_off);
+}
+
 static __always_inline int core_swap(struct xdp_md *ctx, const struct core_state *s)
 {
 	const struct ff_ilm *e = s->ilm;
@@ -453,6 +462,7 @@ static __always_inline int core_swap(struct xdp_md *ctx, const struct core_state
 	l2_out_nexthop(&o, nh, ETH_P_MPLS_UC);
 	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o) + n * FF_MPLS_HLEN, nh->mtu))
 		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	count_transit(s);
 	return emit(ctx, s->keep_off, &o, e->label, n, e->tc, s->bos, s->ttl, s->len, nh->ifindex);
 }
 
@@ -486,6 +496,7 @@ static __always_inline int core_pop_forward(struct xdp_md *ctx, const struct cor
 	l2_out_nexthop(&o, nh, proto);
 	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), nh->mtu))
 		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	count_transit(s);
 	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, nh->ifindex);
 }
 

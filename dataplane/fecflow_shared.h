@@ -59,12 +59,14 @@ enum ff_direction {
 
 /* Where an ISP counter is taken: "in" where the label stack is pushed (headend upstream,
  * tailend downstream), "out" where the last label is popped and the packet leaves the
- * backbone, "policed" where the ISP's policer dropped it. */
+ * backbone, "policed" where the ISP's policer dropped it, "transit" where an LSR swaps or
+ * pops (PHP) a label whose ILM entry names the ISP. */
 enum ff_point {
 	FF_POINT_IN = 0,
 	FF_POINT_OUT = 1,
 	FF_POINT_POLICED = 2,
-	FF_POINT_MAX = 3,
+	FF_POINT_TRANSIT = 3,
+	FF_POINT_MAX = 4,
 };
 
 /* isp_stats index = (isp * FF_DIR_MAX + direction) * FF_POINT_MAX + point */
@@ -217,10 +219,12 @@ struct ff_ilm {
 	__u8 action;  /* enum ff_ilm_action */
 	__u8 nlabels; /* SWAP: 1..3 outgoing labels */
 	__u8 tc;      /* unused by pop actions */
-	__u8 pad;
+	__u8 dir;     /* SWAP, POP_FORWARD with isp != 0: enum ff_direction of the transit counter */
 	__u32 label[FF_MAX_LABELS];
 	__u32 nh_group; /* SWAP, POP_FORWARD, POP_TO_ISP */
-	__u32 isp;      /* POP_TO_ISP, POP_TO_SUB: for counters and the scoped lookup */
+	__u32 isp;      /* POP_TO_ISP, POP_TO_SUB: for counters and the scoped lookup; SWAP,
+			 * POP_FORWARD: the ISP whose FEC the label is (counted at "transit"),
+			 * 0 for none */
 };
 
 /* down_v4 / down_v6 value: how to reach one subscriber address downstream. */

@@ -170,12 +170,17 @@ export function compile(config: Config, env: CompileEnv): Tables {
   return t;
 }
 
+/** The transit counter of an LSR's label: its ISP's index and direction, if the binding names one. */
+function transit(b: { isp?: IspRef; direction?: 'up' | 'down' }, ispId: (r: IspRef) => number): { isp?: number; direction?: 'up' | 'down' } {
+  return b.isp === undefined ? {} : { isp: ispId(b.isp), direction: b.direction ?? 'up' };
+}
+
 function ilmEntry(b: LabelBinding, ispId: (r: IspRef) => number, group: number | undefined): IlmEntry {
   switch (b.action) {
     case 'swap':
-      return { action: 'swap', labels: [...b.labels], tc: b.tc, nhGroup: group! };
+      return { action: 'swap', labels: [...b.labels], tc: b.tc, nhGroup: group!, ...transit(b, ispId) };
     case 'pop-forward':
-      return { action: 'pop-forward', nhGroup: group! };
+      return { action: 'pop-forward', nhGroup: group!, ...transit(b, ispId) };
     case 'pop-continue':
       return { action: 'pop-continue' };
     case 'pop-to-isp':

@@ -480,6 +480,13 @@ export class Checker {
     }
   }
 
+  /** isp and direction of a transit label come together: a count needs both. */
+  private transitCount(base: Path, b: { isp?: IspRef; direction?: 'up' | 'down' }): void {
+    if (b.isp !== undefined) this.isp([...base, 'isp'], b.isp);
+    if (b.isp !== undefined && b.direction === undefined) this.issue([...base, 'direction'], "direction ('up' or 'down') is required with isp: it says which counter the label's traffic goes to");
+    if (b.isp === undefined && b.direction !== undefined) this.issue([...base, 'isp'], 'isp is required with direction: the ISP whose traffic the label carries');
+  }
+
   private checkIlm(list: Array<Parsed<LabelBinding>>): void {
     const labels = new Map<number, number>();
     const linkOwners = new Map<string, Set<number>>();
@@ -498,9 +505,11 @@ export class Checker {
       switch (b.action) {
         case 'swap':
           this.nexthops([...base, 'nexthop'], rawNh, b.nexthop, 'core', 'swap next hops');
+          this.transitCount(base, b);
           break;
         case 'pop-forward':
           this.nexthops([...base, 'nexthop'], rawNh, b.nexthop, 'core', 'pop-forward next hops');
+          this.transitCount(base, b);
           break;
         case 'pop-to-isp': {
           const isp = this.isp([...base, 'isp'], b.isp);

@@ -80,7 +80,7 @@ function sumAt(values: Buffer, off: number, stride: number, cpus: number): { pac
 
 const cpusOf = (m: BpfMap): number => m.valueBufferSize / m.perCpuStride;
 
-/** Entries with traffic only. Index = (isp * 2 + direction) * 3 + point. */
+/** Entries with traffic only. Index = (isp * 2 + direction) * POINTS.length + point. */
 export function readIspStats(m: BpfMap): IspCounterRow[] {
   const b = readAllBatched(m);
   const cpus = cpusOf(m);
@@ -89,7 +89,8 @@ export function readIspStats(m: BpfMap): IspCounterRow[] {
     const c = sumAt(b.values, i * m.valueBufferSize, m.perCpuStride, cpus);
     if (!c) continue;
     const idx = b.keys.readUInt32LE(i * 4);
-    rows.push({ isp: Math.floor(idx / 6), direction: DIRECTIONS[Math.floor(idx / 3) % 2]!, point: POINTS[idx % 3]!, ...c });
+    const np = POINTS.length;
+    rows.push({ isp: Math.floor(idx / (2 * np)), direction: DIRECTIONS[Math.floor(idx / np) % 2]!, point: POINTS[idx % np]!, ...c });
   }
   return rows;
 }

@@ -71,12 +71,17 @@ export function fecs(deps: ViewDeps) {
   return { upstream, ispRoutes };
 }
 
+/** The ISP (and direction) a transit label is counted for, when it names one. */
+function transitView(e: { isp?: number; direction?: Direction }, name: (i: number) => string) {
+  return e.isp ? { isp: name(e.isp), direction: e.direction ?? 'up' } : {};
+}
+
 function ilmView(e: IlmEntry, t: Tables, name: (i: number) => string, ifname: (i: number) => string) {
   switch (e.action) {
     case 'swap':
-      return { action: e.action, outLabels: e.labels, tc: e.tc, nexthops: nexthopsOf(t, e.nhGroup, ifname) };
+      return { action: e.action, outLabels: e.labels, tc: e.tc, ...transitView(e, name), nexthops: nexthopsOf(t, e.nhGroup, ifname) };
     case 'pop-forward':
-      return { action: e.action, nexthops: nexthopsOf(t, e.nhGroup, ifname) };
+      return { action: e.action, ...transitView(e, name), nexthops: nexthopsOf(t, e.nhGroup, ifname) };
     case 'pop-continue':
       return { action: e.action };
     case 'pop-to-isp':
@@ -121,7 +126,8 @@ export function stats(deps: ViewDeps) {
   const rows = c.ispStats();
   const drops = c.dropStats();
   const byIsp = new Map<number, Record<Direction, PointCounters>>();
-  const empty = (): PointCounters => ({ in: { packets: '0', bytes: '0' }, out: { packets: '0', bytes: '0' }, policed: { packets: '0', bytes: '0' } });
+  const zero = () => ({ packets: '0', bytes: '0' });
+  const empty = (): PointCounters => ({ in: zero(), out: zero(), policed: zero(), transit: zero() });
   for (const i of names.keys()) byIsp.set(i, { up: empty(), down: empty() });
   for (const r of rows) {
     if (r.packets === 0n && r.bytes === 0n && !byIsp.has(r.isp)) continue;

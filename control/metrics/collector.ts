@@ -54,8 +54,8 @@ export interface MetricsSource {
   lastReconcile(): ReconcileInfo;
 }
 
-const COUNTED_POINTS: readonly Point[] = ['in', 'out'];
-const POINT_INDEX: Record<Point, number> = { in: 0, out: 1, policed: 2 };
+const COUNTED_POINTS: readonly Point[] = ['in', 'out', 'transit'];
+const POINT_INDEX: Record<Point, number> = { in: 0, out: 1, policed: 2, transit: 3 };
 
 export class MetricsCollector {
   readonly registry = new Registry();
@@ -128,8 +128,8 @@ function renderIsp(
 ): void {
   // Every configured ISP gets every series from the start (zeros included) so that rate()
   // sees the first packets; ISPs no longer configured appear only while they have counts.
-  // Rows are indexed like isp_stats itself: (isp * 2 + direction) * 3 + point.
-  const slot = (isp: number, d: number, p: number): number => (isp * 2 + d) * 3 + p;
+  // Rows are indexed like isp_stats itself: (isp * 2 + direction) * 4 + point.
+  const slot = (isp: number, d: number, p: number): number => (isp * 2 + d) * 4 + p;
   const byIdx = new Map<number, IspCounterRow>();
   const isps = new Set<number>(names.keys());
   for (const r of rows) {
@@ -145,9 +145,10 @@ function renderIsp(
     const name = escapeLabel(ispLabel(isp));
     for (let d = 0; d < 2; d++) {
       const dir = DIRECTIONS[d]!;
-      for (let p = 0; p < 2; p++) {
+      for (const point of COUNTED_POINTS) {
+        const p = POINT_INDEX[point];
         const r = byIdx.get(slot(isp, d, p));
-        const l = `{isp="${name}",direction="${dir}",point="${COUNTED_POINTS[p]}"} `;
+        const l = `{isp="${name}",direction="${dir}",point="${point}"} `;
         pk += `fecflow_isp_packets_total${l}${r ? r.packets.toString() : '0'}\n`;
         by += `fecflow_isp_bytes_total${l}${r ? r.bytes.toString() : '0'}\n`;
       }
@@ -156,7 +157,7 @@ function renderIsp(
     }
   }
   family(out, 'fecflow_isp_packets_total', 'counter',
-    'Packets per ISP, direction (up: end-user to ISP) and point (in: label pushed, out: last label popped).', pk);
+    'Packets per ISP, direction (up: end-user to ISP) and point (in: label pushed, out: last label popped, transit: label swapped or popped by an LSR).', pk);
   family(out, 'fecflow_isp_bytes_total', 'counter',
     'IP bytes per ISP, direction and point.', by);
   family(out, 'fecflow_policed_packets_total', 'counter',

@@ -32,6 +32,7 @@ import {
   type SubClass,
   type SubRoute,
   type Tables,
+  type TransitIsp,
 } from './types.js';
 
 export { DROP_REASONS, type DropReason };
@@ -91,7 +92,8 @@ export const ilmCodec = struct({
   action: u8,
   nlabels: u8,
   tc: u8,
-  pad: pad(1),
+  /** swap, pop-forward: direction of the transit counter (0 up, 1 down) */
+  dir: u8,
   label: array(u32, MAX_LABELS),
   nhGroup: u32,
   isp: u32,
@@ -156,7 +158,7 @@ export const ILM_ACTION = {
 } as const satisfies Record<IlmEntry['action'], number>;
 export const FF_MAX_ISPS = 4096;
 export const FF_DIR_MAX = 2;
-export const FF_POINT_MAX = 3;
+export const FF_POINT_MAX = 4;
 export const FF_ISP_STATS_ENTRIES = FF_MAX_ISPS * FF_DIR_MAX * FF_POINT_MAX;
 export const FF_DROP_MAX = DROP_REASONS.length;
 export const FF_SKIP_SUB_MAC = 1 << 0;
@@ -401,12 +403,12 @@ function encodeSubRoute(r: SubRoute): Buffer {
 }
 
 function encodeIlm(e: IlmEntry): Buffer {
-  const base = { action: ILM_ACTION[e.action], nlabels: 0, tc: 0, label: [0, 0, 0], nhGroup: 0, isp: 0 };
+  const base = { action: ILM_ACTION[e.action], nlabels: 0, tc: 0, dir: 0, label: [0, 0, 0], nhGroup: 0, isp: 0 };
   switch (e.action) {
     case 'swap':
-      return ilmCodec.encode({ ...base, nlabels: e.labels.length, tc: e.tc, label: fill(e.labels, MAX_LABELS, 0), nhGroup: e.nhGroup });
+      return ilmCodec.encode({ ...base, ...transit(e), nlabels: e.labels.length, tc: e.tc, label: fill(e.labels, MAX_LABELS, 0), nhGroup: e.nhGroup });
     case 'pop-forward':
-      return ilmCodec.encode({ ...base, nhGroup: e.nhGroup });
+      return ilmCodec.encode({ ...base, ...transit(e), nhGroup: e.nhGroup });
     case 'pop-continue':
       return ilmCodec.encode(base);
     case 'pop-to-isp':
@@ -416,13 +418,22 @@ function encodeIlm(e: IlmEntry): Buffer {
   }
 }
 
+/** The transit counter fields of a swap or pop-forward entry (isp 0: none). */
+function transit(e: TransitIsp): { isp: number; dir: number } {
+  return e.isp ? { isp: e.isp, dir: e.direction === 'down' ? 1 : 0 } : { isp: 0, dir: 0 };
+}
+
+function decodeTransit(v: { isp: number; dir: number }): TransitIsp {
+  return v.isp ? { isp: v.isp, direction: v.dir ? 'down' : 'up' } : {};
+}
+
 function decodeIlm(b: Buffer): IlmEntry {
   const v = ilmCodec.decode(b);
   switch (v.action) {
     case ILM_ACTION.swap:
-      return { action: 'swap', labels: v.label.slice(0, Math.min(v.nlabels, MAX_LABELS)), tc: v.tc, nhGroup: v.nhGroup };
+      return { action: 'swap', labels: v.label.slice(0, Math.min(v.nlabels, MAX_LABELS)), tc: v.tc, nhGroup: v.nhGroup, ...decodeTransit(v) };
     case ILM_ACTION['pop-forward']:
-      return { action: 'pop-forward', nhGroup: v.nhGroup };
+      return { action: 'pop-forward', nhGroup: v.nhGroup, ...decodeTransit(v) };
     case ILM_ACTION['pop-continue']:
       return { action: 'pop-continue' };
     case ILM_ACTION['pop-to-isp']:

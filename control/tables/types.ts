@@ -7,10 +7,10 @@
 export type TtlMode = 'uniform' | 'pipe';
 export type UnknownPolicy = 'drop' | 'pass';
 export type Direction = 'up' | 'down';
-export type Point = 'in' | 'out' | 'policed';
+export type Point = 'in' | 'out' | 'policed' | 'transit';
 
 export const DIRECTIONS: readonly Direction[] = ['up', 'down'];
-export const POINTS: readonly Point[] = ['in', 'out', 'policed'];
+export const POINTS: readonly Point[] = ['in', 'out', 'policed', 'transit'];
 
 export const MAX_LABELS = 3;
 export const MAX_ECMP = 8;
@@ -49,9 +49,15 @@ export interface NextHop {
   smac: Mac;
 }
 
+/** The ISP whose FEC a transit label is, counted at point 'transit' (swap and pop-forward). */
+export interface TransitIsp {
+  isp?: number;
+  direction?: Direction;
+}
+
 export type IlmEntry =
-  | { action: 'swap'; labels: number[]; tc: number; nhGroup: number }
-  | { action: 'pop-forward'; nhGroup: number }
+  | ({ action: 'swap'; labels: number[]; tc: number; nhGroup: number } & TransitIsp)
+  | ({ action: 'pop-forward'; nhGroup: number } & TransitIsp)
   | { action: 'pop-continue' }
   | { action: 'pop-to-isp'; isp: number; nhGroup: number }
   | { action: 'pop-to-sub'; isp: number };
@@ -180,5 +186,5 @@ export function policerIndex(isp: number, direction: Direction): number {
 }
 
 export function ispStatsIndex(isp: number, direction: Direction, point: Point): number {
-  return (isp * 2 + (direction === 'up' ? 0 : 1)) * 3 + POINTS.indexOf(point);
+  return (isp * 2 + (direction === 'up' ? 0 : 1)) * POINTS.length + POINTS.indexOf(point);
 }

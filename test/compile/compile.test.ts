@@ -350,6 +350,39 @@ describe('access lines of MAC and prefix matches', () => {
   });
 });
 
+describe('LSR labels counted per ISP', () => {
+  const lsr = (ilm: any[]): any => ({
+    node: 'lsr',
+    interfaces: interfaces(),
+    isps: [{ id: 1, name: 'alpha' }, { id: 2, name: 'beta' }],
+    ilm,
+  });
+
+  test('swap and pop-forward carry the ISP and direction they name, others none', () => {
+    const t = compile(
+      validateConfig(
+        lsr([
+          { label: 100, action: 'swap', labels: [101], nexthop: { interface: 'core0', neighbour: 'p1' }, isp: 'beta', direction: 'down' },
+          { label: 102, action: 'pop-forward', nexthop: { interface: 'core0', neighbour: 'p1' }, isp: 1, direction: 'up' },
+          { label: 103, action: 'swap', labels: [104], nexthop: { interface: 'core0', neighbour: 'p1' } },
+        ]),
+      ),
+      env,
+    );
+    expect(t.ilm.get(100)).toEqual({ action: 'swap', labels: [101], tc: 0, nhGroup: NH_P1, isp: 2, direction: 'down' });
+    expect(t.ilm.get(102)).toEqual({ action: 'pop-forward', nhGroup: NH_P1, isp: 1, direction: 'up' });
+    expect(t.ilm.get(103)).toEqual({ action: 'swap', labels: [104], tc: 0, nhGroup: NH_P1 });
+  });
+
+  test('an unknown ISP, or isp without direction (and the reverse), is refused', () => {
+    const nh = { interface: 'core0', neighbour: 'p1' };
+    expect(() => validateConfig(lsr([{ label: 100, action: 'swap', labels: [101], nexthop: nh, isp: 'gamma', direction: 'up' }]))).toThrow(/ilm\[0\]\.isp.*gamma/s);
+    expect(() => validateConfig(lsr([{ label: 100, action: 'swap', labels: [101], nexthop: nh, isp: 'alpha' }]))).toThrow(/ilm\[0\]\.direction.*required with isp/s);
+    expect(() => validateConfig(lsr([{ label: 100, action: 'pop-forward', nexthop: nh, direction: 'down' }]))).toThrow(/ilm\[0\]\.isp.*required with direction/s);
+    expect(() => validateConfig(lsr([{ label: 100, action: 'pop-forward', nexthop: nh, isp: 'alpha', direction: 'sideways' }]))).toThrow(/direction must be 'up' or 'down'/);
+  });
+});
+
 describe('the environment', () => {
   test('every interface whose device is missing is reported at once', () => {
     const c = validateConfig({ node: 'x', interfaces: [...interfaces(), { name: 'lost', device: 'eth9', role: 'core' }, { name: 'gone', role: 'access' }] });

@@ -114,6 +114,31 @@ describeRoot('xdp_core', () => {
     expect(dp.runCounted('xdp_core', frame).delta.drops).toEqual({ ttl_expired: counter(1, frame.length) });
   });
 
+  it('an LSR counts per ISP: swap and PHP of a label whose ILM entry names the ISP count at point transit', () => {
+    const t = standardTables();
+    t.ilm.set(L_SWAP, { action: 'swap', labels: [101], tc: 0, nhGroup: G_CORE, isp: ISP_A, direction: 'up' });
+    t.ilm.set(L_PHP, { action: 'pop-forward', nhGroup: G_CORE, isp: ISP_B, direction: 'down' });
+    dp.load(t);
+    const watch = { isp: [[ISP_A, 'up', 'transit'], [ISP_B, 'down', 'transit'], [ISP_A, 'down', 'transit'], [ISP_B, 'up', 'transit']] as Array<[number, 'up' | 'down', 'transit']> };
+    const ip = upV4(40);
+    // swap: the IP packet under the one label
+    const f1 = labelled([L(L_SWAP, 64)], ip);
+    const r1 = dp.runCounted('xdp_core', f1, watch);
+    expect(r1.action).toBe(XDP_REDIRECT);
+    expect(r1.delta.isp).toEqual({ [`${ISP_A}/up/transit`]: counter(1, ip.length), [`${ISP_B}/down/transit`]: counter(0, 0), [`${ISP_A}/down/transit`]: counter(0, 0), [`${ISP_B}/up/transit`]: counter(0, 0) });
+    // PHP above another label: what lies below the popped label (the label left and the packet)
+    const f2 = labelled([L(L_PHP, 30, { s: false }), L(888, 200)], ip);
+    const r2 = dp.runCounted('xdp_core', f2, watch);
+    expect(r2.action).toBe(XDP_REDIRECT);
+    expect(r2.delta.isp[`${ISP_B}/down/transit`]).toEqual(counter(1, ip.length + 4));
+    expect(r2.delta.isp[`${ISP_A}/up/transit`]).toEqual(counter(0, 0));
+    // an entry that names no ISP counts for none
+    const r3 = dp.runCounted('xdp_core', labelled([L(L_SWAP_PUSH2, 64)], ip), watch);
+    expect(Object.values(r3.delta.isp)).toEqual([counter(0, 0), counter(0, 0), counter(0, 0), counter(0, 0)]);
+    // a drop after the lookup (TTL) counts no transit either
+    expect(dp.runCounted('xdp_core', labelled([L(L_SWAP, 1)], ip), watch).delta.isp[`${ISP_A}/up/transit`]).toEqual(counter(0, 0));
+  });
+
   it('pop-continue on a bottom label is MALFORMED', () => {
     const frame = labelled([L(L_CONT, 50)], upV4());
     const r = dp.runCounted('xdp_core', frame);
@@ -296,7 +321,7 @@ describeRoot('xdp_core', () => {
     const frame = labelled([L(L_BAD_ACTION, 64)], upV4());
     expect(dp.runCounted('xdp_core', frame).delta.drops).toEqual({ unknown_label: counter(1, frame.length) });
     const key = u32.encode(L_BAD_ACTION);
-    dp.map('ilm').set(key, ilmCodec.encode({ action: 9, nlabels: 1, tc: 0, label: [5, 0, 0], nhGroup: G_CORE, isp: 0 }));
+    dp.map('ilm').set(key, ilmCodec.encode({ action: 9, nlabels: 1, tc: 0, dir: 0, label: [5, 0, 0], nhGroup: G_CORE, isp: 0 }));
     expect(dp.runCounted('xdp_core', frame).delta.drops).toEqual({ unknown_label: counter(1, frame.length) });
   });
 

@@ -95,7 +95,9 @@ function sampleTables(): Tables {
   t.nexthops.set(1, { ifindex: 3, mtu: 1500, vid: 0, dmac: '02:00:00:00:00:01', smac: '02:00:00:00:00:02' });
   t.txPorts.add(3);
   t.ilm.set(5000, { action: 'swap', labels: [1, 5001], tc: 1, nhGroup: 4 });
+  t.ilm.set(5001, { action: 'swap', labels: [5009], tc: 0, nhGroup: 4, isp: 2, direction: 'down' });
   t.ilm.set(5002, { action: 'pop-forward', nhGroup: 4 });
+  t.ilm.set(5006, { action: 'pop-forward', nhGroup: 4, isp: 1, direction: 'up' });
   t.ilm.set(5003, { action: 'pop-continue' });
   t.ilm.set(5004, { action: 'pop-to-isp', isp: 1, nhGroup: 4 });
   t.ilm.set(5005, { action: 'pop-to-sub', isp: 2 });

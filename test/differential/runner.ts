@@ -9,7 +9,7 @@
 // Every frame's generator is seeded from (seed, index) alone, so one frame can be replayed
 // without the ones before it: FECFLOW_DIFF_SEED and FECFLOW_DIFF_INDEX.
 
-import { DROP_REASONS, ispStatsIndex, type Tables } from '../../control/tables/types.js';
+import { DROP_REASONS, ispStatsIndex, POINTS, type Tables } from '../../control/tables/types.js';
 import { forward, type ModelResult, type Program } from '../model/index.js';
 import { hexdump } from '../model/frames.js';
 import type { HashKey } from '../model/hash.js';
@@ -239,7 +239,7 @@ function replayWindow(seed: number, setIndex: number, set: TableSet, from: numbe
   const classes = [...t.subMac.values(), ...t.subV4.values(), ...t.subV6.values()].map((c) => c.isp);
   for (const v of [...classes, ...t.subVlan.map(([, i]) => i), ...t.fecUp.keys(), ...t.ispPorts.map(([, i]) => i)]) isps.add(v);
   for (const e of t.ilm.values()) if ('isp' in e) isps.add(e.isp);
-  const watchIsp = [...isps].flatMap((isp) => (['up', 'down'] as const).flatMap((d) => (['in', 'out', 'policed'] as const).map((p) => ispStatsIndex(isp, d, p))));
+  const watchIsp = [...isps].flatMap((isp) => (['up', 'down'] as const).flatMap((d) => POINTS.map((p) => ispStatsIndex(isp, d, p))));
   const watchLabels = [...t.ilm.keys()];
   const already = new Set(known.map((m) => m.index));
   const found: Mismatch[] = [];

@@ -169,15 +169,17 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
     const label = randomLabel(rng);
     const action = rng.weighted([[4, 'swap'], [2, 'pop-forward'], [2, 'pop-continue'], [3, 'pop-to-isp'], [3, 'pop-to-sub']] as const);
     const group = (): number => (rng.chance(0.92) ? rng.pick(groups) : rng.range(60_000, 65_535));
+    // an LSR's label counted for an ISP (transit), or for none
+    const transit = (): { isp?: number; direction?: 'up' | 'down' } => (rng.chance(0.5) ? { isp: rng.pick(ispList), direction: rng.pick(['up', 'down'] as const) } : {});
     let entry: IlmEntry;
     switch (action) {
       case 'swap': {
         const n = rng.weighted([[5, 1], [2, 2], [1, 3]] as const);
-        entry = { action, labels: Array.from({ length: n }, () => (rng.chance(0.05) ? rng.pick([0, 2]) : randomLabel(rng))), tc: rng.int(8), nhGroup: group() };
+        entry = { action, labels: Array.from({ length: n }, () => (rng.chance(0.05) ? rng.pick([0, 2]) : randomLabel(rng))), tc: rng.int(8), nhGroup: group(), ...transit() };
         break;
       }
       case 'pop-forward':
-        entry = { action, nhGroup: group() };
+        entry = { action, nhGroup: group(), ...transit() };
         break;
       case 'pop-continue':
         entry = { action };

@@ -609,6 +609,18 @@ describe('core program: pops', () => {
     expectDrop(forward(core(), 'core', dead, { ingressIfindex: CORE_IF }), 'ttl_expired', dead.length);
   });
 
+  it('counts a swapped or PHP label per ISP at point transit when its entry names one', () => {
+    const t = core('uniform', (t) => {
+      t.ilm.set(3010, { action: 'swap', labels: [3011], tc: 0, nhGroup: 1, isp: 3, direction: 'down' });
+      t.ilm.set(3003, { action: 'pop-forward', nhGroup: 1, isp: 4, direction: 'up' });
+    });
+    const packet = v4packet(64);
+    const f = coreFrame([{ label: 3010, s: true, ttl: 9 }], packet);
+    expect(forward(t, 'core', f, { ingressIfindex: CORE_IF }).counters.isp).toEqual([{ isp: 3, direction: 'down', point: 'transit', packets: 1, bytes: packet.length }]);
+    const g = coreFrame([{ label: 3003, s: false, ttl: 9 }, { label: 3000, s: true, ttl: 9 }], packet);
+    expect(forward(t, 'core', g, { ingressIfindex: CORE_IF }).counters.isp).toEqual([{ isp: 4, direction: 'up', point: 'transit', packets: 1, bytes: packet.length + 4 }]);
+  });
+
   it('explicit null above a label: pops and looks up the next one', () => {
     const packet = v4packet(64);
     const f = coreFrame([{ label: 2, s: false, ttl: 12 }, { label: 3000, s: true, ttl: 99 }], packet);

@@ -530,6 +530,12 @@ function coreProgram(run: Run): ModelResult {
     return true;
   };
 
+  // An LSR counts a label whose entry names an ISP at point 'transit': the bytes below the
+  // labels read so far, as received.
+  const countTransit = (ilm: { isp?: number; direction?: Direction }): void => {
+    if (ilm.isp) run.countIsp(ilm.isp, ilm.direction ?? 'up', 'transit', run.len - (top + MPLS_HLEN));
+  };
+
   // Pop the top entry and expose the next one; uniform mode hands it t'.
   const popAndContinue = (ttl: number): void => {
     top += MPLS_HLEN;
@@ -582,6 +588,7 @@ function coreProgram(run: Run): ModelResult {
         if (!nexthop) return run.drop('no_nexthop');
         const out = Buffer.concat([macHeader(nexthop, ETH_P_MPLS), ...outgoing, work.subarray(top + MPLS_HLEN)]);
         if (exceedsMtu(out.length, nexthop.mtu)) return run.drop('mtu_exceeded');
+        countTransit(ilm);
         return run.redirect(nexthop.ifindex, out);
       }
 
@@ -602,6 +609,7 @@ function coreProgram(run: Run): ModelResult {
         if (!nexthop) return run.drop('no_nexthop');
         const out = Buffer.concat([macHeader(nexthop, ethertype), work.subarray(below)]);
         if (exceedsMtu(out.length, nexthop.mtu)) return run.drop('mtu_exceeded');
+        countTransit(ilm);
         return run.redirect(nexthop.ifindex, out);
       }
 

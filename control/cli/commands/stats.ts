@@ -1,7 +1,7 @@
 // `fecflow stats [--watch]`: per-ISP packets/s and bits/s up and down, computed from two
 // samples of the counters, and drops by reason. Rates use the "in" point (where this router
-// pushed the label) plus the "out" point (where it popped it), so they mean "through this
-// router" on a headend, a tailend or both.
+// pushed the label) plus the "out" point (where it popped it) plus "transit" (where it swapped
+// it as an LSR), so they mean "through this router" at every role.
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliContext, CommandModule } from '../context.js';
 import { wantsJson } from '../context.js';
@@ -15,8 +15,8 @@ interface Pc {
 interface IspStats {
   isp: string;
   index: number;
-  up: Record<'in' | 'out' | 'policed', Pc>;
-  down: Record<'in' | 'out' | 'policed', Pc>;
+  up: Record<'in' | 'out' | 'policed' | 'transit', Pc>;
+  down: Record<'in' | 'out' | 'policed' | 'transit', Pc>;
 }
 export interface StatsSample {
   at: number;
@@ -38,7 +38,11 @@ interface Sum {
   bytes: bigint;
 }
 
-const through = (d: IspStats['up']): Sum => ({ packets: BigInt(d.in.packets) + BigInt(d.out.packets), bytes: BigInt(d.in.bytes) + BigInt(d.out.bytes) });
+// transit is absent in samples from a daemon older than the LSR counters
+const through = (d: IspStats['up']): Sum => ({
+  packets: BigInt(d.in.packets) + BigInt(d.out.packets) + BigInt(d.transit?.packets ?? 0),
+  bytes: BigInt(d.in.bytes) + BigInt(d.out.bytes) + BigInt(d.transit?.bytes ?? 0),
+});
 
 /** Rates between two samples; counters that went backwards (a restart) count from zero. */
 export function rates(a: StatsSample, b: StatsSample): { seconds: number; isps: IspRate[]; drops: Array<{ reason: string; pps: number; total: bigint }> } {
