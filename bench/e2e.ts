@@ -73,7 +73,9 @@ function fecflowTables(c: Chain, subscribers: number): Record<'headend' | 'lsr' 
   he.local.add(ha.addr);
   he.local.add(hc.addr);
   for (let k = 1; k <= ISPS; k++) he.fecUp.set(k, { labels: [label(k)], tc: 0, nhGroup: 1 });
-  for (let i = 0; i < subscribers; i++) he.subV4.set(`${subV4(i)}/32`, 1 + (i % ISPS));
+  // every subscriber is on the untagged access port ha (the generator's link)
+  const lines = Array.from({ length: ISPS }, (_, k) => ({ isp: k + 1, ifindex: ha.ifindex, outerVid: 0, innerVid: 0 }));
+  for (let i = 0; i < subscribers; i++) he.subV4.set(`${subV4(i)}/32`, lines[i % ISPS]!);
   const lsr = routerTables(lb, tc);
   for (let k = 1; k <= ISPS; k++) lsr.ilm.set(label(k), { action: 'swap', labels: [label(ISPS + k)], tc: 0, nhGroup: 1 });
   const te = routerTables(ti, ii);

@@ -17,13 +17,21 @@
 import { BpfObject, type BpfMap, type Program } from '../control/bpf/index.js';
 import { u32 } from '../control/bpf/codec.js';
 import { counterCodec } from '../control/tables/layout.js';
-import { emptyTables, type Tables } from '../control/tables/types.js';
+import { emptyTables, type SubClass, type Tables } from '../control/tables/types.js';
 import { ether, ipv4, ipv6, udp } from '../test/helpers/frames.js';
 import { seeded, shuffle, summarize, median, type Summary } from './lib/stats.js';
 import { LABEL_BASE, loadTables, writeEntries, remoteV4, remoteV6, subV4, subV6, subV6Prefix } from './lib/tables.js';
 import { FF_ISP_ROUTE_ENTRIES } from '../control/tables/shared.gen.js';
 
 const LO = 1; // every egress port is lo: devmap accepts it, and it exists in every namespace
+
+// Subscribers sit on the untagged access port lo (the frames' ingress): one shared line per ISP.
+const lines = new Map<number, SubClass>();
+function lineOf(isp: number): SubClass {
+  let c = lines.get(isp);
+  if (!c) lines.set(isp, (c = { isp, ifindex: LO, outerVid: 0, innerVid: 0 }));
+  return c;
+}
 const ROUTER = '02:00:00:00:00:01';
 const UPSTREAM = '02:00:00:00:40:01';
 const CORE_NH = '02:00:00:00:20:01';
@@ -106,7 +114,7 @@ export const PATHS: PathCase[] = [
     entries: (n) => n,
     tables(n) {
       const t = routerTables(n);
-      for (let i = 0; i < n; i++) t.subV4.set(`${subV4(i)}/32`, ispOf(i, n));
+      for (let i = 0; i < n; i++) t.subV4.set(`${subV4(i)}/32`, lineOf(ispOf(i, n)));
       return t;
     },
     frame(n, f, rand) {
@@ -123,7 +131,7 @@ export const PATHS: PathCase[] = [
     entries: (n) => n,
     tables(n) {
       const t = routerTables(n);
-      for (let i = 0; i < n; i++) t.subV6.set(`${subV6Prefix(i)}/64`, ispOf(i, n));
+      for (let i = 0; i < n; i++) t.subV6.set(`${subV6Prefix(i)}/64`, lineOf(ispOf(i, n)));
       return t;
     },
     frame(n, f, rand) {

@@ -41,6 +41,14 @@ static __always_inline void settings_read(struct ff_settings *out)
 		__builtin_memset(out, 0, sizeof(*out));
 }
 
+static __always_inline int unknown_policy_pass(void)
+{
+	__u32 zero = 0;
+	struct ff_settings *s = bpf_map_lookup_elem(&settings, &zero);
+
+	return s && s->unknown_policy == FF_UNKNOWN_PASS;
+}
+
 static __always_inline void ip_set_ttl(void *ip, __u16 proto, __u8 ttl)
 {
 	if (proto == ETH_P_IP)
@@ -49,11 +57,32 @@ static __always_inline void ip_set_ttl(void *ip, __u16 proto, __u8 ttl)
 		((struct ipv6hdr *)ip)->hop_limit = ttl;
 }
 
-/* Traffic for the router itself or for the link, which the kernel handles. */
-static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
+/* Whether the destination of a validated IP header is one of the router's own addresses. */
+static __always_inline int dst_is_router(void *ip, __u16 proto, void *data_end)
 {
 	struct ff_local_key key = {};
 
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip4 = ip;
+
+		if ((void *)(ip4 + 1) > data_end)
+			return 0;
+		key.family = 4;
+		__builtin_memcpy(key.addr, &ip4->daddr, 4);
+	} else {
+		struct ipv6hdr *ip6 = ip;
+
+		if ((void *)(ip6 + 1) > data_end)
+			return 0;
+		key.family = 6;
+		__builtin_memcpy(key.addr, ip6->daddr.in6_u.u6_addr8, 16);
+	}
+	return bpf_map_lookup_elem(&local, &key) != NULL;
+}
+
+/* Traffic for the router itself or for the link, which the kernel handles. */
+static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
+{
 	if (p->eth->h_dest[0] & 1)
 		return 1;
 	if (p->proto == ETH_P_IP) {
@@ -63,8 +92,6 @@ static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
 			return 0;
 		if (ip->daddr == 0xffffffff || (ip->daddr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000))
 			return 1;
-		key.family = 4;
-		__builtin_memcpy(key.addr, &ip->daddr, 4);
 	} else {
 		struct ipv6hdr *ip6 = p->ip;
 		__u8 *d;
@@ -74,10 +101,17 @@ static __always_inline int is_local(const struct ff_l3 *p, void *data_end)
 		d = ip6->daddr.in6_u.u6_addr8;
 		if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))
 			return 1;
-		key.family = 6;
-		__builtin_memcpy(key.addr, d, 16);
 	}
-	return bpf_map_lookup_elem(&local, &key) != NULL;
+	return dst_is_router(p->ip, p->proto, data_end);
+}
+
+/* Whether a classifier match arrived on the line its subscriber is provisioned on: the same
+ * port and the same tags (none, one, or outer + inner). */
+static __always_inline int on_its_line(const struct ff_sub_match *m, __u32 ifindex,
+				       const struct ff_l3 *p)
+{
+	return m->ifindex == ifindex && m->outer_vid == p->outer_vid &&
+	       m->inner_vid == p->inner_vid;
 }
 
 /* A next-hop group with 1..FF_MAX_ECMP members, or NULL. */
@@ -191,7 +225,7 @@ int xdp_access(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ff_l3 p = { .len = data_end - data };
-	struct ff_sub_class *c = NULL;
+	struct ff_sub_match *c = NULL;
 	struct ff_settings st;
 	struct ff_fec *fec;
 	__u32 isp;
@@ -201,6 +235,12 @@ int xdp_access(struct xdp_md *ctx)
 		break;
 	case FF_PARSE_PASS:
 		return XDP_PASS;
+	case FF_PARSE_TOO_MANY_TAGS:
+		/* No classifier can match a third tag: it is an unknown subscriber, and the kernel
+		 * must not see it unless the operator's policy says so. */
+		if (unknown_policy_pass())
+			return XDP_PASS;
+		return ff_drop(FF_DROP_UNKNOWN_SUBSCRIBER, p.len);
 	default:
 		return ff_drop(FF_DROP_MALFORMED, p.len);
 	}
@@ -209,13 +249,16 @@ int xdp_access(struct xdp_md *ctx)
 
 	settings_read(&st);
 
-	/* Classify: source MAC, then VLAN, then source prefix; first match wins. A classifier
-	 * the control plane left empty is not looked up. */
+	/* Classify: source MAC, then VLAN, then source prefix; first match wins, and a MAC or
+	 * prefix match must be on its subscriber's line (the VLAN key holds the line itself). A
+	 * classifier the control plane left empty is not looked up. */
 	if (!(st.skip & FF_SKIP_SUB_MAC)) {
 		struct ff_mac_key mk = {};
 
 		__builtin_memcpy(mk.mac, p.eth->h_source, ETH_ALEN);
 		c = bpf_map_lookup_elem(&sub_mac, &mk);
+		if (c && !on_its_line(c, ctx->ingress_ifindex, &p))
+			return ff_drop(FF_DROP_WRONG_PORT, p.len);
 	}
 	if (!c && p.ntags && !(st.skip & FF_SKIP_SUB_VLAN)) {
 		struct ff_vlan_key vk = {
@@ -240,6 +283,8 @@ int xdp_access(struct xdp_md *ctx)
 				return ff_drop(FF_DROP_MALFORMED, p.len);
 			c = ff_prefix_v6(&sub_v6_exact, &sub_v6, &st, FF_PT_SUB_V6, &ip6->saddr);
 		}
+		if (c && !on_its_line(c, ctx->ingress_ifindex, &p))
+			return ff_drop(FF_DROP_WRONG_PORT, p.len);
 	}
 	if (!c) {
 		if (st.unknown_policy == FF_UNKNOWN_PASS)
@@ -272,6 +317,7 @@ int xdp_isp(struct xdp_md *ctx)
 	case FF_PARSE_OK:
 		break;
 	case FF_PARSE_PASS:
+	case FF_PARSE_TOO_MANY_TAGS: /* an ISP link's own business (FORWARDING.md) */
 		return XDP_PASS;
 	default:
 		return ff_drop(FF_DROP_MALFORMED, p.len);
@@ -340,13 +386,18 @@ static __always_inline int last_pop(void *data, void *data_end, const struct cor
 		if (ip_ttl <= 1)
 			return -FF_DROP_TTL_EXPIRED - 1;
 		ip_set_ttl(*ip, proto, ip_ttl - 1);
-	} else {
+	} else if (ip_ttl > s->ttl) {
+		/* RFC 3443 section 3.1: the smaller of the two, so a label TTL set high by the
+		 * ingress (or by a peer) can never raise the IP TTL. */
 		ip_set_ttl(*ip, proto, s->ttl);
 	}
 	return proto;
 }
 
-/* Explicit null at the bottom: strip the labels and hand the IP packet to the kernel. */
+/* Explicit null at the bottom: strip the labels and hand the IP packet to the kernel if it is
+ * addressed to the router. Nothing else may reach the kernel this way (anyone on a core link
+ * could route through the router's IP stack), and there is no unlabelled forwarding table to
+ * send it on with: the label that named its ISP is gone. */
 static __always_inline int core_explicit_null(struct xdp_md *ctx, const struct core_state *s)
 {
 	void *data = (void *)(long)ctx->data;
@@ -359,6 +410,8 @@ static __always_inline int core_explicit_null(struct xdp_md *ctx, const struct c
 	proto = last_pop(data, data_end, s, &ip);
 	if (proto < 0)
 		return ff_drop(-proto - 1, s->len);
+	if (!dst_is_router(ip, proto, data_end))
+		return ff_drop(FF_DROP_NO_ROUTE, s->len);
 	if (data + sizeof(macs) > data_end)
 		return ff_drop(FF_DROP_MALFORMED, s->len);
 	__builtin_memcpy(macs, data, sizeof(macs));
@@ -385,6 +438,15 @@ static __always_inline struct ff_nexthop *core_nexthop(struct xdp_md *ctx, __u32
 	return nh_group_member(g, g->count > 1 ? ff_flow_hash_mpls(data, data_end) : 0);
 }
 
+/* An LSR's per-ISP count (FORWARDING.md): the bytes below the labels this router read, as
+ * received, for the ISP the deciding ILM entry names (none: not counted). */
+static __always_inline void count_transit(const struct core_state *s)
+{
+	if (s->ilm->isp)
+		ff_count_isp(s->ilm->isp, s->ilm->dir ? FF_DIR_DOWN : FF_DIR_UP, FF_POINT_TRANSIT,
+			     s->len - s->keep_off);
+}
+
 static __always_inline int core_swap(struct xdp_md *ctx, const struct core_state *s)
 {
 	const struct ff_ilm *e = s->ilm;
@@ -400,6 +462,7 @@ static __always_inline int core_swap(struct xdp_md *ctx, const struct core_state
 	l2_out_nexthop(&o, nh, ETH_P_MPLS_UC);
 	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o) + n * FF_MPLS_HLEN, nh->mtu))
 		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	count_transit(s);
 	return emit(ctx, s->keep_off, &o, e->label, n, e->tc, s->bos, s->ttl, s->len, nh->ifindex);
 }
 
@@ -433,6 +496,7 @@ static __always_inline int core_pop_forward(struct xdp_md *ctx, const struct cor
 	l2_out_nexthop(&o, nh, proto);
 	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), nh->mtu))
 		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	count_transit(s);
 	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, nh->ifindex);
 }
 

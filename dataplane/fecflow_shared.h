@@ -59,12 +59,14 @@ enum ff_direction {
 
 /* Where an ISP counter is taken: "in" where the label stack is pushed (headend upstream,
  * tailend downstream), "out" where the last label is popped and the packet leaves the
- * backbone, "policed" where the ISP's policer dropped it. */
+ * backbone, "policed" where the ISP's policer dropped it, "transit" where an LSR swaps or
+ * pops (PHP) a label whose ILM entry names the ISP. */
 enum ff_point {
 	FF_POINT_IN = 0,
 	FF_POINT_OUT = 1,
 	FF_POINT_POLICED = 2,
-	FF_POINT_MAX = 3,
+	FF_POINT_TRANSIT = 3,
+	FF_POINT_MAX = 4,
 };
 
 /* isp_stats index = (isp * FF_DIR_MAX + direction) * FF_POINT_MAX + point */
@@ -84,7 +86,8 @@ enum ff_drop_reason {
 	FF_DROP_NO_NEXTHOP = 8,         /* the FEC's next hop (group) is missing or empty */
 	FF_DROP_STACK_TOO_DEEP = 9,     /* more pops than the data plane follows (3) */
 	FF_DROP_TX_PORT = 10,           /* the egress port is not in tx_port */
-	FF_DROP_MAX = 11,
+	FF_DROP_WRONG_PORT = 11,        /* access: a known MAC or source prefix on another line than its subscriber's */
+	FF_DROP_MAX = 12,
 };
 
 /* The six prefix tables. Each is split in two maps: <table>_exact, a hash holding the
@@ -160,9 +163,20 @@ struct ff_scoped_v6_key {
 	__u8 addr[16];
 };
 
-/* The value of every classifier: which ISP the end-user belongs to. */
+/* The value of isp_port: which ISP an ISP-facing port (or VLAN) belongs to. */
 struct ff_sub_class {
 	__u32 isp;
+};
+
+/* The value of every subscriber classifier (sub_mac, sub_vlan, sub_v4*, sub_v6*): the ISP, and
+ * the access line the subscriber is provisioned on: the port and its tags (0 for none). A
+ * match counts only on that line; the same MAC or source address elsewhere, which anyone can
+ * set, is dropped (FF_DROP_WRONG_PORT) instead of moving traffic into another line's ISP. */
+struct ff_sub_match {
+	__u32 isp;
+	__u32 ifindex;
+	__u16 outer_vid; /* 0: untagged line */
+	__u16 inner_vid; /* 0: one tag or none */
 };
 
 /* A label stack to push and where to send the result. label[0] is the top (outermost)
@@ -206,10 +220,12 @@ struct ff_ilm {
 	__u8 action;  /* enum ff_ilm_action */
 	__u8 nlabels; /* SWAP: 1..3 outgoing labels */
 	__u8 tc;      /* unused by pop actions */
-	__u8 pad;
+	__u8 dir;     /* SWAP, POP_FORWARD with isp != 0: enum ff_direction of the transit counter */
 	__u32 label[FF_MAX_LABELS];
 	__u32 nh_group; /* SWAP, POP_FORWARD, POP_TO_ISP */
-	__u32 isp;      /* POP_TO_ISP, POP_TO_SUB: for counters and the scoped lookup */
+	__u32 isp;      /* POP_TO_ISP, POP_TO_SUB: for counters and the scoped lookup; SWAP,
+			 * POP_FORWARD: the ISP whose FEC the label is (counted at "transit"),
+			 * 0 for none */
 };
 
 /* down_v4 / down_v6 value: how to reach one subscriber address downstream. */
@@ -238,15 +254,24 @@ struct ff_local_key {
 };
 
 /* policer: indexed by isp * FF_DIR_MAX + direction. rate == 0 means no limit. The
- * control plane writes rate and burst; tokens and last_ns belong to the data plane and are
- * reset (tokens = burst) whenever rate or burst change. */
+ * control plane writes rate and burst; tokens, frac and last_ns belong to the data plane and
+ * are reset (tokens = burst, frac = 0) whenever rate or burst change. */
 struct ff_policer {
 	struct bpf_spin_lock lock;
-	__u32 pad;
+	__u32 frac;    /* the fraction of a byte earned but not yet credited, in 1e-9 bytes */
 	__u64 rate;    /* bytes per second */
 	__u64 burst;   /* bytes */
-	__u64 tokens;  /* bytes, scaled by nothing */
+	__u64 tokens;  /* whole bytes */
 	__u64 last_ns;
+};
+
+/* hash_key[0]: the node's secret ECMP hash key. User space writes a random one once, when the
+ * entry is still zero, and the pinned map keeps it across restarts, so flows stay on their
+ * members; a key nobody can guess keeps anyone from choosing flows that all land on one
+ * member. Zero (never written) is the unkeyed hash. */
+struct ff_hash_key {
+	__u32 k0; /* xor-ed into the initial state */
+	__u32 k1; /* xor-ed in before the finalizer */
 };
 
 /* Value of every counter map (per-CPU; user space sums the CPUs). */

@@ -2,7 +2,8 @@
 /*
  * The ECMP flow hash (FORWARDING.md, "Next hop selection and ECMP"): FNV-1a style mixing of
  * 32-bit words with an xorshift per word and a murmur3 finalizer, over the frame as received.
- * All packets of one flow give the same words, so they take the same member.
+ * All packets of one flow give the same words, so they take the same member. The node's
+ * secret key (hash_key, struct ff_hash_key) enters the initial state and the finalizer.
  */
 #ifndef FECFLOW_HASH_H
 #define FECFLOW_HASH_H
@@ -13,6 +14,7 @@
 #include <linux/ipv6.h>
 #include <bpf/bpf_endian.h>
 #include "parsing.h"
+#include "maps.h"
 
 #define FF_HASH_SEED 0x811c9dc5u
 
@@ -20,6 +22,18 @@ static __always_inline __u32 ff_hash_word(__u32 h, __u32 w)
 {
 	h = (h ^ w) * 0x01000193u;
 	return h ^ (h >> 15);
+}
+
+/* The node's key; zero (the unkeyed hash) if the map cannot be read. */
+static __always_inline struct ff_hash_key ff_hash_key_get(void)
+{
+	__u32 zero = 0;
+	struct ff_hash_key *k = bpf_map_lookup_elem(&hash_key, &zero);
+	struct ff_hash_key out = {};
+
+	if (k)
+		out = *k;
+	return out;
 }
 
 static __always_inline __u32 ff_hash_final(__u32 h)
@@ -84,13 +98,14 @@ static __always_inline __u32 ff_hash_ipv6(__u32 h, struct ipv6hdr *ip6, void *da
 /* Flow hash of a validated IP packet (access, isp). */
 static __always_inline __u32 ff_flow_hash_ip(void *ip, __u16 proto, void *data_end)
 {
-	__u32 h = FF_HASH_SEED;
+	struct ff_hash_key key = ff_hash_key_get();
+	__u32 h = FF_HASH_SEED ^ key.k0;
 
 	if (proto == ETH_P_IP)
 		h = ff_hash_ipv4(h, ip, data_end);
 	else
 		h = ff_hash_ipv6(h, ip, data_end);
-	return ff_hash_final(h);
+	return ff_hash_final(h ^ key.k1);
 }
 
 /* Flow hash of a labelled frame (core): up to 3 label values from the top, stopping after
@@ -98,7 +113,8 @@ static __always_inline __u32 ff_flow_hash_ip(void *ip, __u16 proto, void *data_e
 static __always_inline __u32 ff_flow_hash_mpls(void *data, void *data_end)
 {
 	struct hdr_cursor nh = { .pos = data + FF_ETH_HLEN };
-	__u32 h = FF_HASH_SEED, entry = 0;
+	struct ff_hash_key key = ff_hash_key_get();
+	__u32 h = FF_HASH_SEED ^ key.k0, entry = 0;
 	int i, bottom = 0;
 
 #pragma unroll
@@ -119,7 +135,7 @@ static __always_inline __u32 ff_flow_hash_mpls(void *data, void *data_end)
 		else if (v == ETH_P_IPV6)
 			h = ff_hash_ipv6(h, nh.pos, data_end);
 	}
-	return ff_hash_final(h);
+	return ff_hash_final(h ^ key.k1);
 }
 
 #endif /* FECFLOW_HASH_H */

@@ -30,7 +30,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_SUB_MAC_ENTRIES);
 	__type(key, struct ff_mac_key);
-	__type(value, struct ff_sub_class);
+	__type(value, struct ff_sub_match);
 } sub_mac SEC(".maps");
 
 struct {
@@ -38,7 +38,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_SUB_VLAN_ENTRIES);
 	__type(key, struct ff_vlan_key);
-	__type(value, struct ff_sub_class);
+	__type(value, struct ff_sub_match);
 } sub_vlan SEC(".maps");
 
 struct {
@@ -46,7 +46,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_SUB_V4_ENTRIES);
 	__type(key, struct ff_lpm_v4_key);
-	__type(value, struct ff_sub_class);
+	__type(value, struct ff_sub_match);
 } sub_v4_exact SEC(".maps");
 
 struct {
@@ -54,7 +54,7 @@ struct {
 	__uint(max_entries, FF_SUB_V4_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ff_lpm_v4_key);
-	__type(value, struct ff_sub_class);
+	__type(value, struct ff_sub_match);
 } sub_v4 SEC(".maps");
 
 struct {
@@ -62,7 +62,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_SUB_V6_ENTRIES);
 	__type(key, struct ff_lpm_v6_key);
-	__type(value, struct ff_sub_class);
+	__type(value, struct ff_sub_match);
 } sub_v6_exact SEC(".maps");
 
 struct {
@@ -70,7 +70,7 @@ struct {
 	__uint(max_entries, FF_SUB_V6_ENTRIES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ff_lpm_v6_key);
-	__type(value, struct ff_sub_class);
+	__type(value, struct ff_sub_match);
 } sub_v6 SEC(".maps");
 
 /* Upstream FEC of each ISP, indexed by ISP. */
@@ -202,6 +202,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ff_policer);
 } policer SEC(".maps");
+
+/* The ECMP hash key (struct ff_hash_key); not part of the reconciled configuration. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ff_hash_key);
+} hash_key SEC(".maps");
 
 /* --- counters, owned by the data plane, summed over CPUs in user space --------------- */
 

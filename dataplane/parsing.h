@@ -171,6 +171,7 @@ enum ff_parse_result {
 	FF_PARSE_OK = 0,
 	FF_PARSE_PASS = 1,       /* not IP: the kernel's business */
 	FF_PARSE_MALFORMED = 2,
+	FF_PARSE_TOO_MANY_TAGS = 3, /* another VLAN tag after max_tags: not ours to hand to the kernel */
 };
 
 /* Ethernet, up to max_tags VLAN tags, then IPv4 or IPv6 (access: 2 tags, isp: 1). */
@@ -200,6 +201,8 @@ static __always_inline int parse_l2_ip(void *data, void *data_end, int max_tags,
 	}
 
 	p->ip_off = FF_ETH_HLEN + p->ntags * FF_VLAN_HLEN;
+	if (proto_is_vlan(proto))
+		return FF_PARSE_TOO_MANY_TAGS;
 	proto = bpf_ntohs(proto);
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		return FF_PARSE_PASS;

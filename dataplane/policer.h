@@ -12,12 +12,24 @@
 
 #define FF_NSEC_PER_SEC 1000000000ull
 
+/*
+ * Tokens earned in `elapsed` ns at `rate` bytes/s, exactly: floor((elapsed x rate + frac) / 1e9)
+ * with the remainder carried in p->frac, so that neither frequent small refills nor huge rates
+ * lose anything. elapsed x rate itself overflows 64 bits above ~147 Gbit/s for a one-second gap,
+ * so it is split: elapsed = secs x 1e9 + sub and rate = q x 1e9 + r give
+ *   secs x rate + q x sub + (r x sub + frac) / 1e9,
+ * where r x sub + frac < 1e18 + 1e9, and secs x rate is only computed when it stays below the
+ * room left in the bucket (otherwise the bucket is simply full). Every product then fits in
+ * 64 bits for rates and bursts below 2^62, far above the schema's limits (2^53 bit/s, 2^53 B).
+ */
+
 /* Returns 1 if the frame of len bytes conforms (or the ISP has no policer), 0 if not. */
 static __always_inline int ff_police(__u32 isp, __u32 dir, __u64 len)
 {
 	__u32 idx = isp * FF_DIR_MAX + dir;
 	struct ff_policer *p;
-	__u64 now, last, elapsed, add, tokens, rate;
+	__u64 now, elapsed, secs, sub, num, need, tokens, rate, burst;
+	__u32 frac;
 	int ok;
 
 	p = bpf_map_lookup_elem(&policer, &idx);
@@ -27,28 +39,34 @@ static __always_inline int ff_police(__u32 isp, __u32 dir, __u64 len)
 
 	bpf_spin_lock(&p->lock);
 	rate = p->rate;
-	last = p->last_ns;
+	burst = p->burst;
+	tokens = p->tokens;
+	frac = p->frac;
 	/* Another CPU may have stamped a later clock reading than ours. */
-	elapsed = now > last ? now - last : 0;
-	if (elapsed > FF_NSEC_PER_SEC) {
-		elapsed = FF_NSEC_PER_SEC;
-		last = now - FF_NSEC_PER_SEC;
-	}
-	add = rate ? elapsed * rate / FF_NSEC_PER_SEC : 0;
-	tokens = p->tokens + add;
-	if (tokens >= p->burst) {
-		tokens = p->burst;
-		last = now > last ? now : last;
-	} else if (add) {
-		/* Advance the clock only by the time the credited whole bytes took, so that
-		 * frequent small refills do not round the rate down to nothing. */
-		last += add * FF_NSEC_PER_SEC / rate;
+	elapsed = now > p->last_ns ? now - p->last_ns : 0;
+	if (now > p->last_ns)
+		p->last_ns = now;
+	need = burst > tokens ? burst - tokens : 0;
+	secs = elapsed / FF_NSEC_PER_SEC;
+	sub = elapsed % FF_NSEC_PER_SEC;
+	if (rate == 0 || secs > need / rate) {
+		/* the whole seconds alone fill the bucket: (need / rate + 1) x rate > need */
+		tokens = burst;
+		frac = 0;
+	} else {
+		num = (rate % FF_NSEC_PER_SEC) * sub + frac;
+		tokens += secs * rate + (rate / FF_NSEC_PER_SEC) * sub + num / FF_NSEC_PER_SEC;
+		frac = num % FF_NSEC_PER_SEC;
+		if (tokens >= burst) {
+			tokens = burst;
+			frac = 0;
+		}
 	}
 	ok = tokens >= len;
 	if (ok)
 		tokens -= len;
 	p->tokens = tokens;
-	p->last_ns = last;
+	p->frac = frac;
 	bpf_spin_unlock(&p->lock);
 	return ok;
 }

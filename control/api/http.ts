@@ -108,7 +108,8 @@ export function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) + '\n';
+  // a bigint becomes a decimal string: a JSON number would round it above 2^53
+  const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? String(v) : v)) + '\n';
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

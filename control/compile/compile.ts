@@ -24,6 +24,7 @@ import {
   type Mac,
   type NextHop,
   type ScopedPrefix,
+  type SubClass,
   type SubRoute,
   type Tables,
   type VlanKey,
@@ -174,12 +175,17 @@ export function compile(config: Config, env: CompileEnv): Tables {
   return t;
 }
 
+/** The transit counter of an LSR's label: its ISP's index and direction, if the binding names one. */
+function transit(b: { isp?: IspRef; direction?: 'up' | 'down' }, ispId: (r: IspRef) => number): { isp?: number; direction?: 'up' | 'down' } {
+  return b.isp === undefined ? {} : { isp: ispId(b.isp), direction: b.direction ?? 'up' };
+}
+
 function ilmEntry(b: LabelBinding, ispId: (r: IspRef) => number, group: number | undefined): IlmEntry {
   switch (b.action) {
     case 'swap':
-      return { action: 'swap', labels: [...b.labels], tc: b.tc, nhGroup: group! };
+      return { action: 'swap', labels: [...b.labels], tc: b.tc, nhGroup: group!, ...transit(b, ispId) };
     case 'pop-forward':
-      return { action: 'pop-forward', nhGroup: group! };
+      return { action: 'pop-forward', nhGroup: group!, ...transit(b, ispId) };
     case 'pop-continue':
       return { action: 'pop-continue' };
     case 'pop-to-isp':
@@ -207,6 +213,8 @@ function compileDownstream(isp: Isp, port: (name: string) => Port, fec: (f: FecC
 /** The table entries of one subscriber: its classifier entries and its downstream routes. */
 export interface SubscriberEntries {
   isp: number;
+  /** the value of its MAC and prefix entries: the ISP and the access line they hold on */
+  cls: SubClass;
   mac?: string;
   vlan?: VlanKey;
   v4: string[];
@@ -220,6 +228,16 @@ export interface SubscriberEntries {
 export interface SubscriberContext {
   port(name: string): Port;
   ispId(ref: IspRef): number;
+  /** the node's access interface when it has exactly one: the line of a subscriber naming none */
+  onlyAccess?: string;
+  /** shares one SubClass object per distinct (ISP, line) among a million subscribers */
+  intern?: Map<string, SubClass>;
+}
+
+/** The node's access interface when there is exactly one. */
+function onlyAccess(config: Config): string | undefined {
+  const access = config.interfaces.filter((i) => i.role === 'access');
+  return access.length === 1 ? access[0]!.name : undefined;
 }
 
 /** A subscriber context over a validated config and the host (an incremental change uses it). */
@@ -230,6 +248,8 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
     if (info) ports.set(iface.name, { iface, info });
   }
   return {
+    onlyAccess: onlyAccess(config),
+    intern: new Map(),
     port(name) {
       const p = ports.get(name);
       if (!p) throw new Error(`compile: unknown interface '${name}' in a validated config`);
@@ -246,7 +266,7 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
 /** The entries one subscriber puts in the tables: the compiler and incremental changes share it. */
 export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): SubscriberEntries {
   const isp = ctx.ispId(s.isp);
-  const out: SubscriberEntries = { isp, v4: [], v6: [], down: [] };
+  const out: SubscriberEntries = { isp, cls: subClassOf(s, isp, ctx), v4: [], v6: [], down: [] };
   if (s.match.mac) out.mac = s.match.mac;
   const mv = s.match.vlan;
   if (mv) out.vlan = { ifindex: ctx.port(mv.interface).info.ifindex, outerVid: mv.outer, innerVid: mv.inner ?? 0 };
@@ -268,17 +288,41 @@ export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): Subscr
   return out;
 }
 
+/**
+ * The access line a subscriber is on: the port of match.vlan, else of deliver.interface, else
+ * the node's only access port; the tags of match.vlan, else of deliver.vlan, else none. A
+ * subscriber matched only by VLAN needs none (ifindex 0: its MAC and prefix tables hold nothing
+ * of it); one matched by MAC or prefix without a port is refused by the validator.
+ */
+function subClassOf(s: Subscriber, isp: number, ctx: SubscriberContext): SubClass {
+  const mv = s.match.vlan;
+  const portName = mv?.interface ?? s.deliver?.interface ?? ctx.onlyAccess;
+  const needsLine = s.match.mac !== undefined || s.match.prefix !== undefined;
+  if (portName === undefined && needsLine) throw new Error(`compile: subscriber '${s.name}' has no access port in a validated config`);
+  const ifindex = portName === undefined ? 0 : ctx.port(portName).info.ifindex;
+  const tags = mv ?? s.deliver?.vlan;
+  const outerVid = tags?.outer ?? 0;
+  const innerVid = tags?.inner ?? 0;
+  const key = `${isp},${ifindex},${outerVid},${innerVid}`;
+  let c = ctx.intern?.get(key);
+  if (!c) {
+    c = { isp, ifindex, outerVid, innerVid };
+    ctx.intern?.set(key, c);
+  }
+  return c;
+}
+
 function compileSubscribers(config: Config, port: (name: string) => Port, ispId: (r: IspRef) => number, t: Tables): void {
-  const ctx: SubscriberContext = { port, ispId };
-  const macs: Array<[string, number]> = [];
-  const v4: Array<[string, number]> = [];
-  const v6: Array<[string, number]> = [];
+  const ctx: SubscriberContext = { port, ispId, onlyAccess: onlyAccess(config), intern: new Map() };
+  const macs: Array<[string, SubClass]> = [];
+  const v4: Array<[string, SubClass]> = [];
+  const v6: Array<[string, SubClass]> = [];
   for (const s of config.subscribers) {
     const e = compileSubscriber(s, ctx);
-    if (e.mac !== undefined) macs.push([e.mac, e.isp]);
+    if (e.mac !== undefined) macs.push([e.mac, e.cls]);
     if (e.vlan) t.subVlan.push([e.vlan, e.isp]);
-    for (const p of e.v4) v4.push([p, e.isp]);
-    for (const p of e.v6) v6.push([p, e.isp]);
+    for (const p of e.v4) v4.push([p, e.cls]);
+    for (const p of e.v6) v6.push([p, e.cls]);
     if (e.txPort !== undefined) t.txPorts.add(e.txPort);
     for (const r of e.down) (isV6(r[0].prefix) ? t.downV6 : t.downV4).push(r);
   }

@@ -259,11 +259,17 @@ export const subscriberSchema: z.ZodType<Subscriber, z.ZodTypeDef, unknown> = z
     return out;
   });
 
+/** swap and pop-forward on an LSR: whose traffic the label carries, for the per-ISP counters */
+const transitCount = {
+  isp: ispRef.optional(),
+  direction: z.enum(['up', 'down'], { errorMap: () => ({ message: "direction must be 'up' or 'down'" }) }).optional(),
+};
+
 export const labelBindingSchema: z.ZodType<LabelBinding, z.ZodTypeDef, unknown> = z.discriminatedUnion(
   'action',
   [
-    z.object({ label: incomingLabel, action: z.literal('swap'), labels: labelStack, tc, nexthop: nexthops }).strict(),
-    z.object({ label: incomingLabel, action: z.literal('pop-forward'), nexthop: nexthops }).strict(),
+    z.object({ label: incomingLabel, action: z.literal('swap'), labels: labelStack, tc, nexthop: nexthops, ...transitCount }).strict(),
+    z.object({ label: incomingLabel, action: z.literal('pop-forward'), nexthop: nexthops, ...transitCount }).strict(),
     z.object({ label: incomingLabel, action: z.literal('pop-continue') }).strict(),
     z.object({ label: incomingLabel, action: z.literal('pop-to-isp'), isp: ispRef, nexthop: nexthops }).strict(),
     z.object({ label: incomingLabel, action: z.literal('pop-to-subscriber'), isp: ispRef }).strict(),

@@ -91,9 +91,15 @@ export interface Subscriber {
   deliver?: SubscriberDelivery;
 }
 
+/** On an LSR: the ISP whose FEC a swapped or popped label is, and its direction, to count it. */
+export interface TransitCount {
+  isp?: IspRef;
+  direction?: 'up' | 'down';
+}
+
 export type LabelBinding =
-  | { label: number; action: 'swap'; labels: number[]; tc: number; nexthop: NextHopRef[] }
-  | { label: number; action: 'pop-forward'; nexthop: NextHopRef[] }
+  | ({ label: number; action: 'swap'; labels: number[]; tc: number; nexthop: NextHopRef[] } & TransitCount)
+  | ({ label: number; action: 'pop-forward'; nexthop: NextHopRef[] } & TransitCount)
   | { label: number; action: 'pop-continue' }
   | { label: number; action: 'pop-to-isp'; isp: IspRef; nexthop: NextHopRef[] }
   | { label: number; action: 'pop-to-subscriber'; isp: IspRef };

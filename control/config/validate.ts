@@ -281,6 +281,17 @@ export class Checker {
     }
   }
 
+  /** The name of the node's access interface when it has exactly one. */
+  private onlyAccessPort(): string | undefined {
+    let found: string | undefined;
+    for (const i of this.ifaces.values()) {
+      if (i.role !== 'access') continue;
+      if (found !== undefined) return undefined;
+      found = i.name;
+    }
+    return found;
+  }
+
   private isp(path: Path, ref: IspRef): Isp | undefined {
     const isp = resolveIsp(this.isps, ref);
     if (isp) return isp;
@@ -429,6 +440,13 @@ export class Checker {
       if (p.ok && isp) keys.prefix({ p: p.value, isp, sub: s.name, path: itemPath([...base, 'match', 'prefix'], get(raw, 'match', 'prefix'), k) });
     });
 
+    // A MAC or prefix match is honoured only on the subscriber's access line (DESIGN.md): the
+    // port must be known, from match.vlan, deliver.interface, or the node's only access port.
+    if ((s.match.mac !== undefined || s.match.prefix !== undefined) && !s.match.vlan && s.deliver?.interface === undefined && !this.onlyAccessPort()) {
+      const n = [...this.ifaces.values()].filter((i) => i.role === 'access').length;
+      this.issue([...base, 'match'], `a match by MAC or prefix holds only on the subscriber's access port: name it in deliver.interface (or match.vlan); this node has ${n} access interfaces`);
+    }
+
     const d = resolveDelivery(s);
     if (!d) return;
     const dp: Path = [...base, 'deliver'];
@@ -465,6 +483,13 @@ export class Checker {
     }
   }
 
+  /** isp and direction of a transit label come together: a count needs both. */
+  private transitCount(base: Path, b: { isp?: IspRef; direction?: 'up' | 'down' }): void {
+    if (b.isp !== undefined) this.isp([...base, 'isp'], b.isp);
+    if (b.isp !== undefined && b.direction === undefined) this.issue([...base, 'direction'], "direction ('up' or 'down') is required with isp: it says which counter the label's traffic goes to");
+    if (b.isp === undefined && b.direction !== undefined) this.issue([...base, 'isp'], 'isp is required with direction: the ISP whose traffic the label carries');
+  }
+
   private checkIlm(list: Array<Parsed<LabelBinding>>): void {
     const labels = new Map<number, number>();
     const linkOwners = new Map<string, Set<number>>();
@@ -483,9 +508,11 @@ export class Checker {
       switch (b.action) {
         case 'swap':
           this.nexthops([...base, 'nexthop'], rawNh, b.nexthop, 'core', 'swap next hops');
+          this.transitCount(base, b);
           break;
         case 'pop-forward':
           this.nexthops([...base, 'nexthop'], rawNh, b.nexthop, 'core', 'pop-forward next hops');
+          this.transitCount(base, b);
           break;
         case 'pop-to-isp': {
           const isp = this.isp([...base, 'isp'], b.isp);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { BpfError, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
 import type { MapIO } from '../reconcile/index.js';
+import { ensureHashKey } from '../reconcile/hashkey.js';
 import { readDropStats, readIspStats, readLabelStats } from './counters.js';
 import { detachLinkPin, nodePinDirs, removeNodeDirs } from './offline.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
@@ -17,6 +18,8 @@ import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } f
 export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
 
 const COUNTER_MAPS = new Set(['isp_stats', 'label_stats', 'drop_stats']);
+/** Maps the node keeps for itself (written once at start), which the reconciler never sees. */
+const STATE_MAPS = new Set(['hash_key']);
 
 export interface BpfDataplaneOptions {
   objectPath: string;
@@ -58,6 +61,9 @@ export class BpfDataplane implements Dataplane {
     const obj = BpfObject.open(opts.objectPath, { pinDir: dirs.maps, reusePinnedMaps: true });
     const dp = new BpfDataplane(opts, obj);
     dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
+    // the ECMP key: kept from the pinned map, or chosen now (FORWARDING.md, ECMP)
+    const hk = ensureHashKey(obj.map('hash_key'));
+    dp.log.info({ created: hk.created }, hk.created ? 'chose a new ECMP hash key' : 'kept the pinned ECMP hash key');
     return dp;
   }
 
@@ -69,7 +75,7 @@ export class BpfDataplane implements Dataplane {
   configMaps(): MapIO[] {
     return this.obj
       .maps()
-      .filter((m) => !COUNTER_MAPS.has(m.name) && !m.name.startsWith('.') && !m.name.includes('.'))
+      .filter((m) => !COUNTER_MAPS.has(m.name) && !STATE_MAPS.has(m.name) && !m.name.startsWith('.') && !m.name.includes('.'))
       .map((m) => mapIO(m));
   }
 

@@ -115,10 +115,10 @@ export class SubscriberPath {
     });
     for (const [t, list] of [[old, olds], [now, news]] as const) {
       for (const e of list) {
-        if (e.mac !== undefined) t.subMac.set(e.mac, e.isp);
+        if (e.mac !== undefined) t.subMac.set(e.mac, e.cls);
         if (e.vlan) t.subVlan.push([e.vlan, e.isp]);
-        for (const p of e.v4) t.subV4.set(p, e.isp);
-        for (const p of e.v6) t.subV6.set(p, e.isp);
+        for (const p of e.v4) t.subV4.set(p, e.cls);
+        for (const p of e.v6) t.subV6.set(p, e.cls);
         for (const r of e.down) (r[0].prefix.includes(':') ? t.downV6 : t.downV4).push(r);
       }
     }
@@ -307,10 +307,10 @@ export class SubscriberPath {
       }
     }
     for (const e of news) {
-      if (e.mac !== undefined) t.subMac.set(e.mac, e.isp);
+      if (e.mac !== undefined) t.subMac.set(e.mac, e.cls);
       if (e.vlan) t.subVlan.push([e.vlan, e.isp]);
-      for (const p of e.v4) t.subV4.set(p, e.isp);
-      for (const p of e.v6) t.subV6.set(p, e.isp);
+      for (const p of e.v4) t.subV4.set(p, e.cls);
+      for (const p of e.v6) t.subV6.set(p, e.cls);
       for (const r of e.down) (r[0].prefix.includes(':') ? t.downV6 : t.downV4).push(r);
     }
     const ports = this.deliveriesPerPort();

@@ -71,12 +71,17 @@ export function fecs(deps: ViewDeps) {
   return { upstream, ispRoutes };
 }
 
+/** The ISP (and direction) a transit label is counted for, when it names one. */
+function transitView(e: { isp?: number; direction?: Direction }, name: (i: number) => string) {
+  return e.isp ? { isp: name(e.isp), direction: e.direction ?? 'up' } : {};
+}
+
 function ilmView(e: IlmEntry, t: Tables, name: (i: number) => string, ifname: (i: number) => string) {
   switch (e.action) {
     case 'swap':
-      return { action: e.action, outLabels: e.labels, tc: e.tc, nexthops: nexthopsOf(t, e.nhGroup, ifname) };
+      return { action: e.action, outLabels: e.labels, tc: e.tc, ...transitView(e, name), nexthops: nexthopsOf(t, e.nhGroup, ifname) };
     case 'pop-forward':
-      return { action: e.action, nexthops: nexthopsOf(t, e.nhGroup, ifname) };
+      return { action: e.action, ...transitView(e, name), nexthops: nexthopsOf(t, e.nhGroup, ifname) };
     case 'pop-continue':
       return { action: e.action };
     case 'pop-to-isp':
@@ -103,13 +108,17 @@ export function labels(deps: ViewDeps) {
     .map(([label, e]) => ({
       label,
       ...ilmView(e, t, name, deps.ifname),
-      packets: countersOk ? Number(counts.get(label)?.packets ?? 0n) : null,
-      bytes: countersOk ? Number(counts.get(label)?.bytes ?? 0n) : null,
+      packets: countersOk ? String(counts.get(label)?.packets ?? 0n) : null,
+      bytes: countersOk ? String(counts.get(label)?.bytes ?? 0n) : null,
     }));
   return { labels: rows };
 }
 
-type PointCounters = Record<Point, { packets: number; bytes: number }>;
+/**
+ * Counters are 64-bit: JSON numbers (doubles) round them above 2^53, so they are sent as
+ * decimal strings (parse with BigInt).
+ */
+type PointCounters = Record<Point, { packets: string; bytes: string }>;
 
 export function stats(deps: ViewDeps) {
   const names = ispNames(deps);
@@ -117,13 +126,14 @@ export function stats(deps: ViewDeps) {
   const rows = c.ispStats();
   const drops = c.dropStats();
   const byIsp = new Map<number, Record<Direction, PointCounters>>();
-  const empty = (): PointCounters => ({ in: { packets: 0, bytes: 0 }, out: { packets: 0, bytes: 0 }, policed: { packets: 0, bytes: 0 } });
+  const zero = () => ({ packets: '0', bytes: '0' });
+  const empty = (): PointCounters => ({ in: zero(), out: zero(), policed: zero(), transit: zero() });
   for (const i of names.keys()) byIsp.set(i, { up: empty(), down: empty() });
   for (const r of rows) {
     if (r.packets === 0n && r.bytes === 0n && !byIsp.has(r.isp)) continue;
     let e = byIsp.get(r.isp);
     if (!e) byIsp.set(r.isp, (e = { up: empty(), down: empty() }));
-    e[r.direction][r.point] = { packets: Number(r.packets), bytes: Number(r.bytes) };
+    e[r.direction][r.point] = { packets: String(r.packets), bytes: String(r.bytes) };
   }
   const dropBy = new Map(drops.map((d) => [d.reason, d]));
   return {
@@ -131,8 +141,8 @@ export function stats(deps: ViewDeps) {
     isps: [...byIsp.entries()].sort((a, b) => a[0] - b[0]).map(([index, v]) => ({ isp: names.get(index) ?? String(index), index, ...v })),
     drops: DROP_REASONS.map((reason) => ({
       reason,
-      packets: Number(dropBy.get(reason)?.packets ?? 0n),
-      bytes: Number(dropBy.get(reason)?.bytes ?? 0n),
+      packets: String(dropBy.get(reason)?.packets ?? 0n),
+      bytes: String(dropBy.get(reason)?.bytes ?? 0n),
     })),
   };
 }

@@ -20,8 +20,9 @@ export interface DemoOptions {
 
 interface IspCounters {
   isp: string;
-  up: { in: { packets: number; bytes: number }; out: { packets: number; bytes: number } };
-  down: { in: { packets: number; bytes: number }; out: { packets: number; bytes: number } };
+  // 64-bit counters as decimal strings (GET /v1/stats)
+  up: { in: { packets: string; bytes: string }; out: { packets: string; bytes: string } };
+  down: { in: { packets: string; bytes: string }; out: { packets: string; bytes: string } };
 }
 
 const PORT = 7000;
@@ -191,12 +192,12 @@ async function counters(lab: Lab): Promise<Snapshot> {
 }
 
 function counterTable(a: Snapshot, b: Snapshot): [string[], string[][]] {
-  const delta = (r: 'headend' | 'tailend', isp: string, pick: (c: IspCounters) => { packets: number; bytes: number }) => {
+  const delta = (r: 'headend' | 'tailend', isp: string, pick: (c: IspCounters) => { packets: string; bytes: string }) => {
     const x = b[r].find((c) => c.isp === isp);
     const y = a[r].find((c) => c.isp === isp);
-    const px = x ? pick(x) : { packets: 0, bytes: 0 };
-    const py = y ? pick(y) : { packets: 0, bytes: 0 };
-    return `${px.packets - py.packets} / ${fmtBytes(px.bytes - py.bytes)}`;
+    const px = x ? pick(x) : { packets: '0', bytes: '0' };
+    const py = y ? pick(y) : { packets: '0', bytes: '0' };
+    return `${BigInt(px.packets) - BigInt(py.packets)} / ${fmtBytes(Number(BigInt(px.bytes) - BigInt(py.bytes)))}`;
   };
   const rows = ISPS.map((i) => [
     i,

@@ -54,7 +54,7 @@ export interface MetricsSource {
   lastReconcile(): ReconcileInfo;
 }
 
-const COUNTED_POINTS: readonly Point[] = ['in', 'out'];
+const COUNTED_POINTS: readonly Point[] = ['in', 'out', 'transit'];
 
 export class MetricsCollector {
   readonly registry = new Registry();
@@ -142,9 +142,9 @@ function renderIsp(
   for (const isp of sorted) {
     const name = escapeLabel(ispLabel(isp));
     for (const dir of DIRECTIONS) {
-      for (let p = 0; p < 2; p++) {
-        const r = byIdx.get(ispStatsIndex(isp, dir, COUNTED_POINTS[p]!));
-        const l = `{isp="${name}",direction="${dir}",point="${COUNTED_POINTS[p]}"} `;
+      for (const point of COUNTED_POINTS) {
+        const r = byIdx.get(ispStatsIndex(isp, dir, point));
+        const l = `{isp="${name}",direction="${dir}",point="${point}"} `;
         pk += `fecflow_isp_packets_total${l}${r ? r.packets.toString() : '0'}\n`;
         by += `fecflow_isp_bytes_total${l}${r ? r.bytes.toString() : '0'}\n`;
       }
@@ -153,7 +153,7 @@ function renderIsp(
     }
   }
   family(out, 'fecflow_isp_packets_total', 'counter',
-    'Packets per ISP, direction (up: end-user to ISP) and point (in: label pushed, out: last label popped).', pk);
+    'Packets per ISP, direction (up: end-user to ISP) and point (in: label pushed, out: last label popped, transit: label swapped or popped by an LSR).', pk);
   family(out, 'fecflow_isp_bytes_total', 'counter',
     'IP bytes per ISP, direction and point.', by);
   family(out, 'fecflow_policed_packets_total', 'counter',

@@ -97,7 +97,7 @@ function isZero(map: string, v: Buffer): boolean {
  */
 function freshPolicer(v: Buffer): Buffer {
   const p = policerCodec.decode(v);
-  return policerCodec.encode({ rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
+  return policerCodec.encode({ frac: 0, rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
 }
 
 /** What a map holds, indexed: hex key -> value. For arrays, only the non-zero slots. */

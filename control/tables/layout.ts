@@ -29,8 +29,10 @@ import {
   type NextHop,
   type Policer,
   type ScopedPrefix,
+  type SubClass,
   type SubRoute,
   type Tables,
+  type TransitIsp,
 } from './types.js';
 import {
   FF_DIR_MAX,
@@ -93,6 +95,7 @@ export const lpmV6KeyCodec = struct({ prefixlen: u32, addr: ipv6 });
 export const scopedV4KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv4 });
 export const scopedV6KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv6 });
 export const subClassCodec = struct({ isp: u32 });
+export const subMatchCodec = struct({ isp: u32, ifindex: u32, outerVid: u16, innerVid: u16 });
 export const fecCodec = struct({
   label: array(u32, MAX_LABELS),
   nlabels: u8,
@@ -106,7 +109,8 @@ export const ilmCodec = struct({
   action: u8,
   nlabels: u8,
   tc: u8,
-  pad: pad(1),
+  /** swap, pop-forward: direction of the transit counter (0 up, 1 down) */
+  dir: u8,
   label: array(u32, MAX_LABELS),
   nhGroup: u32,
   isp: u32,
@@ -125,12 +129,14 @@ export const localKeyCodec = struct({ family: u8, pad: pad(3), addr: bytes(16) }
 /** `lock` is a struct bpf_spin_lock the kernel owns; it is written as zero and never read. */
 export const policerCodec = struct({
   lock: pad(4),
-  pad: pad(4),
+  /** the data plane's carried fraction of a byte, in 1e-9 bytes (written as 0) */
+  frac: u32,
   rate: u64,
   burst: u64,
   tokens: u64,
   lastNs: u64,
 });
+export const hashKeyCodec = struct({ k0: u32, k1: u32 });
 export const counterCodec = struct({ packets: u64, bytes: u64 });
 
 /** C struct name -> codec, for the BTF layout check. */
@@ -143,6 +149,7 @@ export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
   ff_scoped_v4_key: scopedV4KeyCodec,
   ff_scoped_v6_key: scopedV6KeyCodec,
   ff_sub_class: subClassCodec,
+  ff_sub_match: subMatchCodec,
   ff_fec: fecCodec,
   ff_nh_group: nhGroupCodec,
   ff_nexthop: nexthopCodec,
@@ -151,6 +158,7 @@ export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
   ff_isp_port_key: ispPortKeyCodec,
   ff_local_key: localKeyCodec,
   ff_policer: policerCodec,
+  ff_hash_key: hashKeyCodec,
   ff_counter: counterCodec,
 };
 
@@ -177,8 +185,11 @@ export interface MapLayout {
   key: Codec<any>;
   /** For per-CPU maps, the value of one CPU. */
   value: Codec<any>;
-  /** config: written by the control plane; counter: owned by the data plane (per-CPU). */
-  kind: 'config' | 'counter';
+  /**
+   * config: written by the reconciler; counter: owned by the data plane (per-CPU); state: the
+   * node's own, written once at start when still empty (hash_key), never reconciled.
+   */
+  kind: 'config' | 'counter' | 'state';
 }
 
 function layout(name: string, key: Codec<any>, value: Codec<any>, kind: MapLayout['kind'] = 'config'): MapLayout {
@@ -188,12 +199,12 @@ function layout(name: string, key: Codec<any>, value: Codec<any>, kind: MapLayou
 /** Every map of the object, by name. The names are the C names and must not change. */
 export const MAPS = {
   settings: layout('settings', u32, settingsCodec),
-  sub_mac: layout('sub_mac', macKeyCodec, subClassCodec),
-  sub_vlan: layout('sub_vlan', vlanKeyCodec, subClassCodec),
-  sub_v4_exact: layout('sub_v4_exact', lpmV4KeyCodec, subClassCodec),
-  sub_v4: layout('sub_v4', lpmV4KeyCodec, subClassCodec),
-  sub_v6_exact: layout('sub_v6_exact', lpmV6KeyCodec, subClassCodec),
-  sub_v6: layout('sub_v6', lpmV6KeyCodec, subClassCodec),
+  sub_mac: layout('sub_mac', macKeyCodec, subMatchCodec),
+  sub_vlan: layout('sub_vlan', vlanKeyCodec, subMatchCodec),
+  sub_v4_exact: layout('sub_v4_exact', lpmV4KeyCodec, subMatchCodec),
+  sub_v4: layout('sub_v4', lpmV4KeyCodec, subMatchCodec),
+  sub_v6_exact: layout('sub_v6_exact', lpmV6KeyCodec, subMatchCodec),
+  sub_v6: layout('sub_v6', lpmV6KeyCodec, subMatchCodec),
   fec_up: layout('fec_up', u32, fecCodec),
   nh_group: layout('nh_group', u32, nhGroupCodec),
   nexthop: layout('nexthop', u32, nexthopCodec),
@@ -210,6 +221,7 @@ export const MAPS = {
   isp_port: layout('isp_port', ispPortKeyCodec, subClassCodec),
   local: layout('local', localKeyCodec, u32),
   policer: layout('policer', u32, policerCodec),
+  hash_key: layout('hash_key', u32, hashKeyCodec, 'state'),
   isp_stats: layout('isp_stats', u32, counterCodec, 'counter'),
   label_stats: layout('label_stats', u32, counterCodec, 'counter'),
   drop_stats: layout('drop_stats', u32, counterCodec, 'counter'),
@@ -403,12 +415,12 @@ function encodeSubRoute(r: SubRoute): Buffer {
 }
 
 function encodeIlm(e: IlmEntry): Buffer {
-  const base = { action: ILM_ACTION[e.action], nlabels: 0, tc: 0, label: [0, 0, 0], nhGroup: 0, isp: 0 };
+  const base = { action: ILM_ACTION[e.action], nlabels: 0, tc: 0, dir: 0, label: [0, 0, 0], nhGroup: 0, isp: 0 };
   switch (e.action) {
     case 'swap':
-      return ilmCodec.encode({ ...base, nlabels: e.labels.length, tc: e.tc, label: fill(e.labels, MAX_LABELS, 0), nhGroup: e.nhGroup });
+      return ilmCodec.encode({ ...base, ...transit(e), nlabels: e.labels.length, tc: e.tc, label: fill(e.labels, MAX_LABELS, 0), nhGroup: e.nhGroup });
     case 'pop-forward':
-      return ilmCodec.encode({ ...base, nhGroup: e.nhGroup });
+      return ilmCodec.encode({ ...base, ...transit(e), nhGroup: e.nhGroup });
     case 'pop-continue':
       return ilmCodec.encode(base);
     case 'pop-to-isp':
@@ -418,13 +430,22 @@ function encodeIlm(e: IlmEntry): Buffer {
   }
 }
 
+/** The transit counter fields of a swap or pop-forward entry (isp 0: none). */
+function transit(e: TransitIsp): { isp: number; dir: number } {
+  return e.isp ? { isp: e.isp, dir: e.direction === 'down' ? 1 : 0 } : { isp: 0, dir: 0 };
+}
+
+function decodeTransit(v: { isp: number; dir: number }): TransitIsp {
+  return v.isp ? { isp: v.isp, direction: v.dir ? 'down' : 'up' } : {};
+}
+
 function decodeIlm(b: Buffer): IlmEntry {
   const v = ilmCodec.decode(b);
   switch (v.action) {
     case ILM_ACTION.swap:
-      return { action: 'swap', labels: v.label.slice(0, Math.min(v.nlabels, MAX_LABELS)), tc: v.tc, nhGroup: v.nhGroup };
+      return { action: 'swap', labels: v.label.slice(0, Math.min(v.nlabels, MAX_LABELS)), tc: v.tc, nhGroup: v.nhGroup, ...decodeTransit(v) };
     case ILM_ACTION['pop-forward']:
-      return { action: 'pop-forward', nhGroup: v.nhGroup };
+      return { action: 'pop-forward', nhGroup: v.nhGroup, ...decodeTransit(v) };
     case ILM_ACTION['pop-continue']:
       return { action: 'pop-continue' };
     case ILM_ACTION['pop-to-isp']:
@@ -438,7 +459,7 @@ function decodeIlm(b: Buffer): IlmEntry {
 
 /** A fresh bucket: full (tokens = burst), so a rate change never starts with a debt. */
 function encodePolicer(p: Policer): Buffer {
-  return policerCodec.encode({ rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
+  return policerCodec.encode({ frac: 0, rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
 }
 
 function encodeLocal(addr: string): Buffer {
@@ -478,22 +499,29 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   };
   const putPrefix = (table: PrefixTable, len: number, k: Buffer, v: Buffer) => put(prefixMap(table, len, exactLen[table]), k, v);
 
-  // Classifier values are one of a few thousand ISPs: encode each once and share the buffer.
-  const classes = new Map<number, Buffer>();
-  const subClass = (isp: number): Buffer => {
-    let v = classes.get(isp);
-    if (!v) classes.set(isp, (v = subClassCodec.encode({ isp })));
+  // Classifier values are one of a few thousand (ISP, line) pairs, usually one shared object
+  // each (the compiler interns them): encode each once and share the buffer.
+  const byObject = new Map<SubClass, Buffer>();
+  const byValue = new Map<string, Buffer>();
+  const subClass = (c: SubClass): Buffer => {
+    let v = byObject.get(c);
+    if (v) return v;
+    const k = `${c.isp},${c.ifindex},${c.outerVid},${c.innerVid}`;
+    v = byValue.get(k);
+    if (!v) byValue.set(k, (v = subMatchCodec.encode(c)));
+    byObject.set(c, v);
     return v;
   };
-  for (const [m, isp] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClass(isp));
-  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClass(isp));
-  for (const [p, isp] of t.subV4) {
+  for (const [m, c] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClass(c));
+  // a VLAN entry's line is its key
+  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClass({ isp, ...k }));
+  for (const [p, c] of t.subV4) {
     const k = lpmV4Key(p);
-    putPrefix('sub_v4', k.len, k.key, subClass(isp));
+    putPrefix('sub_v4', k.len, k.key, subClass(c));
   }
-  for (const [p, isp] of t.subV6) {
+  for (const [p, c] of t.subV6) {
     const k = lpmKey(p, 6);
-    putPrefix('sub_v6', k.prefixlen, lpmV6KeyCodec.encode(k), subClass(isp));
+    putPrefix('sub_v6', k.prefixlen, lpmV6KeyCodec.encode(k), subClass(c));
   }
   for (const [isp, f] of t.fecUp) put('fec_up', u32.encode(isp), encodeFec(f));
   for (const [id, g] of t.nhGroups) {
@@ -568,15 +596,15 @@ export function decodeTables(enc: EncodedTables): Tables {
       ttlMode: s.ttlMode === TTL_MODE.pipe ? 'pipe' : 'uniform',
       unknownPolicy: s.unknownPolicy === UNKNOWN_POLICY.pass ? 'pass' : 'drop',
     },
-    subMac: new Map(byKey('sub_mac', (k, v) => [macKeyCodec.decode(k).mac, subClassCodec.decode(v).isp] as const)),
-    subVlan: byKey('sub_vlan', (k, v) => [vlanKeyCodec.decode(k), subClassCodec.decode(v).isp]),
+    subMac: new Map(byKey('sub_mac', (k, v) => [macKeyCodec.decode(k).mac, subMatchCodec.decode(v)] as const)),
+    subVlan: byKey('sub_vlan', (k, v) => [vlanKeyCodec.decode(k), subMatchCodec.decode(v).isp]),
     subV4: new Map(byKey('sub_v4', (k, v) => {
       const key = lpmV4KeyCodec.decode(k);
-      return [formatPrefix(key.addr, key.prefixlen), subClassCodec.decode(v).isp] as const;
+      return [formatPrefix(key.addr, key.prefixlen), subMatchCodec.decode(v)] as const;
     })),
     subV6: new Map(byKey('sub_v6', (k, v) => {
       const key = lpmV6KeyCodec.decode(k);
-      return [formatPrefix(key.addr, key.prefixlen), subClassCodec.decode(v).isp] as const;
+      return [formatPrefix(key.addr, key.prefixlen), subMatchCodec.decode(v)] as const;
     })),
     fecUp: new Map(byKey('fec_up', (k, v) => [u32.decode(k), decodeFec(v)] as const)),
     nhGroups: new Map(byKey('nh_group', (k, v) => {

@@ -25,7 +25,7 @@ export const FF_ILM_ENTRIES = 1048576;
 export const FF_LOCAL_ENTRIES = 1024;
 export const FF_ISP_PORT_ENTRIES = 4096;
 export const FF_TX_PORT_ENTRIES = 1024;
-export const FF_ISP_STATS_ENTRIES = 24576;
+export const FF_ISP_STATS_ENTRIES = 32768;
 export const FF_SKIP_SUB_MAC = 1;
 export const FF_SKIP_SUB_VLAN = 2;
 
@@ -67,15 +67,17 @@ export const FF_DIRECTION_NAMES = ['up', 'down'] as const;
 export const FF_POINT_IN = 0;
 export const FF_POINT_OUT = 1;
 export const FF_POINT_POLICED = 2;
-export const FF_POINT_MAX = 3;
+export const FF_POINT_TRANSIT = 3;
+export const FF_POINT_MAX = 4;
 /** enum ff_point: member name (lowercase, without 'FF_POINT_') → value */
 export const FF_POINT = {
   'in': 0,
   'out': 1,
   'policed': 2,
+  'transit': 3,
 } as const;
 /** enum ff_point: the member names, indexed by value */
-export const FF_POINT_NAMES = ['in', 'out', 'policed'] as const;
+export const FF_POINT_NAMES = ['in', 'out', 'policed', 'transit'] as const;
 
 // enum ff_drop_reason
 export const FF_DROP_UNKNOWN_SUBSCRIBER = 0;
@@ -89,7 +91,8 @@ export const FF_DROP_NO_ROUTE = 7;
 export const FF_DROP_NO_NEXTHOP = 8;
 export const FF_DROP_STACK_TOO_DEEP = 9;
 export const FF_DROP_TX_PORT = 10;
-export const FF_DROP_MAX = 11;
+export const FF_DROP_WRONG_PORT = 11;
+export const FF_DROP_MAX = 12;
 /** enum ff_drop_reason: member name (lowercase, without 'FF_DROP_') → value */
 export const FF_DROP_REASON = {
   'unknown_subscriber': 0,
@@ -103,9 +106,10 @@ export const FF_DROP_REASON = {
   'no_nexthop': 8,
   'stack_too_deep': 9,
   'tx_port': 10,
+  'wrong_port': 11,
 } as const;
 /** enum ff_drop_reason: the member names, indexed by value */
-export const FF_DROP_REASON_NAMES = ['unknown_subscriber', 'no_fec', 'unknown_label', 'ttl_expired', 'mtu_exceeded', 'policed', 'malformed', 'no_route', 'no_nexthop', 'stack_too_deep', 'tx_port'] as const;
+export const FF_DROP_REASON_NAMES = ['unknown_subscriber', 'no_fec', 'unknown_label', 'ttl_expired', 'mtu_exceeded', 'policed', 'malformed', 'no_route', 'no_nexthop', 'stack_too_deep', 'tx_port', 'wrong_port'] as const;
 
 // enum ff_prefix_table
 export const FF_PT_SUB_V4 = 0;

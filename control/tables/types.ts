@@ -67,9 +67,15 @@ export interface NextHop {
   smac: Mac;
 }
 
+/** The ISP whose FEC a transit label is, counted at point 'transit' (swap and pop-forward). */
+export interface TransitIsp {
+  isp?: number;
+  direction?: Direction;
+}
+
 export type IlmEntry =
-  | { action: 'swap'; labels: number[]; tc: number; nhGroup: number }
-  | { action: 'pop-forward'; nhGroup: number }
+  | ({ action: 'swap'; labels: number[]; tc: number; nhGroup: number } & TransitIsp)
+  | ({ action: 'pop-forward'; nhGroup: number } & TransitIsp)
   | { action: 'pop-continue' }
   | { action: 'pop-to-isp'; isp: number; nhGroup: number }
   | { action: 'pop-to-sub'; isp: number };
@@ -90,6 +96,20 @@ export interface Policer {
   rate: bigint;
   /** bytes */
   burst: bigint;
+}
+
+/**
+ * What a MAC or prefix classifier entry holds: the subscriber's ISP and the access line it is
+ * provisioned on (port and tags, 0 for none). The data plane honours the match only on that
+ * line and drops it elsewhere as wrong_port.
+ */
+export interface SubClass {
+  isp: number;
+  ifindex: number;
+  /** 0: an untagged line */
+  outerVid: number;
+  /** 0: one tag or none */
+  innerVid: number;
 }
 
 export interface VlanKey {
@@ -117,10 +137,11 @@ export interface IspPortKey {
  */
 export interface Tables {
   settings: Settings;
-  subMac: Map<Mac, number>;
+  subMac: Map<Mac, SubClass>;
+  /** the key is the line itself */
   subVlan: Array<[VlanKey, number]>;
-  subV4: Map<Prefix, number>;
-  subV6: Map<Prefix, number>;
+  subV4: Map<Prefix, SubClass>;
+  subV6: Map<Prefix, SubClass>;
   /** ISP index -> upstream FEC */
   fecUp: Map<number, Fec>;
   nhGroups: Map<number, NhGroup>;

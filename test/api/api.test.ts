@@ -339,15 +339,27 @@ describe('reads', () => {
     expect(f.upstream[0]).toMatchObject({ isp: 'alpha', labels: [100], nexthops: [{ ifname: 'core', dmac: '02:00:00:00:00:99' }] });
     h.dp.labels = [{ label: 1000, packets: 5n, bytes: 500n }];
     const l = (await call(h, 'GET', '/v1/labels')).json;
-    expect(l.labels).toEqual([{ label: 1000, action: 'pop-forward', nexthops: [expect.objectContaining({ ifname: 'core' })], packets: 5, bytes: 500 }]);
+    expect(l.labels).toEqual([{ label: 1000, action: 'pop-forward', nexthops: [expect.objectContaining({ ifname: 'core' })], packets: '5', bytes: '500' }]);
   });
 
   it('stats sums per ISP, direction and point', async () => {
     h.dp.isp = [{ isp: 1, direction: 'up', point: 'in', packets: 10n, bytes: 1000n }];
     h.dp.drops = [{ reason: 'no_fec', packets: 3n, bytes: 300n }];
     const s = (await call(h, 'GET', '/v1/stats')).json;
-    expect(s.isps[0]).toMatchObject({ isp: 'alpha', up: { in: { packets: 10, bytes: 1000 } } });
-    expect(s.drops.find((d: { reason: string }) => d.reason === 'no_fec')).toEqual({ reason: 'no_fec', packets: 3, bytes: 300 });
+    expect(s.isps[0]).toMatchObject({ isp: 'alpha', up: { in: { packets: '10', bytes: '1000' } } });
+    expect(s.drops.find((d: { reason: string }) => d.reason === 'no_fec')).toEqual({ reason: 'no_fec', packets: '3', bytes: '300' });
+  });
+
+  it('stats and labels carry 64-bit counters above 2^53 exactly, as decimal strings', async () => {
+    const big = 2n ** 64n - 1n; // a JSON number would round it to 18446744073709552000
+    h.dp.isp = [{ isp: 1, direction: 'down', point: 'out', packets: 2n ** 53n + 1n, bytes: big }];
+    h.dp.drops = [{ reason: 'policed', packets: 2n ** 53n + 3n, bytes: big }];
+    h.dp.labels = [{ label: 1000, packets: 2n ** 60n + 7n, bytes: big }];
+    const s = (await call(h, 'GET', '/v1/stats')).json;
+    expect(s.isps[0].down.out).toEqual({ packets: '9007199254740993', bytes: '18446744073709551615' });
+    expect(s.drops.find((d: { reason: string }) => d.reason === 'policed')).toEqual({ reason: 'policed', packets: '9007199254740995', bytes: '18446744073709551615' });
+    const l = (await call(h, 'GET', '/v1/labels')).json;
+    expect(l.labels[0]).toMatchObject({ packets: '1152921504606846983', bytes: '18446744073709551615' });
   });
 
   it('readyz is 503 after detach, healthz stays 200', async () => {

@@ -188,13 +188,22 @@ describe('pure helpers', () => {
   });
 
   it('computes rates and treats a counter reset as a restart from zero', () => {
-    const pc = (p: number, b: number) => ({ packets: p, bytes: b });
-    const z = { in: pc(0, 0), out: pc(0, 0), policed: pc(0, 0) };
-    const a = { at: 0, isps: [{ isp: 'a', index: 1, up: { ...z, in: pc(100, 10_000) }, down: z }], drops: [{ reason: 'no_fec', packets: 5, bytes: 0 }] };
-    const b = { at: 2000, isps: [{ isp: 'a', index: 1, up: { ...z, in: pc(300, 30_000) }, down: { ...z, out: pc(50, 5000) } }], drops: [{ reason: 'no_fec', packets: 1, bytes: 0 }] };
+    const pc = (p: number | string, b: number | string) => ({ packets: String(p), bytes: String(b) });
+    const z = { in: pc(0, 0), out: pc(0, 0), policed: pc(0, 0), transit: pc(0, 0) };
+    const a = { at: 0, isps: [{ isp: 'a', index: 1, up: { ...z, in: pc(100, 10_000) }, down: z }], drops: [{ reason: 'no_fec', packets: '5', bytes: '0' }] };
+    const b = { at: 2000, isps: [{ isp: 'a', index: 1, up: { ...z, in: pc(300, 30_000) }, down: { ...z, out: pc(50, 5000) } }], drops: [{ reason: 'no_fec', packets: '1', bytes: '0' }] };
     const r = rates(a, b);
     expect(r.isps[0]).toEqual({ isp: 'a', upPps: 100, upBps: 80_000, downPps: 25, downBps: 20_000, policedPps: 0 });
-    expect(r.drops[0]).toEqual({ reason: 'no_fec', pps: 0.5, total: 1 });
+    expect(r.drops[0]).toEqual({ reason: 'no_fec', pps: 0.5, total: 1n });
+  });
+
+  it('computes rates exactly between counters above 2^53 (strings, not doubles)', () => {
+    // 2^53 + 1 and 2^53 + 3 are both rounded to 2^53 (+4) as doubles; as strings the difference is 2
+    const pc = (p: string) => ({ packets: p, bytes: p });
+    const z = { in: pc('0'), out: pc('0'), policed: pc('0'), transit: pc('0') };
+    const a = { at: 0, isps: [{ isp: 'a', index: 1, up: { ...z, in: pc('9007199254740993') }, down: z }], drops: [] };
+    const b = { at: 1000, isps: [{ isp: 'a', index: 1, up: { ...z, in: pc('9007199254740995') }, down: z }], drops: [] };
+    expect(rates(a, b).isps[0]).toMatchObject({ upPps: 2, upBps: 16 });
   });
 
   it('formats tables and SI numbers', () => {

@@ -70,9 +70,10 @@ describe('exact tables', () => {
     const alice = { ifindex: 10, mtu: 1500, outerTpid: 0, outerVid: 0, innerVid: 0, dmac: '02:aa:00:00:00:01', smac: '02:ee:00:00:00:10' };
     expect(compile(config, env)).toEqual(
       tables({
-        subMac: new Map([['02:aa:00:00:00:01', 1]]),
+        // MAC and prefix matches carry the subscriber's access line: acc0 (ifindex 10), untagged
+        subMac: new Map([['02:aa:00:00:00:01', { isp: 1, ifindex: 10, outerVid: 0, innerVid: 0 }]]),
         subVlan: [[{ ifindex: 10, outerVid: 100, innerVid: 7 }, 2]],
-        subV4: new Map([['100.64.2.0/24', 1]]),
+        subV4: new Map([['100.64.2.0/24', { isp: 1, ifindex: 10, outerVid: 0, innerVid: 0 }]]),
         fecUp: new Map([
           [1, { labels: [1001], tc: 0, nhGroup: G_P1P2 }],
           [2, { labels: [1002, 16], tc: 5, nhGroup: NH_P1 }],
@@ -297,12 +298,88 @@ describe('determinism and stability', () => {
     const edited = headend();
     edited.subscribers[3].isp = 'beta';
     const after = compile(validateConfig(edited), env);
-    expect(after.subMac.get('02:aa:00:00:00:03')).toBe(2);
-    expect(after.subV4.get('100.64.3.0/24')).toBe(2);
+    expect(after.subMac.get('02:aa:00:00:00:03')).toEqual({ ...before.subMac.get('02:aa:00:00:00:03'), isp: 2 });
+    expect(after.subV4.get('100.64.3.0/24')).toEqual({ ...before.subV4.get('100.64.3.0/24'), isp: 2 });
     const scoped = (t: Tables) => t.downV4.filter(([k]) => k.prefix === '100.64.3.0/24').map(([k]) => k.isp);
     expect(scoped(before)).toEqual([1]);
     expect(scoped(after)).toEqual([2]);
     expect({ ...after, subMac: 0, subV4: 0, downV4: 0 }).toEqual({ ...before, subMac: 0, subV4: 0, downV4: 0 });
+  });
+});
+
+describe('access lines of MAC and prefix matches', () => {
+  const base = (subscribers: any[], extraInterfaces: any[] = []): any => ({
+    node: 'he',
+    interfaces: [...interfaces(), ...extraInterfaces],
+    isps: [{ id: 1, name: 'alpha', upstream: { labels: [1001], nexthop: { interface: 'core0', neighbour: 'p1' } } }],
+    subscribers,
+  });
+  const env5 = staticEnv({
+    eth0: { ifindex: 10, mac: '02:ee:00:00:00:10' },
+    eth1: { ifindex: 11, mac: '02:ee:00:00:00:11' },
+    eth2: { ifindex: 12, mac: '02:ee:00:00:00:12' },
+    eth3: { ifindex: 13, mac: '02:ee:00:00:00:13' },
+    eth4: { ifindex: 14, mac: '02:ee:00:00:00:14' },
+  });
+
+  test('the line is match.vlan, else deliver.interface with deliver.vlan, else the only access port', () => {
+    const t = compile(
+      validateConfig(
+        base([
+          { name: 'qinq', isp: 'alpha', match: { mac: '02:aa:00:00:00:01', vlan: { interface: 'acc0', outer: 100, inner: 7 } } },
+          { name: 'tagged', isp: 'alpha', match: { prefix: '100.64.9.0/24' }, deliver: { interface: 'acc0', mac: '02:aa:00:00:00:02', vlan: { outer: 300 } } },
+          { name: 'bare', isp: 'alpha', match: { mac: '02:aa:00:00:00:03' } },
+        ]),
+      ),
+      env5,
+    );
+    expect(t.subMac.get('02:aa:00:00:00:01')).toEqual({ isp: 1, ifindex: 10, outerVid: 100, innerVid: 7 });
+    expect(t.subV4.get('100.64.9.0/24')).toEqual({ isp: 1, ifindex: 10, outerVid: 300, innerVid: 0 });
+    expect(t.subMac.get('02:aa:00:00:00:03')).toEqual({ isp: 1, ifindex: 10, outerVid: 0, innerVid: 0 });
+  });
+
+  test('with two access ports a MAC or prefix match must name its port; naming it compiles to that port', () => {
+    const acc1 = { name: 'acc1', device: 'eth4', role: 'access' };
+    expect(() => validateConfig(base([{ name: 'bare', isp: 'alpha', match: { prefix: '100.64.9.0/24' } }], [acc1]))).toThrow(
+      /subscribers\[0\]\.match.*access port.*this node has 2 access interfaces/s,
+    );
+    const t = compile(validateConfig(base([{ name: 'named', isp: 'alpha', match: { prefix: '100.64.9.0/24' }, deliver: { interface: 'acc1', mac: '02:aa:00:00:00:09' } }], [acc1])), env5);
+    expect(t.subV4.get('100.64.9.0/24')).toEqual({ isp: 1, ifindex: 14, outerVid: 0, innerVid: 0 });
+    // a subscriber matched by VLAN alone needs nothing more
+    expect(() => validateConfig(base([{ name: 'v', isp: 'alpha', match: { vlan: { interface: 'acc1', outer: 5 } } }], [acc1]))).not.toThrow();
+  });
+});
+
+describe('LSR labels counted per ISP', () => {
+  const lsr = (ilm: any[]): any => ({
+    node: 'lsr',
+    interfaces: interfaces(),
+    isps: [{ id: 1, name: 'alpha' }, { id: 2, name: 'beta' }],
+    ilm,
+  });
+
+  test('swap and pop-forward carry the ISP and direction they name, others none', () => {
+    const t = compile(
+      validateConfig(
+        lsr([
+          { label: 100, action: 'swap', labels: [101], nexthop: { interface: 'core0', neighbour: 'p1' }, isp: 'beta', direction: 'down' },
+          { label: 102, action: 'pop-forward', nexthop: { interface: 'core0', neighbour: 'p1' }, isp: 1, direction: 'up' },
+          { label: 103, action: 'swap', labels: [104], nexthop: { interface: 'core0', neighbour: 'p1' } },
+        ]),
+      ),
+      env,
+    );
+    expect(t.ilm.get(100)).toEqual({ action: 'swap', labels: [101], tc: 0, nhGroup: NH_P1, isp: 2, direction: 'down' });
+    expect(t.ilm.get(102)).toEqual({ action: 'pop-forward', nhGroup: NH_P1, isp: 1, direction: 'up' });
+    expect(t.ilm.get(103)).toEqual({ action: 'swap', labels: [104], tc: 0, nhGroup: NH_P1 });
+  });
+
+  test('an unknown ISP, or isp without direction (and the reverse), is refused', () => {
+    const nh = { interface: 'core0', neighbour: 'p1' };
+    expect(() => validateConfig(lsr([{ label: 100, action: 'swap', labels: [101], nexthop: nh, isp: 'gamma', direction: 'up' }]))).toThrow(/ilm\[0\]\.isp.*gamma/s);
+    expect(() => validateConfig(lsr([{ label: 100, action: 'swap', labels: [101], nexthop: nh, isp: 'alpha' }]))).toThrow(/ilm\[0\]\.direction.*required with isp/s);
+    expect(() => validateConfig(lsr([{ label: 100, action: 'pop-forward', nexthop: nh, direction: 'down' }]))).toThrow(/ilm\[0\]\.isp.*required with direction/s);
+    expect(() => validateConfig(lsr([{ label: 100, action: 'pop-forward', nexthop: nh, isp: 'alpha', direction: 'sideways' }]))).toThrow(/direction must be 'up' or 'down'/);
   });
 });
 

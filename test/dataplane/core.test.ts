@@ -68,6 +68,23 @@ describeRoot('xdp_core', () => {
     expect(parseFrame(r.data).ip!.checksumOk).toBe(true);
   });
 
+  it('uniform last pop never raises the IP TTL: a label TTL above it leaves the IP header as it is (RFC 3443 min)', () => {
+    // PHP with a label TTL of 200 over an IPv4 TTL of 7: the IP TTL stays 7, checksum untouched
+    let r = dp.run('xdp_core', labelled([L(L_PHP, 200)], upV4(7)));
+    expect(r.action).toBe(XDP_REDIRECT);
+    expect(hex(r.data)).toBe(hex(ether({ dst: '02:00:00:00:20:01', src: ROUTER, type: ETH_P_IP, payload: upV4(7) })));
+    // pop to the ISP, IPv6: hop limit 3 under a label TTL 255 stays 3
+    r = dp.run('xdp_core', labelled([L(L_TO_ISP, 255)], upV6(3)));
+    expect(r.action).toBe(XDP_REDIRECT);
+    expect(hex(r.data)).toBe(hex(toIsp(upV6(3))));
+    // equal after the decrement: label 11 -> t' = 10 over IP TTL 10
+    r = dp.run('xdp_core', labelled([L(L_TO_ISP, 11)], upV4(10)));
+    expect(hex(r.data)).toBe(hex(toIsp(upV4(10))));
+    // the label TTL still wins when it is the smaller one
+    r = dp.run('xdp_core', labelled([L(L_TO_ISP, 11)], upV4(64)));
+    expect(hex(r.data)).toBe(hex(toIsp(upV4(10))));
+  });
+
   it('PHP at the bottom (IPv6, pipe): hop limit decremented once, label TTL ignored', () => {
     pipe();
     const r = dp.run('xdp_core', labelled([L(L_PHP, 30)], upV6(64)));
@@ -95,6 +112,31 @@ describeRoot('xdp_core', () => {
     expect(hex(dp.run('xdp_core', labelled([L(L_CONT, 50, { s: false }), L(L_SWAP, 9)], ip)).data)).toBe(hex(toCore([L(101, 8)], ip)));
     const frame = labelled([L(L_CONT, 50, { s: false }), L(L_SWAP, 1)], ip);
     expect(dp.runCounted('xdp_core', frame).delta.drops).toEqual({ ttl_expired: counter(1, frame.length) });
+  });
+
+  it('an LSR counts per ISP: swap and PHP of a label whose ILM entry names the ISP count at point transit', () => {
+    const t = standardTables();
+    t.ilm.set(L_SWAP, { action: 'swap', labels: [101], tc: 0, nhGroup: G_CORE, isp: ISP_A, direction: 'up' });
+    t.ilm.set(L_PHP, { action: 'pop-forward', nhGroup: G_CORE, isp: ISP_B, direction: 'down' });
+    dp.load(t);
+    const watch = { isp: [[ISP_A, 'up', 'transit'], [ISP_B, 'down', 'transit'], [ISP_A, 'down', 'transit'], [ISP_B, 'up', 'transit']] as Array<[number, 'up' | 'down', 'transit']> };
+    const ip = upV4(40);
+    // swap: the IP packet under the one label
+    const f1 = labelled([L(L_SWAP, 64)], ip);
+    const r1 = dp.runCounted('xdp_core', f1, watch);
+    expect(r1.action).toBe(XDP_REDIRECT);
+    expect(r1.delta.isp).toEqual({ [`${ISP_A}/up/transit`]: counter(1, ip.length), [`${ISP_B}/down/transit`]: counter(0, 0), [`${ISP_A}/down/transit`]: counter(0, 0), [`${ISP_B}/up/transit`]: counter(0, 0) });
+    // PHP above another label: what lies below the popped label (the label left and the packet)
+    const f2 = labelled([L(L_PHP, 30, { s: false }), L(888, 200)], ip);
+    const r2 = dp.runCounted('xdp_core', f2, watch);
+    expect(r2.action).toBe(XDP_REDIRECT);
+    expect(r2.delta.isp[`${ISP_B}/down/transit`]).toEqual(counter(1, ip.length + 4));
+    expect(r2.delta.isp[`${ISP_A}/up/transit`]).toEqual(counter(0, 0));
+    // an entry that names no ISP counts for none
+    const r3 = dp.runCounted('xdp_core', labelled([L(L_SWAP_PUSH2, 64)], ip), watch);
+    expect(Object.values(r3.delta.isp)).toEqual([counter(0, 0), counter(0, 0), counter(0, 0), counter(0, 0)]);
+    // a drop after the lookup (TTL) counts no transit either
+    expect(dp.runCounted('xdp_core', labelled([L(L_SWAP, 1)], ip), watch).delta.isp[`${ISP_A}/up/transit`]).toEqual(counter(0, 0));
   });
 
   it('pop-continue on a bottom label is MALFORMED', () => {
@@ -173,16 +215,25 @@ describeRoot('xdp_core', () => {
     expect(hex(r.data)).toBe(hex(ether({ dst: SUB_MAC, src: ROUTER, payload: downV4(9) })));
   });
 
-  for (const [label, ip, type] of [
-    [0, upV4, ETH_P_IP],
-    [2, upV6, ETH_P_IPV6],
+  // the router's own addresses in standardTables().local
+  const toRouterV4 = (ttl: number) => upV4(ttl, { dst: '100.64.0.1' });
+  const toRouterV6 = (ttl: number) => upV6(ttl, { dst: '2001:db8:100::1' });
+  for (const [label, ip, toRouter, type] of [
+    [0, upV4, toRouterV4, ETH_P_IP],
+    [2, upV6, toRouterV6, ETH_P_IPV6],
   ] as const) {
-    it(`explicit null ${label} at the bottom: popped and passed to the kernel as IP (uniform TTL)`, () => {
-      const frame = labelled([L(label, 20)], ip(64));
+    it(`explicit null ${label} at the bottom, addressed to the router: popped and passed to the kernel as IP (uniform TTL)`, () => {
+      const frame = labelled([L(label, 20)], toRouter(64));
       const r = dp.runCounted('xdp_core', frame);
       expect(r.action).toBe(XDP_PASS);
-      expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type, payload: ip(19) })));
+      expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type, payload: toRouter(19) })));
       expect(r.delta.drops).toEqual({});
+    });
+    it(`explicit null ${label} at the bottom, addressed elsewhere: dropped NO_ROUTE, never handed to the kernel`, () => {
+      const frame = labelled([L(label, 20)], ip(64));
+      const r = dp.runCounted('xdp_core', frame);
+      expect(r.action).toBe(XDP_DROP);
+      expect(r.delta.drops).toEqual({ no_route: counter(1, frame.length) });
     });
     it(`explicit null ${label} above a label: popped, the label below is looked up`, () => {
       const inner = ip(64);
@@ -193,8 +244,8 @@ describeRoot('xdp_core', () => {
 
   it('explicit null at the bottom in pipe mode decrements the IP TTL', () => {
     pipe();
-    const r = dp.run('xdp_core', labelled([L(0, 20)], upV4(64)));
-    expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type: ETH_P_IP, payload: upV4(63) })));
+    const r = dp.run('xdp_core', labelled([L(0, 20)], toRouterV4(64)));
+    expect(hex(r.data)).toBe(hex(ether({ dst: ROUTER, src: UPSTREAM, type: ETH_P_IP, payload: toRouterV4(63) })));
   });
 
   it('explicit null with a non-IP packet below is MALFORMED', () => {
@@ -204,7 +255,7 @@ describeRoot('xdp_core', () => {
 
   for (const mode of ['uniform', 'pipe'] as const) {
     for (const ttl of [1, 2, 64, 255]) {
-      it(`label TTL ${ttl} (${mode}): ${ttl <= 1 ? 'TTL_EXPIRED' : `swap to ${ttl - 1}, PHP sets IP TTL per mode`}`, () => {
+      it(`label TTL ${ttl} (${mode}): ${ttl <= 1 ? 'TTL_EXPIRED' : `swap to ${ttl - 1}, PHP sets IP TTL per mode (uniform: min with the IP TTL 100)`}`, () => {
         const t = standardTables();
         t.settings.ttlMode = mode;
         dp.load(t);
@@ -219,7 +270,7 @@ describeRoot('xdp_core', () => {
         }
         expect(hex(r.data)).toBe(hex(toCore([L(101, ttl - 1)], ip)));
         const php = dp.run('xdp_core', labelled([L(L_PHP, ttl)], ip));
-        const want = ether({ dst: '02:00:00:00:20:01', src: ROUTER, type: ETH_P_IP, payload: upV4(mode === 'uniform' ? ttl - 1 : 99) });
+        const want = ether({ dst: '02:00:00:00:20:01', src: ROUTER, type: ETH_P_IP, payload: upV4(mode === 'uniform' ? Math.min(ttl - 1, 100) : 99) });
         expect(hex(php.data)).toBe(hex(want));
         expect(parseFrame(php.data).ip!.checksumOk).toBe(true);
       });
@@ -270,7 +321,7 @@ describeRoot('xdp_core', () => {
     const frame = labelled([L(L_BAD_ACTION, 64)], upV4());
     expect(dp.runCounted('xdp_core', frame).delta.drops).toEqual({ unknown_label: counter(1, frame.length) });
     const key = u32.encode(L_BAD_ACTION);
-    dp.map('ilm').set(key, ilmCodec.encode({ action: 9, nlabels: 1, tc: 0, label: [5, 0, 0], nhGroup: G_CORE, isp: 0 }));
+    dp.map('ilm').set(key, ilmCodec.encode({ action: 9, nlabels: 1, tc: 0, dir: 0, label: [5, 0, 0], nhGroup: G_CORE, isp: 0 }));
     expect(dp.runCounted('xdp_core', frame).delta.drops).toEqual({ unknown_label: counter(1, frame.length) });
   });
 

@@ -1,6 +1,8 @@
 // ECMP: the flow hash spreads flows evenly over a group's members and keeps each flow on one
 // member (FORWARDING.md, "Next hop selection and ECMP").
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { u32 } from '../../control/bpf/codec.js';
+import { hashKeyCodec } from '../../control/tables/layout.js';
 import { parseFrame } from '../helpers/frames.js';
 import { describeRoot } from '../helpers/root.js';
 import { Dataplane, LO, XDP_REDIRECT } from './harness.js';
@@ -10,12 +12,13 @@ const MEMBERS = [41, 42, 43, 44];
 const memberMac = (i: number) => `02:00:00:00:ec:${(i + 1).toString(16).padStart(2, '0')}`;
 
 /** The flow hash exactly as FORWARDING.md writes it, over a list of 32-bit words. */
-function specHash(words: number[]): number {
-  let h = 0x811c9dc5;
+function specHash(words: number[], key = { k0: 0, k1: 0 }): number {
+  let h = (0x811c9dc5 ^ key.k0) >>> 0;
   for (const w of words) {
     h = Math.imul((h ^ w) >>> 0, 0x01000193) >>> 0;
     h = (h ^ (h >>> 15)) >>> 0;
   }
+  h = (h ^ key.k1) >>> 0;
   h = (h ^ (h >>> 16)) >>> 0;
   h = Math.imul(h, 0x85ebca6b) >>> 0;
   h = (h ^ (h >>> 13)) >>> 0;
@@ -66,6 +69,35 @@ describeRoot('ECMP', () => {
       expect(member('xdp_access', fromSub(upV4(64, { src, dst, sport, dport: 53 })))).toBe(specHash(ipWords) % 4);
       expect(member('xdp_core', labelled([{ label: L_SWAP, ttl: 64 }], upV4(64, { src, dst, sport, dport: 53 })))).toBe(specHash([L_SWAP, ...ipWords]) % 4);
     }
+  });
+
+  it('keyed by the node: a key moves flows to other members, exactly as the keyed hash says', () => {
+    const keyMap = dp.map('hash_key');
+    const zero = u32.encode(0);
+    const keys = [{ k0: 0x9e3779b9, k1: 0x7f4a7c15 }, { k0: 0x01234567, k1: 0xdeadbeef }];
+    const chosen: number[][] = [];
+    try {
+      for (const key of keys) {
+        keyMap.set(zero, hashKeyCodec.encode(key));
+        const members: number[] = [];
+        for (let f = 0; f < 200; f++) {
+          const src = `100.64.0.${f}`;
+          const dst = '198.51.100.7';
+          const sport = 3000 + f;
+          const ipWords = [v4word(src), v4word(dst), 17, ((sport << 16) | 53) >>> 0];
+          const m = member('xdp_access', fromSub(upV4(64, { src, dst, sport, dport: 53 })));
+          expect(m).toBe(specHash(ipWords, key) % 4);
+          expect(member('xdp_core', labelled([{ label: L_SWAP, ttl: 64 }], upV4(64, { src, dst, sport, dport: 53 })))).toBe(specHash([L_SWAP, ...ipWords], key) % 4);
+          members.push(m);
+        }
+        chosen.push(members);
+      }
+    } finally {
+      keyMap.set(zero, hashKeyCodec.encode({ k0: 0, k1: 0 }));
+    }
+    // another key, another placement: about 3 flows in 4 move with 4 members
+    const moved = chosen[0]!.filter((m, i) => m !== chosen[1]![i]).length;
+    expect(moved).toBeGreaterThan(100);
   });
 
   it('IPv6 flows differing only in the source port spread too', () => {

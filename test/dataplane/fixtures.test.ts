@@ -25,9 +25,14 @@ const handbuilt: Record<string, () => [Buffer, Buffer, number]> = {
     const ip = upV4(255, { options: Buffer.from([0x01, 0x01, 0x01, 0x00]) });
     return [fromSub(ip, { tags: [{ tpid: ETH_P_8021AD, vid: 20 }, { vid: 30 }] }), toCore([{ label: 1001, ttl: 254 }], ip), XDP_REDIRECT];
   },
-  core_to_isp_v4: () => [labelled([{ label: L_TO_ISP, ttl: 200 }], upV4(64)), ether({ dst: '02:00:00:00:30:01', src: ROUTER, payload: upV4(199) }), XDP_REDIRECT],
+  core_to_isp_v4: () => [labelled([{ label: L_TO_ISP, ttl: 200 }], upV4(255)), ether({ dst: '02:00:00:00:30:01', src: ROUTER, payload: upV4(199) }), XDP_REDIRECT],
   core_to_sub_v6: () => [labelled([{ label: L_TO_SUB_A, ttl: 64 }], downV6(64)), ether({ dst: SUB_MAC, src: ROUTER, payload: downV6(63) }), XDP_REDIRECT],
-  core_explicit_null_v4: () => [labelled([{ label: 0, ttl: 2 }], upV4(64)), ether({ dst: ROUTER, src: '02:00:00:00:40:01', type: ETH_P_IP, payload: upV4(1) }), XDP_PASS],
+  // explicit null reaches the kernel only when addressed to the router (100.64.0.1 is local)
+  core_explicit_null_v4: () => [
+    labelled([{ label: 0, ttl: 2 }], upV4(64, { dst: '100.64.0.1' })),
+    ether({ dst: ROUTER, src: '02:00:00:00:40:01', type: ETH_P_IP, payload: upV4(1, { dst: '100.64.0.1' }) }),
+    XDP_PASS,
+  ],
   isp_untagged_v4: () => [ether({ dst: ROUTER, src: '02:00:00:00:30:01', payload: downV4(64) }), toCore([{ label: L_TO_SUB_A, ttl: 63 }], downV4(64)), XDP_REDIRECT],
 };
 

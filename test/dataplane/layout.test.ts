@@ -86,16 +86,18 @@ describe('shared structs: TS codecs match the object BTF', () => {
 function sampleTables(): Tables {
   const t = emptyTables();
   t.settings = { ttlMode: 'pipe', unknownPolicy: 'pass' };
-  t.subMac.set('02:00:00:00:00:0a', 1);
+  t.subMac.set('02:00:00:00:00:0a', { isp: 1, ifindex: 3, outerVid: 100, innerVid: 7 });
   t.subVlan.push([{ ifindex: 3, outerVid: 100, innerVid: 7 }, 2]);
-  t.subV4.set('100.64.0.0/24', 1);
-  t.subV6.set('2001:db8:1::/48', 2);
+  t.subV4.set('100.64.0.0/24', { isp: 1, ifindex: 3, outerVid: 0, innerVid: 0 });
+  t.subV6.set('2001:db8:1::/48', { isp: 2, ifindex: 5, outerVid: 10, innerVid: 0 });
   t.fecUp.set(1, { labels: [1000, 2000], tc: 5, nhGroup: 4 });
   t.nhGroups.set(4, { nexthops: [1, 2, 3] });
   t.nexthops.set(1, { ifindex: 3, mtu: 1500, vid: 0, dmac: '02:00:00:00:00:01', smac: '02:00:00:00:00:02' });
   t.txPorts.add(3);
   t.ilm.set(5000, { action: 'swap', labels: [1, 5001], tc: 1, nhGroup: 4 });
+  t.ilm.set(5001, { action: 'swap', labels: [5009], tc: 0, nhGroup: 4, isp: 2, direction: 'down' });
   t.ilm.set(5002, { action: 'pop-forward', nhGroup: 4 });
+  t.ilm.set(5006, { action: 'pop-forward', nhGroup: 4, isp: 1, direction: 'up' });
   t.ilm.set(5003, { action: 'pop-continue' });
   t.ilm.set(5004, { action: 'pop-to-isp', isp: 1, nhGroup: 4 });
   t.ilm.set(5005, { action: 'pop-to-sub', isp: 2 });
@@ -119,22 +121,25 @@ describe('Tables <-> encoded map entries', () => {
 
   it('encodes every config map, empty ones too, and clears prefix host bits', () => {
     const t = emptyTables();
-    t.subV4.set('100.64.1.77/23', 1);
+    t.subV4.set('100.64.1.77/23', { isp: 1, ifindex: 7, outerVid: 300, innerVid: 22 });
     const enc = encodeTables(t);
     for (const [name, l] of Object.entries(MAPS)) expect(enc.has(name)).toBe(l.kind === 'config');
-    // the table's longest prefix length goes to its exact-match hash, with the same key
-    const [[k]] = enc.get('sub_v4_exact')!;
+    // the table's longest prefix length goes to its exact-match hash, with the same key; the
+    // value is the ISP and the subscriber's line (ifindex, outer and inner VLAN id)
+    const [[k, v]] = enc.get('sub_v4_exact')!;
     expect(k!.toString('hex')).toBe('17000000' + '64400000');
+    expect(v!.toString('hex')).toBe('01000000' + '07000000' + '2c01' + '1600');
     expect(enc.get('sub_v4')).toEqual([]);
   });
 
   it('splits each prefix table: its longest prefixes into the hash, the rest into the trie, and says so in settings', () => {
     const t = emptyTables();
-    t.subV4.set('100.64.0.1/32', 1);
-    t.subV4.set('100.64.0.2/32', 2);
-    t.subV4.set('100.65.0.0/16', 3);
-    t.subV6.set('2001:db8:1:2::/64', 1);
-    t.subMac.set('02:00:00:00:00:0a', 1);
+    const on = (isp: number) => ({ isp, ifindex: 3, outerVid: 0, innerVid: 0 });
+    t.subV4.set('100.64.0.1/32', on(1));
+    t.subV4.set('100.64.0.2/32', on(2));
+    t.subV4.set('100.65.0.0/16', on(3));
+    t.subV6.set('2001:db8:1:2::/64', on(1));
+    t.subMac.set('02:00:00:00:00:0a', on(1));
     t.downV4.push([{ isp: 2, prefix: '100.64.0.5/32' }, { ifindex: 3, mtu: 1500, outerTpid: 0, outerVid: 0, innerVid: 0, dmac: '02:00:00:00:00:0a', smac: '02:00:00:00:00:02' }]);
     t.ispRouteV4.push([{ isp: 1, prefix: '0.0.0.0/0' }, { labels: [3000], tc: 0, nhGroup: 4 }]);
     const enc = encodeTables(t);

@@ -4,6 +4,9 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { addonPath } from '../../control/bpf/native.js';
+import { u32 } from '../../control/bpf/codec.js';
+import { parseRate, parseSize } from '../../control/config/units.js';
+import { policerCodec } from '../../control/tables/layout.js';
 import { policerIndex } from '../../control/tables/types.js';
 import { describeRoot } from '../helpers/root.js';
 import { counter, Dataplane, LO, XDP_DROP, XDP_REDIRECT } from './harness.js';
@@ -71,6 +74,63 @@ describeRoot('policer', () => {
     for (let i = 0; i < 12; i++) dp.run('xdp_access', frame);
     const down = dp.run('xdp_isp', fromSub(downV4(64)));
     expect(down.action).toBe(XDP_REDIRECT);
+  });
+
+  // The largest rate and burst the configuration accepts, as the compiler writes them.
+  const maxRateBits = BigInt(Number.MAX_SAFE_INTEGER);
+  const MAX_RATE = maxRateBits / 8n; // bytes/s, ~9 Pbit/s
+  const MAX_BURST = BigInt(Number.MAX_SAFE_INTEGER);
+  const NS = 1_000_000_000n;
+
+  /** Writes a bucket with the given state and runs one frame; returns what the kernel left. */
+  function runBucket(rate: bigint, burst: bigint, tokens: bigint, idleNs: bigint) {
+    const idx = u32.encode(policerIndex(ISP_A, 'up'));
+    const m = dp.map('policer');
+    const lastNs = process.hrtime.bigint() - idleNs; // CLOCK_MONOTONIC, as bpf_ktime_get_ns
+    m.set(idx, policerCodec.encode({ frac: 0, rate, burst, tokens, lastNs }));
+    const action = dp.run('xdp_access', frame).action;
+    const after = policerCodec.decode(m.get(idx)!);
+    return { action, after, elapsed: after.lastNs - lastNs };
+  }
+
+  it('the schema limits are what this test takes as the largest rate and burst', () => {
+    expect(parseRate(`${maxRateBits}bit`)).toEqual({ ok: true, value: Number.MAX_SAFE_INTEGER });
+    expect(parseRate(`${maxRateBits + 1n}bit`).ok).toBe(false);
+    expect(parseSize(`${MAX_BURST}B`)).toEqual({ ok: true, value: Number.MAX_SAFE_INTEGER });
+    expect(parseSize(`${MAX_BURST + 1n}B`).ok).toBe(false);
+  });
+
+  for (const [what, rate, idle] of [
+    ['the largest rate, 0.3 s idle', MAX_RATE, 300_000_000n],
+    ['the largest rate, 7.5 s idle (more than a second, less than the burst takes)', MAX_RATE, 7_500_000_000n],
+    ['148 Gbit/s, 0.9 s idle (overflowed before)', 148_000_000_000n / 8n, 900_000_000n],
+    ['1 Tbit/s, 0.999 s idle', 125_000_000_000n, 999_000_000n],
+    ['7 B/s with a carried fraction', 7n, 123_456_789n],
+  ] as const) {
+    it(`earns exactly elapsed × rate / 1e9 bytes at ${what}, the fraction carried in frac`, () => {
+      const { action, after, elapsed } = runBucket(rate, MAX_BURST, 0n, idle);
+      expect(elapsed).toBeGreaterThanOrEqual(idle);
+      const earned = (elapsed * rate) / NS;
+      const passed = earned >= len;
+      expect(action).toBe(passed ? XDP_REDIRECT : XDP_DROP);
+      expect(after.tokens).toBe(passed ? earned - len : earned);
+      expect(BigInt(after.frac)).toBe((elapsed * rate) % NS);
+      expect(after.rate).toBe(rate);
+    });
+  }
+
+  it('fills to the largest burst, and no further, after an idle longer than burst / rate', () => {
+    // 2^53 B at 2^50 B/s takes 8 s; an hour's idle must give exactly a full bucket
+    const { action, after } = runBucket(MAX_RATE, MAX_BURST, 0n, 3600n * NS);
+    expect(action).toBe(XDP_REDIRECT);
+    expect(after.tokens).toBe(MAX_BURST - len);
+    expect(after.frac).toBe(0);
+  });
+
+  it('refills a burst worth more than one second fully (no one-second cap)', () => {
+    // 1000 B/s and a 10 kB bucket, empty, 5 s idle: 5000 B (a one-second cap gave 1000)
+    const { after, elapsed } = runBucket(1000n, 10_000n, 0n, 5n * NS);
+    expect(after.tokens).toBe((elapsed * 1000n) / NS - len);
   });
 
   it('two CPUs at once get at most burst + rate × elapsed (+ one frame) through', async () => {

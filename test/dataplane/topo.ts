@@ -1,7 +1,7 @@
 // A small standard setup shared by the BPF tests: one headend/tailend's tables with two ISPs,
 // and builders for the frames that cross it. Every egress port is lo (ifindex 1) so devmap
 // accepts it; next hops are told apart by their MACs.
-import { emptyTables, type Tables } from '../../control/tables/types.js';
+import { emptyTables, type SubClass, type Tables } from '../../control/tables/types.js';
 import { ether, ipv4, ipv6, tcp, udp, type Label, type Tag } from '../helpers/frames.js';
 import { LO } from './harness.js';
 
@@ -41,6 +41,11 @@ export const SUB_V6 = '2001:db8:100::10';
 export const REMOTE_V4 = '198.51.100.7';
 export const REMOTE_V6 = '2001:db8:ff::7';
 
+/** A MAC or prefix classifier value: the ISP, on the untagged line of port lo (or as given). */
+export function line(isp: number, o: Partial<Omit<SubClass, 'isp'>> = {}): SubClass {
+  return { isp, ifindex: LO, outerVid: 0, innerVid: 0, ...o };
+}
+
 /** Every table the tests use; callers tweak a copy. */
 export function standardTables(): Tables {
   const t = emptyTables();
@@ -53,11 +58,11 @@ export function standardTables(): Tables {
   t.nhGroups.set(G_ISP_VLAN, { nexthops: [NH_ISP_VLAN] });
 
   // access: ISP A by prefix and by VLAN, ISP B by MAC
-  t.subV4.set('100.64.0.0/24', ISP_A);
-  t.subV6.set('2001:db8:100::/48', ISP_A);
+  t.subV4.set('100.64.0.0/24', line(ISP_A));
+  t.subV6.set('2001:db8:100::/48', line(ISP_A));
   t.subVlan.push([{ ifindex: LO, outerVid: 10, innerVid: 0 }, ISP_A]);
   t.subVlan.push([{ ifindex: LO, outerVid: 20, innerVid: 30 }, ISP_A]);
-  t.subMac.set(SUB_MAC2, ISP_B);
+  t.subMac.set(SUB_MAC2, line(ISP_B));
   t.fecUp.set(ISP_A, { labels: FEC_A, tc: 0, nhGroup: G_CORE });
   t.fecUp.set(ISP_B, { labels: FEC_B, tc: 5, nhGroup: G_CORE });
 

@@ -5,7 +5,8 @@
 // around every frame.
 
 import { BpfError, BpfObject, type BpfMap } from '../../control/bpf/index.js';
-import { encodeTables, MAPS } from '../../control/tables/layout.js';
+import { encodeTables, hashKeyCodec, MAPS } from '../../control/tables/layout.js';
+import { NO_HASH_KEY, type HashKey } from '../model/hash.js';
 import { DROP_REASONS, type Tables } from '../../control/tables/types.js';
 import type { Program } from '../model/index.js';
 
@@ -30,10 +31,11 @@ export class Dataplane {
   readonly #labels: BpfMap;
   readonly #drops: BpfMap;
 
-  constructor(tables: Tables, path = OBJECT_PATH) {
+  constructor(tables: Tables, hashKey: HashKey = NO_HASH_KEY, path = OBJECT_PATH) {
     this.#obj = BpfObject.open(path);
     try {
       for (const [name, entries] of encodeTables(tables)) writeAll(this.#obj.map(name), entries);
+      this.#obj.map('hash_key').set(u32(0), hashKeyCodec.encode(hashKey));
       // label_stats entries are created by the control plane; the data plane skips a missing one
       const labels = this.#obj.map('label_stats');
       const zero = Buffer.alloc(labels.valueBufferSize);

@@ -5,7 +5,7 @@
 // deep, or replaced by random bytes. Each frame carries a short description of how it was made,
 // printed when the model and the data plane disagree.
 
-import type { Tables } from '../../control/tables/types.js';
+import type { SubClass, Tables } from '../../control/tables/types.js';
 import { forward, type Program } from '../model/index.js';
 import { formatIp, parseIp, parseMac } from '../model/addr.js';
 import {
@@ -129,7 +129,18 @@ function accessFrame(rng: Prng, ctx: FrameContext): TestFrame {
   let tags: Tag[] = rng.chance(0.3) ? randomTags(rng, 2) : [];
   let version: 4 | 6 = rng.chance(0.5) ? 4 : 6;
   let srcIp: Buffer | undefined;
-  if (path === 'mac' && t.subMac.size > 0) src = rng.pick([...t.subMac.keys()]);
+  // a known MAC or prefix, mostly sent on its own line (the tags it is provisioned with)
+  const onLine = (c: SubClass): void => {
+    if (!rng.chance(0.75)) return;
+    tags = [];
+    if (c.outerVid !== 0) tags.push({ tpid: c.innerVid !== 0 && rng.chance(0.7) ? ETH_P_8021AD : ETH_P_8021Q, vid: c.outerVid, pcp: rng.int(8) });
+    if (c.outerVid !== 0 && c.innerVid !== 0) tags.push({ tpid: ETH_P_8021Q, vid: c.innerVid, pcp: rng.int(8) });
+  };
+  if (path === 'mac' && t.subMac.size > 0) {
+    const [mac, c] = rng.pick([...t.subMac.entries()]);
+    src = mac;
+    onLine(c);
+  }
   if (path === 'vlan') {
     const mine = t.subVlan.filter(([k]) => k.ifindex === ctx.ingressIfindex);
     if (mine.length > 0) {
@@ -140,8 +151,12 @@ function accessFrame(rng: Prng, ctx: FrameContext): TestFrame {
   }
   if (path === 'v4' || path === 'v6') {
     version = path === 'v4' ? 4 : 6;
-    const prefixes = [...(version === 4 ? t.subV4 : t.subV6).keys()];
-    if (prefixes.length > 0) srcIp = addressIn(rng, rng.pick(prefixes));
+    const prefixes = [...(version === 4 ? t.subV4 : t.subV6).entries()];
+    if (prefixes.length > 0) {
+      const [prefix, c] = rng.pick(prefixes);
+      srcIp = addressIn(rng, prefix);
+      onLine(c);
+    }
   }
   srcIp ??= randomAddress(rng, version);
   const packet = ipPacket(rng, { version, src: srcIp, dst: destination(rng, ctx, version, notes) }, notes);

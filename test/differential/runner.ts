@@ -9,9 +9,10 @@
 // Every frame's generator is seeded from (seed, index) alone, so one frame can be replayed
 // without the ones before it: FECFLOW_DIFF_SEED and FECFLOW_DIFF_INDEX.
 
-import { DROP_REASONS, ispStatsIndex, type Tables } from '../../control/tables/types.js';
+import { DROP_REASONS, ispStatsIndex, POINTS, type Tables } from '../../control/tables/types.js';
 import { forward, type ModelResult, type Program } from '../model/index.js';
 import { hexdump } from '../model/frames.js';
+import type { HashKey } from '../model/hash.js';
 import { Dataplane, XDP_DROP, XDP_PASS, XDP_REDIRECT, type Count } from './dataplane.js';
 import { generateFrame, type TestFrame } from './frames.js';
 import { deriveSeed, Prng } from './prng.js';
@@ -63,12 +64,16 @@ export interface DiffReport {
 interface TableSet {
   tables: Tables;
   routerMac: string;
+  /** the node's ECMP key (hash_key[0]); zero in some sets, the unkeyed hash */
+  hashKey: HashKey;
 }
 
 export function tableSet(seed: number, set: number): TableSet {
   const rng = new Prng(deriveSeed(seed, 0x7ab1e5, set));
   const tables = randomTables(rng.fork(), { txPorts: [INGRESS_IFINDEX], ingressIfindex: INGRESS_IFINDEX });
-  return { tables, routerMac: randomMac(rng) };
+  const routerMac = randomMac(rng);
+  const hashKey = rng.chance(0.25) ? { k0: 0, k1: 0 } : { k0: rng.bytes(4).readUInt32BE(0), k1: rng.bytes(4).readUInt32BE(0) };
+  return { tables, routerMac, hashKey };
 }
 
 export function frameAt(seed: number, index: number, set: TableSet): TestFrame {
@@ -128,7 +133,7 @@ function nonZero<K>(m: Map<K, Count>): Map<K, Count> {
  * (the replay of a failed window watches all of them).
  */
 function runFrame(dp: Dataplane, set: TableSet, f: TestFrame, dropsBefore: Count[], watchIsp: number[] = [], watchLabels: number[] = []): { expected: ModelResult; actual: Actual; kinds: string[]; dropsAfter: Count[] } {
-  const expected = forward(set.tables, f.program, f.frame, { ingressIfindex: INGRESS_IFINDEX });
+  const expected = forward(set.tables, f.program, f.frame, { ingressIfindex: INGRESS_IFINDEX, hashKey: set.hashKey });
   const want = expectedCounts(expected);
   const ispKeys = [...new Set([...want.isp.keys(), ...watchIsp])];
   const labelKeys = [...new Set([...want.labels.keys(), ...watchLabels])];
@@ -170,7 +175,7 @@ export function runDifferential(opts: DiffOptions): DiffReport {
     const setIndex = setStart / opts.framesPerTables;
     const set = tableSet(opts.seed, setIndex);
     const setEnd = Math.min(end, setStart + opts.framesPerTables);
-    const dp = new Dataplane(set.tables);
+    const dp = new Dataplane(set.tables, set.hashKey);
     sets++;
     try {
       let drops = dp.drops();
@@ -231,13 +236,14 @@ export function runDifferential(opts: DiffOptions): DiffReport {
 function replayWindow(seed: number, setIndex: number, set: TableSet, from: number, to: number, known: Mismatch[]): Mismatch[] {
   const isps = new Set<number>();
   const t = set.tables;
-  for (const v of [...t.subMac.values(), ...t.subVlan.map(([, i]) => i), ...t.subV4.values(), ...t.subV6.values(), ...t.fecUp.keys(), ...t.ispPorts.map(([, i]) => i)]) isps.add(v);
-  for (const e of t.ilm.values()) if ('isp' in e) isps.add(e.isp);
-  const watchIsp = [...isps].flatMap((isp) => (['up', 'down'] as const).flatMap((d) => (['in', 'out', 'policed'] as const).map((p) => ispStatsIndex(isp, d, p))));
+  const classes = [...t.subMac.values(), ...t.subV4.values(), ...t.subV6.values()].map((c) => c.isp);
+  for (const v of [...classes, ...t.subVlan.map(([, i]) => i), ...t.fecUp.keys(), ...t.ispPorts.map(([, i]) => i)]) isps.add(v);
+  for (const e of t.ilm.values()) if ('isp' in e && e.isp !== undefined) isps.add(e.isp);
+  const watchIsp = [...isps].flatMap((isp) => (['up', 'down'] as const).flatMap((d) => POINTS.map((p) => ispStatsIndex(isp, d, p))));
   const watchLabels = [...t.ilm.keys()];
   const already = new Set(known.map((m) => m.index));
   const found: Mismatch[] = [];
-  const dp = new Dataplane(t);
+  const dp = new Dataplane(t, set.hashKey);
   try {
     let drops = dp.drops();
     for (let i = from; i < to; i++) {

@@ -14,6 +14,7 @@ import {
   type Fec,
   type IlmEntry,
   type NextHop,
+  type SubClass,
   type SubRoute,
   type Tables,
 } from '../../control/tables/types.js';
@@ -82,6 +83,20 @@ function randomVid(rng: Prng): number {
   return rng.weighted([[4, rng.range(1, 20)], [2, rng.range(1, 4094)], [1, 4095]] as const);
 }
 
+/**
+ * A MAC or prefix subscriber's access line: mostly the ingress port (untagged, one tag or two),
+ * sometimes another port, so that frames hit both the right line and wrong_port.
+ */
+function randomLine(rng: Prng, isp: number, ingressIfindex: number): SubClass {
+  const tags = rng.weighted([[4, 0], [2, 1], [1, 2]] as const);
+  return {
+    isp,
+    ifindex: rng.chance(0.85) ? ingressIfindex : rng.range(2, 50),
+    outerVid: tags >= 1 ? randomVid(rng) : 0,
+    innerVid: tags === 2 ? randomVid(rng) : 0,
+  };
+}
+
 export function randomTables(rng: Prng, opts: TableOptions): Tables {
   const t = emptyTables();
   t.settings = { ttlMode: rng.chance(0.5) ? 'uniform' : 'pipe', unknownPolicy: rng.chance(0.3) ? 'pass' : 'drop' };
@@ -123,9 +138,9 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
 
   // subscribers
   const nMacs = rng.range(2, 12);
-  for (let i = 0; i < nMacs; i++) t.subMac.set(randomMac(rng), rng.pick(ispList));
+  for (let i = 0; i < nMacs; i++) t.subMac.set(randomMac(rng), randomLine(rng, rng.pick(ispList), opts.ingressIfindex));
   // a classifier naming no valid ISP (0, or past 4095) must still drop as UNKNOWN_SUBSCRIBER
-  if (rng.chance(0.3)) t.subMac.set(randomMac(rng), rng.pick([0, 4096, 70_000]));
+  if (rng.chance(0.3)) t.subMac.set(randomMac(rng), randomLine(rng, rng.pick([0, 4096, 70_000]), opts.ingressIfindex));
   const nVlans = rng.range(2, 12);
   for (let i = 0; i < nVlans; i++) {
     const key = {
@@ -140,11 +155,11 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
   for (const [family, map] of [[4, t.subV4], [6, t.subV6]] as const) {
     const roots = Array.from({ length: rng.range(1, 4) }, () => randomPrefix(rng, family));
     for (const root of roots) {
-      map.set(root, rng.pick(ispList));
+      map.set(root, randomLine(rng, rng.pick(ispList), opts.ingressIfindex));
       let parent = root;
       for (let depth = rng.int(4); depth > 0; depth--) {
         const child = randomPrefix(rng, family, parent);
-        map.set(child, rng.pick(ispList));
+        map.set(child, randomLine(rng, rng.pick(ispList), opts.ingressIfindex));
         parent = child;
       }
     }
@@ -156,15 +171,17 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
     const label = randomLabel(rng);
     const action = rng.weighted([[4, 'swap'], [2, 'pop-forward'], [2, 'pop-continue'], [3, 'pop-to-isp'], [3, 'pop-to-sub']] as const);
     const group = (): number => (rng.chance(0.92) ? rng.pick(groups) : rng.range(60_000, 65_535));
+    // an LSR's label counted for an ISP (transit), or for none
+    const transit = (): { isp?: number; direction?: 'up' | 'down' } => (rng.chance(0.5) ? { isp: rng.pick(ispList), direction: rng.pick(['up', 'down'] as const) } : {});
     let entry: IlmEntry;
     switch (action) {
       case 'swap': {
         const n = rng.weighted([[5, 1], [2, 2], [1, 3]] as const);
-        entry = { action, labels: Array.from({ length: n }, () => (rng.chance(0.05) ? rng.pick([0, 2]) : randomLabel(rng))), tc: rng.int(8), nhGroup: group() };
+        entry = { action, labels: Array.from({ length: n }, () => (rng.chance(0.05) ? rng.pick([0, 2]) : randomLabel(rng))), tc: rng.int(8), nhGroup: group(), ...transit() };
         break;
       }
       case 'pop-forward':
-        entry = { action, nhGroup: group() };
+        entry = { action, nhGroup: group(), ...transit() };
         break;
       case 'pop-continue':
         entry = { action };

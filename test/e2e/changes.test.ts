@@ -134,9 +134,9 @@ describeRoot('e2e: changes under traffic', () => {
 
     // every router now holds generation 1's labels only, and traffic used them
     const g1 = labelTable(1);
-    const lsr = await lab.api('lsr').get<{ labels: Array<{ label: number; outLabels?: number[]; packets: number }> }>('/v1/labels');
+    const lsr = await lab.api('lsr').get<{ labels: Array<{ label: number; outLabels?: number[]; packets: string }> }>('/v1/labels');
     expect(lsr.labels.map((l) => l.label).sort()).toEqual([g1.alpha.up[0], g1.beta.up[0], g1.alpha.down[0], g1.beta.down[0]].sort());
-    for (const l of lsr.labels) expect(l.packets, `lsr label ${l.label}`).toBeGreaterThan(0);
+    for (const l of lsr.labels) expect(BigInt(l.packets), `lsr label ${l.label}`).toBeGreaterThan(0n);
     const fecs = await lab.api('headend').get<{ upstream: Array<{ isp: string; labels: number[] }> }>('/v1/fecs');
     expect(Object.fromEntries(fecs.upstream.map((f) => [f.isp, f.labels]))).toEqual({ alpha: [g1.alpha.up[0]], beta: [g1.beta.up[0]] });
     const te = await lab.api('tailend').get<{ labels: Array<{ label: number }> }>('/v1/labels');

@@ -27,8 +27,8 @@ function seenFrom(lab: Lab, host: IspName | UserName, sources: string[]): number
 async function drops(lab: Lab): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const r of ['headend', 'lsr', 'tailend'] as const) {
-    const s = await lab.api(r).get<{ drops: Array<{ reason: string; packets: number }> }>('/v1/stats');
-    for (const d of s.drops) if (d.packets) out[`${r}:${d.reason}`] = d.packets;
+    const s = await lab.api(r).get<{ drops: Array<{ reason: string; packets: string }> }>('/v1/stats');
+    for (const d of s.drops) if (BigInt(d.packets) > 0n) out[`${r}:${d.reason}`] = Number(d.packets);
   }
   return out;
 }

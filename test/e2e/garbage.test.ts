@@ -14,8 +14,8 @@ const GW = USER_PLAN.alice.gateway.mac;
 const STRANGER = '02:ff:99:00:00:01';
 
 async function headendDrops(lab: Lab): Promise<Record<string, number>> {
-  const s = await lab.api('headend').get<{ drops: Array<{ reason: string; packets: number }> }>('/v1/stats');
-  return Object.fromEntries(s.drops.map((d) => [d.reason, d.packets]));
+  const s = await lab.api('headend').get<{ drops: Array<{ reason: string; packets: string }> }>('/v1/stats');
+  return Object.fromEntries(s.drops.map((d) => [d.reason, Number(d.packets)]));
 }
 
 /** The frames sent from alice's port, grouped by the drop reason each must be counted under. */

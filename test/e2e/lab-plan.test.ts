@@ -33,11 +33,16 @@ describe('lab router configs', () => {
       [2, [1002]],
     ]);
     expect([...t.ilm.keys()].sort()).toEqual([4001, 4002]);
-    expect(t.subMac.get(USER_PLAN.alice.host.mac)).toBe(1);
+    // MAC and prefix matches hold on the user's access port only (untagged there)
+    expect(t.subMac.get(USER_PLAN.alice.host.mac)).toMatchObject({ isp: 1, outerVid: 0, innerVid: 0 });
+    // ... the port its downstream traffic is delivered on
+    const deliveredOn = (dmac: string) => t.downV4.find(([, r]) => r.dmac === dmac)![1].ifindex;
+    expect(t.subMac.get(USER_PLAN.alice.host.mac)!.ifindex).toBe(deliveredOn(USER_PLAN.alice.host.mac));
     expect(t.subVlan).toHaveLength(1);
     expect(t.subVlan[0]![0]).toMatchObject({ outerVid: 100, innerVid: 7 });
-    expect(t.subV4.get('100.64.3.0/24')).toBe(1);
-    expect(t.subV6.get('2001:db8:64:3::/64')).toBe(1);
+    expect(t.subV4.get('100.64.3.0/24')).toMatchObject({ isp: 1, outerVid: 0, innerVid: 0 });
+    expect(t.subV6.get('2001:db8:64:3::/64')).toMatchObject({ isp: 1, outerVid: 0, innerVid: 0 });
+    expect(t.subV4.get('100.64.3.0/24')!.ifindex).toBe(t.downV4.find(([k]) => k.prefix === '100.64.3.0/24')![1].ifindex);
     // bob's downstream frames carry his two tags, the outer one 802.1ad
     const bob = t.downV4.find(([k]) => k.prefix === '100.64.2.2/32')!;
     expect(bob[1]).toMatchObject({ outerVid: 100, innerVid: 7, dmac: USER_PLAN.bob.host.mac });

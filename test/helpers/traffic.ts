@@ -127,8 +127,8 @@ export async function lossReport(lab: Lab): Promise<string> {
   const lines: string[] = [];
   for (const r of ['headend', 'lsr', 'tailend'] as const) {
     try {
-      const s = await lab.api(r).get<{ drops: Array<{ reason: string; packets: number }> }>('/v1/stats');
-      const d = s.drops.filter((x) => x.packets);
+      const s = await lab.api(r).get<{ drops: Array<{ reason: string; packets: string }> }>('/v1/stats');
+      const d = s.drops.filter((x) => BigInt(x.packets) > 0n);
       if (d.length) lines.push(`${r} drops: ${d.map((x) => `${x.reason}=${x.packets}`).join(' ')}`);
     } catch (err) {
       lines.push(`${r}: ${(err as Error).message}`);

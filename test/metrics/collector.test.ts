@@ -33,21 +33,27 @@ describe('metrics collector', () => {
     expect(series(t, 'fecflow_isp_packets_total')).toEqual([
       'fecflow_isp_packets_total{isp="alpha \\"one\\"",direction="up",point="in"} 10',
       'fecflow_isp_packets_total{isp="alpha \\"one\\"",direction="up",point="out"} 0',
+      'fecflow_isp_packets_total{isp="alpha \\"one\\"",direction="up",point="transit"} 0',
       'fecflow_isp_packets_total{isp="alpha \\"one\\"",direction="down",point="in"} 0',
       'fecflow_isp_packets_total{isp="alpha \\"one\\"",direction="down",point="out"} 7',
+      'fecflow_isp_packets_total{isp="alpha \\"one\\"",direction="down",point="transit"} 0',
       'fecflow_isp_packets_total{isp="beta",direction="up",point="in"} 0',
       'fecflow_isp_packets_total{isp="beta",direction="up",point="out"} 0',
+      'fecflow_isp_packets_total{isp="beta",direction="up",point="transit"} 0',
       'fecflow_isp_packets_total{isp="beta",direction="down",point="in"} 0',
       'fecflow_isp_packets_total{isp="beta",direction="down",point="out"} 0',
+      'fecflow_isp_packets_total{isp="beta",direction="down",point="transit"} 0',
       'fecflow_isp_packets_total{isp="9",direction="up",point="in"} 1',
       'fecflow_isp_packets_total{isp="9",direction="up",point="out"} 0',
+      'fecflow_isp_packets_total{isp="9",direction="up",point="transit"} 0',
       'fecflow_isp_packets_total{isp="9",direction="down",point="in"} 0',
       'fecflow_isp_packets_total{isp="9",direction="down",point="out"} 0',
+      'fecflow_isp_packets_total{isp="9",direction="down",point="transit"} 0',
     ]);
     expect(series(t, 'fecflow_isp_bytes_total')[0]).toBe('fecflow_isp_bytes_total{isp="alpha \\"one\\"",direction="up",point="in"} 1500');
     expect(series(t, 'fecflow_policed_packets_total')[0]).toBe('fecflow_policed_packets_total{isp="alpha \\"one\\"",direction="up"} 2');
     expect(series(t, 'fecflow_label_bytes_total')).toEqual(['fecflow_label_bytes_total{label="1000"} 9007199254740993']);
-    expect(series(t, 'fecflow_drops_total')).toHaveLength(11);
+    expect(series(t, 'fecflow_drops_total')).toHaveLength(12);
     expect(series(t, 'fecflow_drops_total')).toContain('fecflow_drops_total{reason="no_fec"} 3');
     expect(series(t, 'fecflow_bpf_program_info')).toEqual(['fecflow_bpf_program_info{role="access",id="42",tag="abcdef0123456789"} 1']);
     expect(series(t, 'fecflow_table_entries')).toEqual(['fecflow_table_entries{table="ilm"} 1', 'fecflow_table_entries{table="sub_mac"} 3']);
@@ -90,6 +96,6 @@ describe('metrics collector', () => {
     // How long this takes is measured by `npm run bench`, not asserted here.
     const text = await c.render();
     expect(series(text, 'fecflow_label_packets_total')).toHaveLength(10_000);
-    expect(series(text, 'fecflow_isp_packets_total')).toHaveLength(4000);
+    expect(series(text, 'fecflow_isp_packets_total')).toHaveLength(6000) // 1,000 ISPs x 2 directions x (in, out, transit);
   });
 });

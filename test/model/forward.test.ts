@@ -2,7 +2,7 @@
 // label stack entries are written out as hex words so a reader can check them against
 // RFC 3032's layout: label (20) | TC (3) | S (1) | TTL (8).
 import { describe, expect, it } from 'vitest';
-import { emptyTables, type Tables } from '../../control/tables/types.js';
+import { emptyTables, type SubClass, type Tables } from '../../control/tables/types.js';
 import { forward, type ModelResult } from './forward.js';
 import { ipv4HeaderChecksum } from './checksum.js';
 import { mixWords } from './hash.js';
@@ -16,10 +16,13 @@ const ACCESS_IF = 1;
 const CORE_IF = 7;
 const ISP_IF = 9;
 
+/** A MAC or prefix classifier value: the ISP on ACCESS_IF's line with these tags (none). */
+const on = (isp: number, outerVid = 0, innerVid = 0): SubClass => ({ isp, ifindex: ACCESS_IF, outerVid, innerVid });
+
 /** One ISP (3), FEC [1000] to group 1 -> next hop 1 on CORE_IF; a small ILM. */
 function tables(over: (t: Tables) => void = () => {}): Tables {
   const t = emptyTables();
-  t.subMac.set(SUB_MAC, 3);
+  t.subMac.set(SUB_MAC, on(3));
   t.fecUp.set(3, { labels: [1000], tc: 0, nhGroup: 1 });
   t.nhGroups.set(1, { nexthops: [1] });
   t.nexthops.set(1, { ifindex: CORE_IF, mtu: 1500, vid: 0, dmac: NH_DMAC, smac: NH_SMAC });
@@ -95,7 +98,7 @@ describe('access program: push', () => {
   it('pipe mode decrements the IPv6 hop limit', () => {
     const t = tables((t) => {
       t.settings.ttlMode = 'pipe';
-      t.subV6.set('2001:db8::/64', 3);
+      t.subV6.set('2001:db8::/64', on(3));
     });
     const packet = v6packet(2);
     const r = forward(t, 'access', ethernet(ROUTER_MAC, '02:00:00:00:00:99', [], ETH_P_IPV6, packet), { ingressIfindex: ACCESS_IF });
@@ -106,7 +109,10 @@ describe('access program: push', () => {
   });
 
   it('removes the subscriber tags and adds the next hop tag between MACs and 0x8847', () => {
-    const t = tables((t) => t.nexthops.set(1, { ifindex: CORE_IF, mtu: 0, vid: 42, dmac: NH_DMAC, smac: NH_SMAC }));
+    const t = tables((t) => {
+      t.nexthops.set(1, { ifindex: CORE_IF, mtu: 0, vid: 42, dmac: NH_DMAC, smac: NH_SMAC });
+      t.subMac.set(SUB_MAC, on(3, 100, 200)); // a subscriber on a QinQ line
+    });
     const packet = v4packet(64);
     const frame = ethernet(ROUTER_MAC, SUB_MAC, [{ tpid: ETH_P_8021AD, vid: 100 }, { tpid: ETH_P_8021Q, vid: 200 }], ETH_P_IPV4, packet);
     const r = forward(t, 'access', frame, { ingressIfindex: ACCESS_IF });
@@ -131,13 +137,27 @@ describe('access program: classification', () => {
       for (const isp of [4, 5, 6, 7]) t.fecUp.set(isp, { labels: [1000 + isp], tc: 0, nhGroup: 1 });
       t.subVlan.push([{ ifindex: ACCESS_IF, outerVid: 100, innerVid: 0 }, 4]);
       t.subVlan.push([{ ifindex: ACCESS_IF, outerVid: 100, innerVid: 200 }, 5]);
-      t.subV4.set('100.64.0.0/16', 6);
-      t.subV4.set('100.64.1.0/24', 7);
+      t.subV4.set('100.64.0.0/16', on(6));
+      t.subV4.set('100.64.1.0/24', on(7));
     });
 
-  it('source MAC wins over VLAN and prefix', () => {
+  it('source MAC on its line wins over VLAN and prefix', () => {
     const f = ethernet(ROUTER_MAC, SUB_MAC, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1'));
-    expect(ispOf(all(), f)).toBe(3);
+    const t = all();
+    t.subMac.set(SUB_MAC, on(3, 100));
+    expect(ispOf(t, f)).toBe(3);
+  });
+
+  it('a MAC or prefix off its line (another port, or other tags) is dropped wrong_port, before any VLAN match', () => {
+    // SUB_MAC is on ACCESS_IF untagged; with VLAN 100 (ISP 4's line) it must not become ISP 3 nor 4
+    const tagged = ethernet(ROUTER_MAC, SUB_MAC, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1'));
+    expectDrop(forward(all(), 'access', tagged, { ingressIfindex: ACCESS_IF }), 'wrong_port', tagged.length);
+    const untagged = ethernet(ROUTER_MAC, SUB_MAC, [], ETH_P_IPV4, v4('100.64.1.1'));
+    expectDrop(forward(all(), 'access', untagged, { ingressIfindex: ACCESS_IF + 1 }), 'wrong_port', untagged.length);
+    // a prefix of ISP 7 from another port
+    const byPrefix = ethernet(ROUTER_MAC, '02:00:00:00:00:77', [], ETH_P_IPV4, v4('100.64.1.1'));
+    expect(ispOf(all(), byPrefix)).toBe(7);
+    expectDrop(forward(all(), 'access', byPrefix, { ingressIfindex: 99 }), 'wrong_port', byPrefix.length);
   });
 
   it('VLAN (port, outer, inner or 0) wins over prefix', () => {
@@ -145,8 +165,11 @@ describe('access program: classification', () => {
     expect(ispOf(all(), ethernet(ROUTER_MAC, other, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1')))).toBe(4);
     const qinq = [{ tpid: ETH_P_8021AD, vid: 100 }, { tpid: ETH_P_8021Q, vid: 200 }];
     expect(ispOf(all(), ethernet(ROUTER_MAC, other, qinq, ETH_P_IPV4, v4('100.64.1.1')))).toBe(5);
-    // the VLAN key includes the ingress port
-    const r = forward(all(), 'access', ethernet(ROUTER_MAC, other, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1')), {
+    // the VLAN key includes the ingress port: on port 2 VLAN 100 is not ISP 4's, and the prefix
+    // (provisioned on port 2, VLAN 100 here) classifies
+    const t = all();
+    t.subV4.set('100.64.1.0/24', { isp: 7, ifindex: 2, outerVid: 100, innerVid: 0 });
+    const r = forward(t, 'access', ethernet(ROUTER_MAC, other, [{ tpid: ETH_P_8021Q, vid: 100 }], ETH_P_IPV4, v4('100.64.1.1')), {
       ingressIfindex: 2,
     });
     expect(r.counters.isp[0].isp).toBe(7);
@@ -222,13 +245,20 @@ describe('access program: parsing and local traffic', () => {
     const mcast = accessFrame(ipv4({ src: '100.64.0.1', dst: '239.1.1.1', ttl: 64, protocol: 17 }));
     const ll6 = accessFrame(ipv6({ src: 'fe80::1', dst: 'fe80::2', hopLimit: 255, nextHeader: 58 }), ETH_P_IPV6);
     const mc6 = accessFrame(ipv6({ src: '2001:db8::1', dst: 'ff02::1', hopLimit: 1, nextHeader: 58 }), ETH_P_IPV6);
-    const threeTags = ethernet(ROUTER_MAC, SUB_MAC, [1, 2, 3].map((vid) => ({ tpid: ETH_P_8021Q, vid })), ETH_P_IPV4, v4packet());
-    for (const f of [arp, mpls, mcastMac, toRouter, bcast, mcast, ll6, mc6, threeTags]) {
+    for (const f of [arp, mpls, mcastMac, toRouter, bcast, mcast, ll6, mc6]) {
       const r = forward(t, 'access', f, { ingressIfindex: ACCESS_IF });
       expect(r.verdict).toBe('pass');
       expect(r.frame).toEqual(f);
       expect(r.counters.drops).toEqual([]);
     }
+  });
+
+  it('treats a third VLAN tag as an unknown subscriber: dropped, or passed only under the pass policy', () => {
+    const threeTags = ethernet(ROUTER_MAC, SUB_MAC, [1, 2, 3].map((vid) => ({ tpid: ETH_P_8021Q, vid })), ETH_P_IPV4, v4packet());
+    expectDrop(forward(tables(), 'access', threeTags, { ingressIfindex: ACCESS_IF }), 'unknown_subscriber', threeTags.length);
+    const r = forward(tables((t) => (t.settings.unknownPolicy = 'pass')), 'access', threeTags, { ingressIfindex: ACCESS_IF });
+    expect(r.verdict).toBe('pass');
+    expect(r.frame).toEqual(threeTags);
   });
 
   it('drops a malformed IP header even when it is for the router', () => {
@@ -286,8 +316,24 @@ describe('access program: TTL, next hop, MTU, policer, tx_port', () => {
     expectDrop(second, 'policed', f.length);
     expect(second.counters.isp).toEqual([{ isp: 3, direction: 'up', point: 'policed', packets: 1, bytes: f.length - 14 }]);
     expect(at(1_084_000_000n).verdict).toBe('redirect'); // +74 ms -> 142
-    expect(policerState.get(6)).toEqual({ tokens: 0n, lastNs: 1_084_000_000n });
-    expect(at(5_000_000_000n).verdict).toBe('redirect'); // capped at 1 s, then at burst
+    expect(policerState.get(6)).toEqual({ tokens: 0n, lastNs: 1_084_000_000n, frac: 0n });
+    expect(at(5_000_000_000n).verdict).toBe('redirect'); // refilled, then capped at burst
+    expect(policerState.get(6)).toEqual({ tokens: 58n, lastNs: 5_000_000_000n, frac: 0n });
+  });
+
+  it('carries the fraction of a byte between frames, and is exact at the largest rate', () => {
+    // 7 B/s: 0.1 s earns 0.7 B; ten such frames earn 7 B, not 0
+    const t = tables((t) => t.policers.set(3 * 2, { rate: 7n, burst: 1_000_000n }));
+    const f = accessFrame(v4packet(64, Buffer.alloc(100)));
+    const policerState = new Map([[6, { tokens: 0n, lastNs: 0n }]]);
+    for (let i = 1; i <= 10; i++) forward(t, 'access', f, { ingressIfindex: ACCESS_IF, nowNs: BigInt(i) * 100_000_000n, policerState });
+    expect(policerState.get(6)).toEqual({ tokens: 7n, lastNs: 1_000_000_000n, frac: 0n });
+    // 2^53-1 bit/s for 0.3 s from empty
+    const rate = BigInt(Number.MAX_SAFE_INTEGER) / 8n;
+    const big = tables((t) => t.policers.set(3 * 2, { rate, burst: BigInt(Number.MAX_SAFE_INTEGER) }));
+    const s2 = new Map([[6, { tokens: 0n, lastNs: 1n }]]);
+    expect(forward(big, 'access', f, { ingressIfindex: ACCESS_IF, nowNs: 300_000_001n, policerState: s2 }).verdict).toBe('redirect');
+    expect(s2.get(6)).toEqual({ tokens: (300_000_000n * rate) / 1_000_000_000n - BigInt(f.length), lastNs: 300_000_001n, frac: (300_000_000n * rate) % 1_000_000_000n });
   });
 
   it('spreads flows over an ECMP group by flow_hash % count', () => {
@@ -551,15 +597,28 @@ describe('core program: pops', () => {
     expect(r.counters.isp).toEqual([]);
   });
 
-  it('explicit null at the bottom: pops and passes the IP packet to the kernel', () => {
+  it('explicit null at the bottom: pops and passes the IP packet to the kernel when it is for the router', () => {
     const packet = v4packet(64);
     const f = coreFrame([{ label: 0, s: true, ttl: 5 }], packet);
-    const r = forward(core(), 'core', f, { ingressIfindex: CORE_IF });
+    expectDrop(forward(core(), 'core', f, { ingressIfindex: CORE_IF }), 'no_route', f.length);
+    const r = forward(core('uniform', (t) => t.local.add('198.51.100.7')), 'core', f, { ingressIfindex: CORE_IF });
     expect(r.verdict).toBe('pass');
     expect(hex(r.frame)).toBe(hex(f.subarray(0, 12)) + '0800' + hex(withTtl(packet, 4)));
     expect(r.counters).toEqual({ isp: [], labels: [], drops: [] });
     const dead = coreFrame([{ label: 2, s: true, ttl: 1 }], v6packet());
     expectDrop(forward(core(), 'core', dead, { ingressIfindex: CORE_IF }), 'ttl_expired', dead.length);
+  });
+
+  it('counts a swapped or PHP label per ISP at point transit when its entry names one', () => {
+    const t = core('uniform', (t) => {
+      t.ilm.set(3010, { action: 'swap', labels: [3011], tc: 0, nhGroup: 1, isp: 3, direction: 'down' });
+      t.ilm.set(3003, { action: 'pop-forward', nhGroup: 1, isp: 4, direction: 'up' });
+    });
+    const packet = v4packet(64);
+    const f = coreFrame([{ label: 3010, s: true, ttl: 9 }], packet);
+    expect(forward(t, 'core', f, { ingressIfindex: CORE_IF }).counters.isp).toEqual([{ isp: 3, direction: 'down', point: 'transit', packets: 1, bytes: packet.length }]);
+    const g = coreFrame([{ label: 3003, s: false, ttl: 9 }, { label: 3000, s: true, ttl: 9 }], packet);
+    expect(forward(t, 'core', g, { ingressIfindex: CORE_IF }).counters.isp).toEqual([{ isp: 4, direction: 'up', point: 'transit', packets: 1, bytes: packet.length + 4 }]);
   });
 
   it('explicit null above a label: pops and looks up the next one', () => {

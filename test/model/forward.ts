@@ -12,12 +12,13 @@ import {
   type Fec,
   type NextHop,
   type Point,
+  type SubClass,
   type Tables,
   policerIndex,
 } from '../../control/tables/types.js';
 import { parseIp, parseMac, parsePrefix, prefixContains, type Family } from './addr.js';
 import { incrementalChecksum } from './checksum.js';
-import { ipFlowHash, mplsFlowHash } from './hash.js';
+import { ipFlowHash, mplsFlowHash, type HashKey } from './hash.js';
 import { ETH_P_8021AD, ETH_P_8021Q, ETH_P_IPV4, ETH_P_IPV6, ETH_P_MPLS } from './frames.js';
 
 export type Program = 'access' | 'core' | 'isp';
@@ -27,12 +28,16 @@ export type Verdict = 'pass' | 'drop' | 'redirect';
 export interface PolicerBucket {
   tokens: bigint;
   lastNs: bigint;
+  /** earned but not yet credited, in 1e-9 bytes (0 when absent) */
+  frac?: bigint;
 }
 /** Keyed by policer index (isp * 2 + direction); an absent bucket starts full. */
 export type PolicerState = Map<number, PolicerBucket>;
 
 export interface ForwardOptions {
   ingressIfindex: number;
+  /** hash_key[0] of the data plane; absent: zero, the unkeyed hash */
+  hashKey?: HashKey;
   nowNs?: bigint;
   policerState?: PolicerState;
 }
@@ -168,6 +173,10 @@ function parseLink(frame: Buffer, maxTags: number): Link | undefined {
   return { dst: frame.subarray(0, 6), src: frame.subarray(6, 12), tags, ethertype, l3: offset };
 }
 
+function isVlanTpid(ethertype: number): boolean {
+  return ethertype === ETH_P_8021Q || ethertype === ETH_P_8021AD;
+}
+
 /** Validates the IP header at `offset` by the given version; undefined means MALFORMED. */
 function parseIpHeader(frame: Buffer, offset: number, version: 4 | 6): IpHeader | undefined {
   const avail = frame.length - offset;
@@ -299,14 +308,19 @@ function police(run: Run, isp: number, direction: Direction): boolean {
   const state = run.opts.policerState ?? new Map<number, PolicerBucket>();
   const bucket = state.get(index) ?? { tokens: policer.burst, lastNs: 0n };
   const now = run.opts.nowNs ?? 0n;
-  // unsigned difference as in the data plane; a clock going backwards reads as a long wait
-  let elapsed = BigInt.asUintN(64, now - bucket.lastNs);
-  if (elapsed > NS_PER_SEC) elapsed = NS_PER_SEC;
-  let tokens = bucket.tokens + (elapsed * policer.rate) / NS_PER_SEC;
-  if (tokens > policer.burst) tokens = policer.burst;
+  // a clock reading older than the bucket's (another CPU) earns nothing
+  const elapsed = now > bucket.lastNs ? now - bucket.lastNs : 0n;
+  // exact: every nanosecond earns rate / 10^9 bytes, the fraction carried to the next frame
+  const earned = elapsed * policer.rate + (bucket.frac ?? 0n);
+  let tokens = bucket.tokens + earned / NS_PER_SEC;
+  let frac = earned % NS_PER_SEC;
+  if (tokens >= policer.burst) {
+    tokens = policer.burst;
+    frac = 0n;
+  }
   const len = BigInt(run.len);
   const conforms = tokens >= len;
-  state.set(index, { tokens: conforms ? tokens - len : tokens, lastNs: now });
+  state.set(index, { tokens: conforms ? tokens - len : tokens, lastNs: now > bucket.lastNs ? now : bucket.lastNs, frac });
   return conforms;
 }
 
@@ -378,7 +392,7 @@ function pushAndRedirect(run: Run, link: Link, ip: IpHeader, isp: number, direct
     labelTtl = 255;
   }
 
-  const nexthop = selectNextHop(tables, fec.nhGroup, ipFlowHash(run.received, ip.offset, ip.version));
+  const nexthop = selectNextHop(tables, fec.nhGroup, ipFlowHash(run.received, ip.offset, ip.version, run.opts.hashKey));
   if (!nexthop) return run.drop('no_nexthop');
 
   const header = ethernetHeader(parseMac(nexthop.dmac), parseMac(nexthop.smac), nextHopTags(nexthop), ETH_P_MPLS);
@@ -410,27 +424,40 @@ function parseEdge(run: Run, maxTags: number): Edge {
 // ---------------------------------------------------------------------------------------------
 // access program: end-user -> ISP
 
-function classify(run: Run, link: Link, ip: IpHeader): number | undefined {
+/** The ISP, undefined for no match, or 'wrong_port' for a MAC/prefix match off its line. */
+function classify(run: Run, link: Link, ip: IpHeader): number | 'wrong_port' | undefined {
   const { tables } = run;
+  const outer = link.tags.length > 0 ? link.tags[0].vid : 0;
+  const inner = link.tags.length > 1 ? link.tags[1].vid : 0;
+  // A MAC or a source address anyone can set: it counts only on the line (port and tags) its
+  // subscriber is provisioned on.
+  const onLine = (c: SubClass): boolean => c.ifindex === run.opts.ingressIfindex && c.outerVid === outer && c.innerVid === inner;
   const byMac = tables.subMac.get(macKey(link.src));
-  if (byMac !== undefined) return byMac;
+  if (byMac !== undefined) return onLine(byMac) ? byMac.isp : 'wrong_port';
   if (link.tags.length > 0) {
-    const outer = link.tags[0].vid;
-    const inner = link.tags.length > 1 ? link.tags[1].vid : 0;
     for (const [key, isp] of tables.subVlan) {
       if (key.ifindex === run.opts.ingressIfindex && key.outerVid === outer && key.innerVid === inner) return isp;
     }
   }
   const prefixes = ip.version === 4 ? tables.subV4 : tables.subV6;
-  return longestMatch(prefixes.entries(), ip.version, ip.src);
+  const byPrefix = longestMatch(prefixes.entries(), ip.version, ip.src);
+  if (byPrefix === undefined) return undefined;
+  return onLine(byPrefix) ? byPrefix.isp : 'wrong_port';
 }
 
 function accessProgram(run: Run): ModelResult {
+  // A third tag: no classifier can match it, so it is an unknown subscriber (never a free
+  // ride to the kernel).
+  const tagged = parseLink(run.received, 2);
+  if (tagged && tagged.tags.length === 2 && isVlanTpid(tagged.ethertype)) {
+    return run.tables.settings.unknownPolicy === 'pass' ? run.pass() : run.drop('unknown_subscriber');
+  }
   const edge = parseEdge(run, 2);
   if ('result' in edge) return edge.result;
   const { link, ip } = edge;
 
   const isp = classify(run, link, ip);
+  if (isp === 'wrong_port') return run.drop('wrong_port');
   if (isp === undefined) {
     return run.tables.settings.unknownPolicy === 'pass' ? run.pass() : run.drop('unknown_subscriber');
   }
@@ -477,7 +504,7 @@ function coreProgram(run: Run): ModelResult {
   if (run.len < ETH_HLEN) return run.drop('malformed');
   if (run.received.readUInt16BE(12) !== ETH_P_MPLS) return run.pass();
 
-  const flowHash = mplsFlowHash(run.received, ETH_HLEN);
+  const flowHash = mplsFlowHash(run.received, ETH_HLEN, run.opts.hashKey);
   // A working copy: popping moves `top` down the stack, TTL rewrites land in place.
   const work = Buffer.from(run.received);
   let top = ETH_HLEN;
@@ -492,15 +519,22 @@ function coreProgram(run: Run): ModelResult {
     return entry.ttl <= 1 ? undefined : entry.ttl - 1;
   };
 
-  // Last pop (RFC 3443): uniform copies t' into the IP header, pipe decrements the IP TTL.
+  // Last pop (RFC 3443): uniform copies t' into the IP header unless the IP TTL is already
+  // smaller (section 3.1: the minimum of the two), pipe decrements the IP TTL.
   const lastPopTtl = (packet: Buffer, ip: IpHeader, ttl: number): boolean => {
     if (uniform) {
-      setIpTtl(packet, ip, ttl);
+      if (ip.ttl > ttl) setIpTtl(packet, ip, ttl);
       return true;
     }
     if (ip.ttl <= 1) return false;
     setIpTtl(packet, ip, ip.ttl - 1);
     return true;
+  };
+
+  // An LSR counts a label whose entry names an ISP at point 'transit': the bytes below the
+  // labels read so far, as received.
+  const countTransit = (ilm: { isp?: number; direction?: Direction }): void => {
+    if (ilm.isp) run.countIsp(ilm.isp, ilm.direction ?? 'up', 'transit', run.len - (top + MPLS_HLEN));
   };
 
   // Pop the top entry and expose the next one; uniform mode hands it t'.
@@ -531,6 +565,9 @@ function coreProgram(run: Run): ModelResult {
       const ip = parseInnerIp(work, inner);
       if (!ip) return run.drop('malformed');
       if (!lastPopTtl(work, ip, ttl)) return run.drop('ttl_expired');
+      // only the router's own traffic goes to the kernel; there is no table to forward the
+      // rest by, the label that named its ISP being gone
+      if (!isLocalAddress(tables, ip)) return run.drop('no_route');
       return run.pass(popped(work, inner, ipEthertype(ip.version)));
     }
 
@@ -552,6 +589,7 @@ function coreProgram(run: Run): ModelResult {
         if (!nexthop) return run.drop('no_nexthop');
         const out = Buffer.concat([macHeader(nexthop, ETH_P_MPLS), ...outgoing, work.subarray(top + MPLS_HLEN)]);
         if (exceedsMtu(out.length, nexthop.mtu)) return run.drop('mtu_exceeded');
+        countTransit(ilm);
         return run.redirect(nexthop.ifindex, out);
       }
 
@@ -572,6 +610,7 @@ function coreProgram(run: Run): ModelResult {
         if (!nexthop) return run.drop('no_nexthop');
         const out = Buffer.concat([macHeader(nexthop, ethertype), work.subarray(below)]);
         if (exceedsMtu(out.length, nexthop.mtu)) return run.drop('mtu_exceeded');
+        countTransit(ilm);
         return run.redirect(nexthop.ifindex, out);
       }
 

@@ -7,12 +7,20 @@ const FNV_PRIME = 0x01000193;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
-export function mixWords(words: readonly number[]): number {
-  let h = FNV_OFFSET;
+/** The node's ECMP key (hash_key[0]); zero is the unkeyed hash. */
+export interface HashKey {
+  k0: number;
+  k1: number;
+}
+export const NO_HASH_KEY: HashKey = { k0: 0, k1: 0 };
+
+export function mixWords(words: readonly number[], key: HashKey = NO_HASH_KEY): number {
+  let h = (FNV_OFFSET ^ key.k0) >>> 0;
   for (const w of words) {
     h = Math.imul((h ^ w) >>> 0, FNV_PRIME) >>> 0;
     h = (h ^ (h >>> 15)) >>> 0;
   }
+  h = (h ^ key.k1) >>> 0;
   h = (h ^ (h >>> 16)) >>> 0;
   h = Math.imul(h, 0x85ebca6b) >>> 0;
   h = (h ^ (h >>> 13)) >>> 0;
@@ -53,8 +61,8 @@ export function ipWords(frame: Buffer, offset: number, version: 4 | 6): number[]
 }
 
 /** Hash of an IP packet that the parser has validated (access and isp programs). */
-export function ipFlowHash(frame: Buffer, offset: number, version: 4 | 6): number {
-  return mixWords(ipWords(frame, offset, version));
+export function ipFlowHash(frame: Buffer, offset: number, version: 4 | 6, key: HashKey = NO_HASH_KEY): number {
+  return mixWords(ipWords(frame, offset, version), key);
 }
 
 /**
@@ -62,7 +70,7 @@ export function ipFlowHash(frame: Buffer, offset: number, version: 4 | 6): numbe
  * S = 1; then, if the bottom was reached and a byte follows, the inner packet's IP words as far
  * as its fixed header is complete.
  */
-export function mplsFlowHash(frame: Buffer, stackOffset: number): number {
+export function mplsFlowHash(frame: Buffer, stackOffset: number, key: HashKey = NO_HASH_KEY): number {
   const words: number[] = [];
   let offset = stackOffset;
   let bottom = false;
@@ -80,5 +88,5 @@ export function mplsFlowHash(frame: Buffer, stackOffset: number): number {
     if (version === 4 && offset + 20 <= frame.length) words.push(...ipWords(frame, offset, 4));
     if (version === 6 && offset + 40 <= frame.length) words.push(...ipWords(frame, offset, 6));
   }
-  return mixWords(words);
+  return mixWords(words, key);
 }

@@ -2,7 +2,7 @@
 // a million of them): its keys must be exactly the codecs' for any text, host bits included,
 // and text it does not take must still go through parsePrefix (and fail there when bad).
 import { describe, expect, it } from 'vitest';
-import { encodeTables, lpmV4KeyCodec, parsePrefix, scopedV4KeyCodec, subClassCodec } from '../../control/tables/layout.js';
+import { encodeTables, lpmV4KeyCodec, parsePrefix, scopedV4KeyCodec, subMatchCodec } from '../../control/tables/layout.js';
 import { emptyTables, type SubRoute } from '../../control/tables/types.js';
 import { Prng } from '../differential/prng.js';
 
@@ -10,7 +10,7 @@ const ROUTE: SubRoute = { ifindex: 2, mtu: 1500, outerTpid: 0, outerVid: 0, inne
 
 function keysOf(prefix: string): { sub: Buffer; down: Buffer } {
   const t = emptyTables();
-  t.subV4.set(prefix, 7);
+  t.subV4.set(prefix, { isp: 7, ifindex: 3, outerVid: 0, innerVid: 0 });
   t.downV4.push([{ isp: 9, prefix }, ROUTE]);
   const enc = encodeTables(t);
   const one = (a: string, b: string) => [...(enc.get(a) ?? []), ...(enc.get(b) ?? [])];
@@ -18,7 +18,7 @@ function keysOf(prefix: string): { sub: Buffer; down: Buffer } {
   const down = one('down_v4_exact', 'down_v4');
   expect(sub).toHaveLength(1);
   expect(down).toHaveLength(1);
-  expect(sub[0]![1]).toEqual(subClassCodec.encode({ isp: 7 }));
+  expect(sub[0]![1]).toEqual(subMatchCodec.encode({ isp: 7, ifindex: 3, outerVid: 0, innerVid: 0 }));
   return { sub: sub[0]![0], down: down[0]![0] };
 }
 

@@ -26,7 +26,7 @@ function emptyObserved(): Observed {
   return o;
 }
 
-const policer = (rate: bigint, burst: bigint, tokens = 0n, lastNs = 0n) => policerCodec.encode({ rate, burst, tokens, lastNs });
+const policer = (rate: bigint, burst: bigint, tokens = 0n, lastNs = 0n) => policerCodec.encode({ frac: 0, rate, burst, tokens, lastNs });
 
 describe('diff of one map', () => {
   test('nothing desired and nothing there: an empty plan', () => {

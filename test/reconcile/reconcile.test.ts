@@ -104,7 +104,7 @@ function checkConsistent(maps: MemoryMap[], at: string): void {
     if ('nhGroup' in e) group(e.nhGroup, `ilm ${label}`);
     if (!labelStats.has(label)) problems.push(`ilm ${label} has no counter`);
   }
-  const classified = [...t.subMac.values(), ...t.subVlan.map(([, i]) => i), ...t.subV4.values(), ...t.subV6.values()];
+  const classified = [...[...t.subMac.values()].map((c) => c.isp), ...t.subVlan.map(([, i]) => i), ...[...t.subV4.values()].map((c) => c.isp), ...[...t.subV6.values()].map((c) => c.isp)];
   for (const isp of classified) if (!t.fecUp.has(isp)) problems.push(`a classifier -> ISP ${isp} without a FEC`);
   for (const [k, r] of [...t.downV4, ...t.downV6]) if (!t.txPorts.has(r.ifindex)) problems.push(`down ${k.prefix} -> ifindex ${r.ifindex}, not a tx port`);
   expect(problems, `inconsistent after ${at}`).toEqual([]);

@@ -24,8 +24,9 @@ interface LabelRow {
   outLabels?: number[];
   isp?: string;
   nexthops?: NhRow[];
-  packets: number | null;
-  bytes: number | null;
+  /** 64-bit counters as decimal strings; null when the counters could not be read */
+  packets: string | null;
+  bytes: string | null;
 }
 
 const nhText = (n: NhRow[] | undefined): string =>
@@ -63,7 +64,7 @@ export const showCommands: CommandModule = {
         ctx.io.out(
           table(
             ['label', 'action', 'out labels', 'isp', 'next hops', 'packets', 'bytes'],
-            r.labels.map((l) => [l.label, l.action, l.outLabels?.join('/') ?? '-', l.isp ?? '-', nhText(l.nexthops), l.packets, l.bytes === null ? null : si(l.bytes, 'B')]),
+            r.labels.map((l) => [l.label, l.action, l.outLabels?.join('/') ?? '-', l.isp ?? '-', nhText(l.nexthops), l.packets, l.bytes === null ? null : si(Number(l.bytes), 'B')]),
           ),
         );
       });

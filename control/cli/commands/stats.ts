@@ -1,26 +1,27 @@
 // `fecflow stats [--watch]`: per-ISP packets/s and bits/s up and down, computed from two
 // samples of the counters, and drops by reason. Rates use the "in" point (where this router
-// pushed the label) plus the "out" point (where it popped it), so they mean "through this
-// router" on a headend, a tailend or both.
+// pushed the label) plus the "out" point (where it popped it) plus "transit" (where it swapped
+// it as an LSR), so they mean "through this router" at every role.
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliContext, CommandModule } from '../context.js';
 import { wantsJson } from '../context.js';
 import { json, si, table } from '../output.js';
 
+/** Counters as the API sends them: decimal strings of 64-bit values. */
 interface Pc {
-  packets: number;
-  bytes: number;
+  packets: string;
+  bytes: string;
 }
 interface IspStats {
   isp: string;
   index: number;
-  up: Record<'in' | 'out' | 'policed', Pc>;
-  down: Record<'in' | 'out' | 'policed', Pc>;
+  up: Record<'in' | 'out' | 'policed' | 'transit', Pc>;
+  down: Record<'in' | 'out' | 'policed' | 'transit', Pc>;
 }
 export interface StatsSample {
   at: number;
   isps: IspStats[];
-  drops: Array<{ reason: string; packets: number; bytes: number }>;
+  drops: Array<{ reason: string; packets: string; bytes: string }>;
 }
 
 export interface IspRate {
@@ -32,13 +33,27 @@ export interface IspRate {
   policedPps: number;
 }
 
-const through = (d: IspStats['up']): Pc => ({ packets: d.in.packets + d.out.packets, bytes: d.in.bytes + d.out.bytes });
+interface Sum {
+  packets: bigint;
+  bytes: bigint;
+}
+
+// transit is absent in samples from a daemon older than the LSR counters
+const through = (d: IspStats['up']): Sum => ({
+  packets: BigInt(d.in.packets) + BigInt(d.out.packets) + BigInt(d.transit?.packets ?? 0),
+  bytes: BigInt(d.in.bytes) + BigInt(d.out.bytes) + BigInt(d.transit?.bytes ?? 0),
+});
 
 /** Rates between two samples; counters that went backwards (a restart) count from zero. */
-export function rates(a: StatsSample, b: StatsSample): { seconds: number; isps: IspRate[]; drops: Array<{ reason: string; pps: number; total: number }> } {
+export function rates(a: StatsSample, b: StatsSample): { seconds: number; isps: IspRate[]; drops: Array<{ reason: string; pps: number; total: bigint }> } {
   const dt = Math.max(0.001, (b.at - a.at) / 1000);
   const prev = new Map(a.isps.map((i) => [i.isp, i]));
-  const delta = (x: number, y: number | undefined): number => (y === undefined || x < y ? x : x - y);
+  // exact in bigint; only the difference between two samples becomes a number
+  const delta = (xs: bigint | string, ys: bigint | string | undefined): number => {
+    const x = BigInt(xs);
+    const y = ys === undefined ? undefined : BigInt(ys);
+    return Number(y === undefined || x < y ? x : x - y);
+  };
   const isps = b.isps.map((i) => {
     const p = prev.get(i.isp);
     const up = through(i.up);
@@ -55,7 +70,7 @@ export function rates(a: StatsSample, b: StatsSample): { seconds: number; isps: 
     };
   });
   const pdrops = new Map(a.drops.map((d) => [d.reason, d.packets]));
-  const drops = b.drops.map((d) => ({ reason: d.reason, pps: delta(d.packets, pdrops.get(d.reason)) / dt, total: d.packets }));
+  const drops = b.drops.map((d) => ({ reason: d.reason, pps: delta(d.packets, pdrops.get(d.reason)) / dt, total: BigInt(d.packets) }));
   return { seconds: dt, isps, drops };
 }
 
@@ -64,9 +79,9 @@ function render(r: ReturnType<typeof rates>): string {
     ['isp', 'up pkt/s', 'up bit/s', 'down pkt/s', 'down bit/s', 'policed pkt/s'],
     r.isps.map((i) => [i.isp, si(i.upPps), si(i.upBps, 'bit/s'), si(i.downPps), si(i.downBps, 'bit/s'), si(i.policedPps)]),
   );
-  const drops = r.drops.filter((d) => d.total > 0);
+  const drops = r.drops.filter((d) => d.total > 0n);
   const dropText = drops.length
-    ? table(['drop reason', 'pkt/s', 'total'], drops.map((d) => [d.reason, si(d.pps), d.total]))
+    ? table(['drop reason', 'pkt/s', 'total'], drops.map((d) => [d.reason, si(d.pps), String(d.total)]))
     : 'no drops\n';
   return `${isp}\n${dropText}`;
 }
