@@ -67,13 +67,14 @@ describe('fecflow check', () => {
     expect(r.out).toBe('');
     expect(r.err).toBe(
       [
-        `fecflow: ${p}: invalid configuration (7 problems)`,
+        `fecflow: ${p}: invalid configuration (8 problems)`,
         '  node: node must be 1..64 characters of a-z, 0-9, "-" or "_" (it names the pin directory)',
         '  interfaces[1].mtu: mtu must be 68..65535',
         "  isps[0].upstream.nexthop.neighbour: unknown neighbour 'constructor' on interface 'core0' (known: p1)",
         '  isps[1].id: duplicate ISP id 1 (also isps[0])',
         "  subscribers[0].match.vlan.tpid: tpid 'toString' must be '802.1Q' (0x8100) or '802.1ad' (0x88a8)",
         "  subscribers[1].isp: unknown ISP 'nope'",
+        "  subscribers[1].match: a match by MAC or prefix holds only on the subscriber's access port: name it in deliver.interface (or match.vlan); this node has 0 access interfaces",
         '  ilm[0].label: label 3 is reserved (0..15) and cannot be an incoming label',
         '',
       ].join('\n'),
@@ -139,6 +140,6 @@ describe('fecflow check', () => {
     expect([ok.status, ok.stdout, ok.stderr]).toEqual([0, `${good}: valid — node headend-1, 3 interfaces, 2 ISPs, 5 subscribers, 2 incoming labels\n`, '']);
     const no = as(bad);
     expect(no.status).toBe(1);
-    expect(no.stderr).toMatch(/invalid configuration \(7 problems\)/);
+    expect(no.stderr).toMatch(/invalid configuration \(8 problems\)/);
   });
 });

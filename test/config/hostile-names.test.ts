@@ -159,7 +159,7 @@ describe('interface, ISP and device names', () => {
     const r = checkConfig(c);
     expect(r.issues).toEqual([]);
     const t = compile(r.config!, ENV);
-    expect([...t.subMac]).toEqual([['02:00:00:00:01:01', 7], ['02:00:00:00:01:02', 9]]);
+    expect([...t.subMac].map(([mac, c]) => [mac, c.isp])).toEqual([['02:00:00:00:01:01', 7], ['02:00:00:00:01:02', 9]]);
     expect(t.ilm.get(1001)).toEqual({ action: 'pop-to-sub', isp: 9 });
   });
 

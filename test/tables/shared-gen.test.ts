@@ -85,7 +85,7 @@ enum ff_sparse { FF_SP_ONE = 1, FF_SP_FIVE = 5 };
     const added = h.replace(/(\tFF_DROP_MAX = )(\d+),/, (_m, a: string, n: string) => `\tFF_DROP_NEW_THING = ${n},\n${a}${Number(n) + 1},`);
     expect(added).not.toBe(h);
     const ts = generate(added);
-    expect(ts).toMatch(/export const FF_DROP_REASON_NAMES = \[.*'tx_port', 'new_thing'\] as const;/);
+    expect(ts).toMatch(/export const FF_DROP_REASON_NAMES = \[.*'wrong_port', 'new_thing'\] as const;/);
     expect(ts).toContain(`export const FF_DROP_MAX = ${gen.FF_DROP_MAX + 1};`);
   });
 
@@ -107,8 +107,8 @@ describe('isp_stats and policer indexes', () => {
   it('follow (isp * FF_DIR_MAX + direction) * FF_POINT_MAX + point', () => {
     expect(policerIndex(7, 'up')).toBe(14);
     expect(policerIndex(7, 'down')).toBe(15);
-    expect(ispStatsIndex(7, 'down', 'policed')).toBe((7 * 2 + 1) * 3 + 2);
-    expect(ispStatsIndex(gen.FF_MAX_ISPS - 1, 'down', 'policed')).toBe(gen.FF_ISP_STATS_ENTRIES - 1);
+    expect(ispStatsIndex(7, 'down', 'policed')).toBe((7 * 2 + 1) * 4 + 2);
+    expect(ispStatsIndex(gen.FF_MAX_ISPS - 1, 'down', 'transit')).toBe(gen.FF_ISP_STATS_ENTRIES - 1);
   });
 
   it('ispStatsSlot inverts ispStatsIndex over the whole map', () => {
@@ -118,6 +118,6 @@ describe('isp_stats and policer indexes', () => {
       if (ispStatsIndex(s.isp, s.direction, s.point) !== i) wrong.push(i);
     }
     expect(wrong).toEqual([]);
-    expect(ispStatsSlot(gen.FF_ISP_STATS_ENTRIES - 1)).toEqual({ isp: gen.FF_MAX_ISPS - 1, direction: 'down', point: 'policed' });
+    expect(ispStatsSlot(gen.FF_ISP_STATS_ENTRIES - 1)).toEqual({ isp: gen.FF_MAX_ISPS - 1, direction: 'down', point: 'transit' });
   });
 });
