@@ -11,7 +11,8 @@ repo=$PWD
 upstream=$(node -p "require('./package.json').version")
 version="$upstream-${FECFLOW_DEB_REVISION:-1}"
 arch=$(dpkg --print-architecture)
-maintainer=${FECFLOW_DEB_MAINTAINER:-"fecflow maintainers <fecflow@lists.fecflow.org>"}
+# Who answers for the package: set it for a real distribution; the default is a placeholder.
+maintainer=${FECFLOW_DEB_MAINTAINER:-"fecflow maintainers <maintainers@fecflow.invalid>"}
 # Reproducible dates: the last commit's, else now.
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 export SOURCE_DATE_EPOCH=$epoch
@@ -121,7 +122,6 @@ Depends: nodejs (>= $node_major), $depends
 Recommends: iproute2
 Section: net
 Priority: optional
-Homepage: https://github.com/fecflow/fecflow
 Description: MPLS forwarder in XDP for open-access broadband
  fecflow lets several ISPs share one broadband access network: the headend
  classifies each end-user to an ISP and pushes that ISP's MPLS label, core
