@@ -4,19 +4,20 @@
 // A restarted daemon (clean stop or kill -9) opens the object with the pinned maps, then for
 // each interface reopens the pinned link: the program stays attached the whole time, and is
 // swapped atomically (bpf_link_update) only if the new object's program differs (tag) or the
-// interface's role changed.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+// interface's role changed. When the new object's map layouts differ from the pinned ones, the
+// upgrade goes through ./migrate.ts: new maps beside the old, filled, then the switch.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { BpfError, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
+import { BpfError, BpfMap, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf } from '../bpf/index.js';
 import type { MapIO } from '../reconcile/index.js';
 import { readDropStats, readIspStats, readLabelStats } from './counters.js';
 import { detachLinkPin, nodePinDirs, removeNodeDirs } from './offline.js';
+import { COUNTER_MAPS, MigrationRefused, carryCounters, clearStaging, planMigration, refusals, repin, stage, type MigrationPlan } from './migrate.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
 
 export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
 
-const COUNTER_MAPS = new Set(['isp_stats', 'label_stats', 'drop_stats']);
 
 export interface BpfDataplaneOptions {
   objectPath: string;
@@ -39,6 +40,8 @@ export class BpfDataplane implements Dataplane {
   private obj: BpfObject;
   private attached = new Map<string, Attached>();
   private readonly log: Logger;
+  /** Set while an upgrade across a layout change waits for the tables to be filled. */
+  private migration: MigrationPlan | undefined;
 
   private constructor(private readonly opts: BpfDataplaneOptions, obj: BpfObject) {
     this.obj = obj;
@@ -55,10 +58,71 @@ export class BpfDataplane implements Dataplane {
     const nodeDir = join(opts.pinRoot, opts.node);
     const dirs = nodePinDirs(nodeDir);
     mkdirSync(dirs.links, { recursive: true });
-    const obj = BpfObject.open(opts.objectPath, { pinDir: dirs.maps, reusePinnedMaps: true });
+    const plan = planMigration(opts.objectPath, dirs.maps);
+    if (!plan) {
+      clearStaging(nodeDir); // a migration that was interrupted after its switch
+      const obj = BpfObject.open(opts.objectPath, { pinDir: dirs.maps, reusePinnedMaps: true });
+      const dp = new BpfDataplane(opts, obj);
+      dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
+      return dp;
+    }
+    const problems = refusals(dirs.links);
+    if (problems.length) throw new MigrationRefused(problems);
+    const staging = stage(dirs.maps, nodeDir, plan);
+    let obj: BpfObject;
+    try {
+      obj = BpfObject.open(opts.objectPath, { pinDir: staging, reusePinnedMaps: true });
+    } catch (err) {
+      clearStaging(nodeDir);
+      throw err;
+    }
     const dp = new BpfDataplane(opts, obj);
-    dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
+    dp.migration = plan;
+    dp.log.warn(
+      { object: opts.objectPath, pins: nodeDir, changed: plan.changes.map((c) => `${c.name} (${c.differences.join(', ')})`), reusedMaps: obj.reusedMaps.length },
+      'map layout changed: created the new maps beside the pinned ones; the programs switch once the tables are filled',
+    );
     return dp;
+  }
+
+  /** True while an upgrade across a layout change waits for completeMigration(). */
+  get migrating(): boolean {
+    return this.migration !== undefined;
+  }
+
+  /**
+   * The end of an upgrade across a layout change, once the daemon has reconciled its state into
+   * the new maps: moves every interface to the new program (bpf_link_update, atomic), carries
+   * the counters over, and makes maps/ name the new maps. A no-op when not migrating.
+   */
+  async completeMigration(): Promise<void> {
+    const plan = this.migration;
+    if (!plan) return;
+    const t0 = performance.now();
+    for (const [dev, a] of this.attached) {
+      const prog = this.obj.program(PROGRAM_OF[a.role]);
+      const info = prog.info();
+      if (a.progId === info.id) continue; // attached by this daemon: already the new program
+      a.link.update(prog);
+      this.log.info({ ifname: dev, role: a.role, from: a.progId, to: info.id }, 'moved the interface to the new program and maps (atomic replace)');
+      this.attached.set(dev, { ...a, progId: info.id, tag: info.tag });
+    }
+    // An XDP program runs for microseconds; let runs that began on the old one end before its
+    // counters are read.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const name of plan.carry) {
+      const old = BpfMap.fromPin(join(this.mapDir, name));
+      try {
+        const { entries } = carryCounters(old, this.obj.map(name));
+        this.log.info({ map: name, entries }, 'counters carried over into the new map');
+      } finally {
+        old.close();
+      }
+    }
+    for (const r of plan.reset) this.log.warn({ map: r.name, why: r.why }, 'counters restart from zero: the old values cannot be carried over');
+    repin(this.obj.maps(), this.mapDir, this.nodeDir);
+    this.migration = undefined;
+    this.log.info({ ms: Math.round(performance.now() - t0), changed: plan.changes.map((c) => c.name) }, 'upgraded across the map-layout change without detaching');
   }
 
   map(name: string): BpfMap {
@@ -85,6 +149,16 @@ export class BpfDataplane implements Dataplane {
       const prog = this.obj.program(PROGRAM_OF[role]);
       const progInfo = prog.info();
       if (cur && cur.role === role && cur.tag === progInfo.tag && this.linkAlive(cur)) continue;
+      // Kept on the old program for the migration: completeMigration() moves it.
+      if (this.migration && cur && cur.role === role && cur.progId !== progInfo.id && this.linkAlive(cur)) continue;
+      if (this.migration && !cur) {
+        // Until the new maps are filled, a pinned link stays on the old program and old maps.
+        const kept = this.keepPinned(dev, role);
+        if (kept) {
+          this.attached.set(dev, kept);
+          continue;
+        }
+      }
       if (cur) {
         cur.link.close();
         this.attached.delete(dev);
@@ -100,6 +174,32 @@ export class BpfDataplane implements Dataplane {
       return i.ifindex !== 0;
     } catch {
       return false;
+    }
+  }
+
+  /** The pinned link of dev, reopened as it is (during a migration), if it is alive and has this role's program. */
+  private keepPinned(dev: string, role: Role): Attached | undefined {
+    const pin = join(this.linkDir, dev);
+    if (!existsSync(pin)) return undefined;
+    let link: XdpLink | undefined;
+    try {
+      link = XdpLink.fromPin(pin);
+      const li = link.info();
+      if (li.ifindex !== ifindexOf(dev)) throw new Error('device recreated');
+      const old = Program.fromId(li.progId);
+      let oi;
+      try {
+        oi = old.info();
+      } finally {
+        old.close();
+      }
+      if (oi.name !== PROGRAM_OF[role]) throw new Error(`runs ${oi.name}, the role wants ${PROGRAM_OF[role]}`);
+      this.log.info({ ifname: dev, role, progId: li.progId }, 'kept the pinned XDP link on the old program until the new maps are filled');
+      return { ifname: dev, role, mode: link.mode, progId: li.progId, tag: oi.tag, reused: true, link };
+    } catch (err) {
+      link?.close();
+      this.log.warn({ ifname: dev, err: String(err) }, 'pinned XDP link not kept for the migration; it is replaced now');
+      return undefined;
     }
   }
 
@@ -177,6 +277,8 @@ export class BpfDataplane implements Dataplane {
     for (const dev of new Set([...this.attached.keys(), ...this.pinnedLinks()])) this.detachOne(dev);
     this.obj.unpinMaps();
     this.obj.close();
+    clearStaging(this.nodeDir);
+    for (const name of this.migration ? readdirSync(this.mapDir) : []) rmSync(join(this.mapDir, name), { force: true }); // the old layout's pins
     removeNodeDirs(this.nodeDir);
   }
 
