@@ -59,7 +59,8 @@ while IFS= read -r -d '' gyp; do
   d=$(dirname "$gyp")
   if [ -d "$d/build" ]; then
     find "$d/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
-    [ -d "$d/build/Release" ] && find "$d/build/Release" -mindepth 1 -maxdepth 1 ! -name '*.node' -exec rm -rf {} +
+    # test_*.node: addons a module builds for its own tests (better-sqlite3's test_extension)
+    [ -d "$d/build/Release" ] && find "$d/build/Release" -mindepth 1 -maxdepth 1 \( ! -name '*.node' -o -name 'test_*.node' \) -exec rm -rf {} +
   fi
   rm -rf "$d/deps" "$d/src"
 done < <(find "$nm" -name binding.gyp -print0)

@@ -1,14 +1,15 @@
 // The Debian package end to end on this machine: `./run package` builds it, lintian finds no
 // error or warning, dpkg installs it, the installed `fecflow` runs far from the repository, the
-// unit passes `systemd-analyze verify`, the installed daemon attaches, `dpkg -r` keeps
-// forwarding and /var/lib/fecflow, and `dpkg -P` detaches and deletes them. It installs into
+// unit passes `systemd-analyze verify`, the installed daemon attaches, an upgrade and `dpkg -r`
+// keep forwarding and /var/lib/fecflow, and `dpkg -P` detaches and deletes them. It installs into
 // the real /usr, /lib and /var (CI's machine is thrown away), refuses to run where fecflow is
 // already installed or its state exists, and purges whatever it installed even on failure.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BpfMap } from '../../control/bpf/index.js';
 import { buildProgram } from '../../control/cli/main.js';
 import { describeRoot, inCi } from '../helpers/root.js';
 import { Lab, uniqueName } from '../helpers/netns.js';
@@ -180,7 +181,7 @@ describeRoot('Debian package (installs on this machine, purged at the end)', () 
     expect(r.code).toBe(0);
   });
 
-  it('remove stops nothing that forwards and keeps the state; purge detaches and deletes pins and state', async () => {
+  it('upgrade and remove keep forwarding and the state; purge detaches and deletes pins and state', async () => {
     // the installed daemon, as the unit runs it, on two interfaces of a namespace
     const ns = lab.netns('ffdeb');
     const [a, b] = lab.veth(ns, ns);
@@ -214,6 +215,13 @@ ilm:
     const maps = readdirSync(join(nodeDir, 'maps')).length;
     expect(maps).toBeGreaterThan(10);
 
+    // an upgrade (here to the same version: prerm upgrade, unpack, postinst configure <old>)
+    // while the daemon runs leaves forwarding as it was
+    const upgraded = dpkg(['--install', deb]);
+    expect(upgraded.code, upgraded.err).toBe(0);
+    expect(xdpProgId(ns, a)).toBe(prog);
+    expect(readdirSync(join(nodeDir, 'maps')).length).toBe(maps);
+
     // stop the daemon (what prerm does through systemd), then remove the package
     p.kill('SIGTERM');
     await waitFor('the daemon to exit', () => p.exitCode !== null || p.signalCode !== null, 15_000, () => logs);
@@ -226,6 +234,12 @@ ilm:
     expect(readdirSync(join(nodeDir, 'links')).sort()).toEqual([a, b].sort());
     expect(readdirSync(join(nodeDir, 'maps')).length).toBe(maps);
     expect(existsSync(join(STATE, 'token'))).toBe(true);
+
+    // what an upgrade across a layout change stages, left behind by a crash, goes too
+    mkdirSync(join(nodeDir, 'maps_next'));
+    const ilm = BpfMap.fromPin(join(nodeDir, 'maps', 'ilm'));
+    ilm.pin(join(nodeDir, 'maps_next', 'ilm'));
+    ilm.close();
 
     const purged = dpkg(['--purge', 'fecflow']);
     expect(purged.code, purged.err).toBe(0);
