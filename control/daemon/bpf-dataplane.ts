@@ -177,27 +177,41 @@ export class BpfDataplane implements Dataplane {
     }
   }
 
+  /**
+   * Reopens the link pinned for dev with the program it runs; throws when the device was
+   * recreated since (the link is then closed).
+   */
+  private openPinnedLink(dev: string, pin: string, ifindex: number): { link: XdpLink; progId: number; prog: { name: string; tag: string } } {
+    const link = XdpLink.fromPin(pin);
+    try {
+      const li = link.info();
+      if (li.ifindex !== ifindex) throw new Error(`pinned link is on ifindex ${li.ifindex}, ${dev} is ${ifindex} now (device recreated)`);
+      const old = Program.fromId(li.progId);
+      try {
+        const { name, tag } = old.info();
+        return { link, progId: li.progId, prog: { name, tag } };
+      } finally {
+        old.close();
+      }
+    } catch (err) {
+      link.close();
+      throw err;
+    }
+  }
+
   /** The pinned link of dev, reopened as it is (during a migration), if it is alive and has this role's program. */
   private keepPinned(dev: string, role: Role): Attached | undefined {
     const pin = join(this.linkDir, dev);
     if (!existsSync(pin)) return undefined;
-    let link: XdpLink | undefined;
     try {
-      link = XdpLink.fromPin(pin);
-      const li = link.info();
-      if (li.ifindex !== ifindexOf(dev)) throw new Error('device recreated');
-      const old = Program.fromId(li.progId);
-      let oi;
-      try {
-        oi = old.info();
-      } finally {
-        old.close();
+      const { link, progId, prog } = this.openPinnedLink(dev, pin, ifindexOf(dev));
+      if (prog.name !== PROGRAM_OF[role]) {
+        link.close();
+        throw new Error(`runs ${prog.name}, the role wants ${PROGRAM_OF[role]}`);
       }
-      if (oi.name !== PROGRAM_OF[role]) throw new Error(`runs ${oi.name}, the role wants ${PROGRAM_OF[role]}`);
-      this.log.info({ ifname: dev, role, progId: li.progId }, 'kept the pinned XDP link on the old program until the new maps are filled');
-      return { ifname: dev, role, mode: link.mode, progId: li.progId, tag: oi.tag, reused: true, link };
+      this.log.info({ ifname: dev, role, progId }, 'kept the pinned XDP link on the old program until the new maps are filled');
+      return { ifname: dev, role, mode: link.mode, progId, tag: prog.tag, reused: true, link };
     } catch (err) {
-      link?.close();
       this.log.warn({ ifname: dev, err: String(err) }, 'pinned XDP link not kept for the migration; it is replaced now');
       return undefined;
     }
@@ -206,26 +220,18 @@ export class BpfDataplane implements Dataplane {
   private attachOne(dev: string, role: Role, prog: Program): Attached {
     const pin = join(this.linkDir, dev);
     const want = prog.info();
-    const ifindex = ifindexOf(dev);
+    const ifindex = ifindexOf(dev); // a missing device fails here, before any pin is touched
     if (existsSync(pin)) {
       let link: XdpLink | undefined;
       try {
-        link = XdpLink.fromPin(pin);
-        const li = link.info();
-        if (li.ifindex !== ifindex) throw new Error(`pinned link is on ifindex ${li.ifindex}, ${dev} is ${ifindex} now (device recreated)`);
-        const old = Program.fromId(li.progId);
-        let oldInfo;
-        try {
-          oldInfo = old.info();
-        } finally {
-          old.close();
-        }
-        if (oldInfo.tag === want.tag && oldInfo.name === want.name) {
-          this.log.info({ ifname: dev, role, mode: link.mode, progId: li.progId, tag: oldInfo.tag }, 'kept the pinned XDP link: program unchanged');
-          return { ifname: dev, role, mode: link.mode, progId: li.progId, tag: oldInfo.tag, reused: true, link };
+        const pinned = this.openPinnedLink(dev, pin, ifindex);
+        link = pinned.link;
+        if (pinned.prog.tag === want.tag && pinned.prog.name === want.name) {
+          this.log.info({ ifname: dev, role, mode: link.mode, progId: pinned.progId, tag: pinned.prog.tag }, 'kept the pinned XDP link: program unchanged');
+          return { ifname: dev, role, mode: link.mode, progId: pinned.progId, tag: pinned.prog.tag, reused: true, link };
         }
         link.update(prog);
-        this.log.info({ ifname: dev, role, mode: link.mode, from: li.progId, to: want.id }, 'updated the pinned XDP link to the new program (atomic replace)');
+        this.log.info({ ifname: dev, role, mode: link.mode, from: pinned.progId, to: want.id }, 'updated the pinned XDP link to the new program (atomic replace)');
         return { ifname: dev, role, mode: link.mode, progId: want.id, tag: want.tag, reused: true, link };
       } catch (err) {
         // A link whose device went away cannot be reused: drop the pin and attach afresh.
