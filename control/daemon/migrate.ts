@@ -44,7 +44,11 @@ export class MigrationRefused extends Error {
 export function planMigration(objectPath: string, mapDir: string): MigrationPlan | undefined {
   if (!existsSync(mapDir)) return undefined;
   const changes = pinnedMapChanges(objectPath, mapDir);
-  if (!changes.length) return undefined;
+  return changes.length ? classify(changes) : undefined;
+}
+
+/** Which changed counter maps can be carried into the new layout and which restart (pure). */
+export function classify(changes: PinnedMapChange[]): MigrationPlan {
   const carry: string[] = [];
   const reset: MigrationPlan['reset'] = [];
   for (const c of changes) {
@@ -54,7 +58,7 @@ export function planMigration(objectPath: string, mapDir: string): MigrationPlan
     else if (p.keySize !== c.wanted.keySize || p.valueSize !== c.wanted.valueSize) {
       reset.push({ name: c.name, why: `its key or value layout changed (key ${p.keySize} -> ${c.wanted.keySize}, value ${p.valueSize} -> ${c.wanted.valueSize} bytes)` });
     } else if (p.valueSize % 8 !== 0 || p.typeName.includes('percpu') !== c.wanted.typeName.includes('percpu')) {
-      reset.push({ name: c.name, why: `its values are not per-CPU 64-bit counters in both versions (${p.typeName} -> ${c.wanted.typeName})` });
+      reset.push({ name: c.name, why: `its values are not 64-bit counters of the same per-CPU layout in both versions (${p.typeName} -> ${c.wanted.typeName})` });
     } else carry.push(c.name);
   }
   return { changes, carry, reset };
