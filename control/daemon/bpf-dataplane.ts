@@ -13,7 +13,7 @@ import { BpfError, BpfMap, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf }
 import type { MapIO } from '../reconcile/index.js';
 import { readDropStats, readIspStats, readLabelStats } from './counters.js';
 import { detachLinkPin, nodePinDirs, removeNodeDirs } from './offline.js';
-import { COUNTER_MAPS, MigrationRefused, carryCounters, clearStaging, planMigration, refusals, repin, stage, type MigrationPlan } from './migrate.js';
+import { CARRIED, COUNTER_MAPS, MigrationRefused, clearCarried, clearStaging, dropCarried, keepCarried, planMigration, refusals, repin, stage, type MigrationPlan } from './migrate.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
 
 export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
@@ -42,6 +42,8 @@ export class BpfDataplane implements Dataplane {
   private readonly log: Logger;
   /** Set while an upgrade across a layout change waits for the tables to be filled. */
   private migration: MigrationPlan | undefined;
+  /** Counter maps of the layout before the last layout change(s), frozen, added in when read. */
+  private carried = new Map<string, BpfMap>();
 
   private constructor(private readonly opts: BpfDataplaneOptions, obj: BpfObject) {
     this.obj = obj;
@@ -64,6 +66,7 @@ export class BpfDataplane implements Dataplane {
       const obj = BpfObject.open(opts.objectPath, { pinDir: dirs.maps, reusePinnedMaps: true });
       const dp = new BpfDataplane(opts, obj);
       dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
+      dp.loadCarried();
       return dp;
     }
     const problems = refusals(dirs.links);
@@ -78,6 +81,7 @@ export class BpfDataplane implements Dataplane {
     }
     const dp = new BpfDataplane(opts, obj);
     dp.migration = plan;
+    dp.loadCarried();
     dp.log.warn(
       { object: opts.objectPath, pins: nodeDir, changed: plan.changes.map((c) => `${c.name} (${c.differences.join(', ')})`), reusedMaps: obj.reusedMaps.length },
       'map layout changed: created the new maps beside the pinned ones; the programs switch once the tables are filled',
@@ -111,16 +115,15 @@ export class BpfDataplane implements Dataplane {
     // counters are read.
     await new Promise((r) => setTimeout(r, 50));
     for (const name of plan.carry) {
-      const old = BpfMap.fromPin(join(this.mapDir, name));
-      try {
-        const { entries } = carryCounters(old, this.obj.map(name));
-        this.log.info({ map: name, entries }, 'counters carried over into the new map');
-      } finally {
-        old.close();
-      }
+      const entries = keepCarried(name, this.mapDir, this.nodeDir);
+      this.log.info({ map: name, entries }, 'counters carried over: the old map is kept and added in when counters are read');
     }
-    for (const r of plan.reset) this.log.warn({ map: r.name, why: r.why }, 'counters restart from zero: the old values cannot be carried over');
+    for (const r of plan.reset) {
+      dropCarried(r.name, this.nodeDir);
+      this.log.warn({ map: r.name, why: r.why }, 'counters restart from zero: the old values cannot be carried over');
+    }
     repin(this.obj.maps(), this.mapDir, this.nodeDir);
+    this.loadCarried();
     this.migration = undefined;
     this.log.info({ ms: Math.round(performance.now() - t0), changed: plan.changes.map((c) => c.name) }, 'upgraded across the map-layout change without detaching');
   }
@@ -166,6 +169,45 @@ export class BpfDataplane implements Dataplane {
       this.attached.set(dev, this.attachOne(dev, role, prog));
     }
     return this.programs();
+  }
+
+  /** (Re)opens the carried counter maps that fit the live ones (same key and value layout). */
+  private loadCarried(): void {
+    this.closeCarried();
+    for (const name of COUNTER_MAPS) {
+      const pin = join(this.nodeDir, CARRIED, name);
+      if (!existsSync(pin)) continue;
+      const c = BpfMap.fromPin(pin);
+      const live = this.obj.map(name);
+      if (c.keySize === live.keySize && c.valueBufferSize === live.valueBufferSize) this.carried.set(name, c);
+      else {
+        c.close();
+        this.log.warn({ map: name, pin }, 'carried counters do not fit the map any more; not added');
+      }
+    }
+  }
+
+  private closeCarried(): void {
+    for (const c of this.carried.values()) c.close();
+    this.carried.clear();
+  }
+
+  /**
+   * Rows of a counter map with its carried values added: every key of an array map, only the
+   * keys still in a hash map (a label gone from the ILM takes its count with it).
+   */
+  private withCarried<R extends { packets: bigint; bytes: bigint }>(name: string, read: (m: BpfMap) => R[], key: (r: R) => string): R[] {
+    const live = read(this.obj.map(name));
+    const c = this.carried.get(name);
+    if (!c) return live;
+    const extra = new Map(read(c).map((r) => [key(r), r]));
+    const out = live.map((r) => {
+      const e = extra.get(key(r));
+      extra.delete(key(r));
+      return e ? { ...r, packets: r.packets + e.packets, bytes: r.bytes + e.bytes } : r;
+    });
+    if (!c.typeName.includes('hash')) out.push(...extra.values());
+    return out;
   }
 
   private linkAlive(a: Attached): boolean {
@@ -273,9 +315,9 @@ export class BpfDataplane implements Dataplane {
 
   counters(): CounterReader {
     return {
-      ispStats: () => readIspStats(this.obj.map('isp_stats')),
-      labelStats: () => readLabelStats(this.obj.map('label_stats')),
-      dropStats: () => readDropStats(this.obj.map('drop_stats')),
+      ispStats: () => this.withCarried('isp_stats', readIspStats, (r) => `${r.isp}/${r.direction}/${r.point}`),
+      labelStats: () => this.withCarried('label_stats', readLabelStats, (r) => String(r.label)),
+      dropStats: () => this.withCarried('drop_stats', readDropStats, (r) => r.reason),
     };
   }
 
@@ -283,6 +325,8 @@ export class BpfDataplane implements Dataplane {
     for (const dev of new Set([...this.attached.keys(), ...this.pinnedLinks()])) this.detachOne(dev);
     this.obj.unpinMaps();
     this.obj.close();
+    this.closeCarried();
+    clearCarried(this.nodeDir);
     clearStaging(this.nodeDir);
     for (const name of this.migration ? readdirSync(this.mapDir) : []) rmSync(join(this.mapDir, name), { force: true }); // the old layout's pins
     removeNodeDirs(this.nodeDir);
@@ -291,6 +335,7 @@ export class BpfDataplane implements Dataplane {
   close(): void {
     for (const a of this.attached.values()) a.link.close(); // pinned: stays attached
     this.attached.clear();
+    this.closeCarried();
     this.obj.close();
   }
 }

@@ -10,7 +10,10 @@
 //      programs go on forwarding with the old maps, which nobody writes meanwhile;
 //   4. switch: every pinned link is moved to the new program with bpf_link_update (atomic per
 //      interface; the old program, with its old maps, keeps serving until that instant);
-//   5. carry the counters of changed counter maps into the new ones (or log that they restart);
+//   5. counters: the old counter map, no longer written by any program, is kept pinned under
+//      <node>/carried/ and the daemon adds its values to the new map's when it reads counters
+//      (adding them into the live map would race with the programs' increments); an older
+//      carried map is folded into it first. Counters that cannot be carried are logged;
 //   6. repin: maps/ now names the new maps, maps_next/ and the old maps' pins go (the old maps
 //      are freed by the kernel once the old programs are gone).
 // A crash at any step leaves forwarding on a complete set of programs and maps; the next start
@@ -107,25 +110,69 @@ export function stage(mapDir: string, nodeDir: string, plan: MigrationPlan): str
   return staging;
 }
 
+export const CARRIED = 'carried';
+
 /**
- * Adds every value of the old counter map into the new one, per CPU and per 64-bit word.
- * The new programs already count into the new map: an increment that lands on the same key in
- * the microseconds between this read and write is lost (the only window; the count is logged).
+ * Adds every value of `from` into `into`, per CPU and per 64-bit word. Only for a map no
+ * program writes any more (a frozen old counter map): on a live one, an increment landing
+ * between the read and the write would be lost.
  */
-export function carryCounters(oldMap: BpfMap, newMap: BpfMap): { entries: number } {
+export function addCounters(from: BpfMap, into: BpfMap): { entries: number } {
+  if (from.keySize !== into.keySize || from.valueBufferSize !== into.valueBufferSize) {
+    throw new Error(`cannot add counters of ${from.name} into ${into.name}: key ${from.keySize}/${into.keySize}, values ${from.valueBufferSize}/${into.valueBufferSize} bytes`);
+  }
   let entries = 0;
   const batch: Array<[Buffer, Buffer]> = [];
-  for (const [k, v] of oldMap.entries()) {
-    const cur = newMap.get(k);
+  for (const [k, v] of from.entries()) {
+    const cur = into.get(k);
     const sum = Buffer.from(v);
     if (cur) {
       for (let off = 0; off + 8 <= sum.length; off += 8) sum.writeBigUInt64LE((sum.readBigUInt64LE(off) + cur.readBigUInt64LE(off)) & 0xffff_ffff_ffff_ffffn, off);
     }
-    if (sum.some((b) => b !== 0) || cur) batch.push([k, sum]);
+    if (sum.some((b) => b !== 0)) batch.push([k, sum]);
     entries++;
   }
-  if (batch.length) newMap.setMany(batch);
+  if (batch.length) into.setMany(batch);
   return { entries };
+}
+
+/**
+ * After the switch: keeps the old counter map `name` (now frozen) pinned as <node>/carried/<name>,
+ * with the values of an earlier carried map folded in. Returns how many entries it holds.
+ */
+export function keepCarried(name: string, mapDir: string, nodeDir: string): number {
+  const dir = join(nodeDir, CARRIED);
+  mkdirSync(dir, { recursive: true });
+  const old = BpfMap.fromPin(join(mapDir, name));
+  try {
+    const prevPin = join(dir, name);
+    if (existsSync(prevPin)) {
+      const prev = BpfMap.fromPin(prevPin);
+      try {
+        addCounters(prev, old);
+      } finally {
+        prev.close();
+      }
+      rmSync(prevPin, { force: true });
+    }
+    old.pin(prevPin);
+    return old.entries().length;
+  } finally {
+    old.close();
+  }
+}
+
+/** Drops the carried values of a counter map (its counters restart) and the carried dir once empty. */
+export function dropCarried(name: string, nodeDir: string): void {
+  rmSync(join(nodeDir, CARRIED, name), { force: true });
+}
+
+/** Removes every carried counter map of the node (detach, purge). */
+export function clearCarried(nodeDir: string): void {
+  const dir = join(nodeDir, CARRIED);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) rmSync(join(dir, name), { force: true });
+  rmdirSync(dir);
 }
 
 /**

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { XdpLink } from '../bpf/index.js';
-import { clearStaging } from './migrate.js';
+import { clearCarried, clearStaging } from './migrate.js';
 
 /** A node's pins: <pinRoot>/<node>/maps/<map> and <pinRoot>/<node>/links/<interface>. */
 export function nodePinDirs(nodeDir: string): { links: string; maps: string } {
@@ -68,6 +68,7 @@ export function detachPinned(nodeDir: string): OfflineDetach {
     out.maps++;
   }
   clearStaging(nodeDir); // what an interrupted upgrade across a layout change staged
+  clearCarried(nodeDir); // counters kept from before a layout change
   removeNodeDirs(nodeDir);
   return out;
 }
