@@ -1,5 +1,5 @@
 // Public face of fecflow's BPF layer: objects, programs, maps, XDP links, codecs and errors.
-export { BpfObject, type OpenOptions } from './object.js';
+export { BpfObject, pinnedMapChanges, type OpenOptions, type PinnedMapChange } from './object.js';
 export { Program, XdpAction, type XdpActionName, type ProgramInfo, type TestRunOptions, type TestRunResult } from './program.js';
 export { BpfMap, TypedMap, PerCpuTypedMap, sumPerCpu, numPossibleCpus, type MapInfo, type PackedEntries, type UpdateMode } from './map.js';
 export { XdpLink, xdpQuery, ifindexOf, type XdpMode, type XdpAttachOptions, type XdpLinkInfo, type XdpQueryResult } from './link.js';

@@ -129,6 +129,53 @@ function preparePins(handle: NativeObjectHandle, defs: NativeObjectMap[], pinDir
   return reused;
 }
 
+/** A map of the object whose pin under pinDir it cannot adopt, and why. */
+export interface PinnedMapChange {
+  name: string;
+  differences: string[];
+  /** what the object wants, and what is pinned (undefined when the pin is not a map) */
+  wanted: { typeName: string; keySize: number; valueSize: number; maxEntries: number };
+  pinned?: { typeName: string; keySize: number; valueSize: number; maxEntries: number };
+}
+
+/**
+ * The maps of the object at path that are pinned under pinDir with another definition (type,
+ * key or value size, max_entries, flags): what an upgrade across a layout change must rebuild.
+ * Reads only; loads nothing and touches no pin.
+ */
+export function pinnedMapChanges(path: string, pinDir: string): PinnedMapChange[] {
+  const handle = call(() => new (native().BpfObjectHandle)(path, {}));
+  try {
+    const out: PinnedMapChange[] = [];
+    for (const def of handle.maps()) {
+      const pin = join(pinDir, def.name);
+      if (def.internal || !existsSync(pin)) continue;
+      const wanted = { typeName: def.typeName, keySize: def.keySize, valueSize: def.valueSize, maxEntries: def.maxEntries };
+      try {
+        openPinned(pin, def).close();
+      } catch (e) {
+        if (!(e instanceof PinnedMapMismatchError)) throw e;
+        let pinned: PinnedMapChange['pinned'];
+        try {
+          const fd = call(() => native().objGet(pin));
+          try {
+            const i = call(() => native().mapGetInfo(fd));
+            pinned = { typeName: i.typeName, keySize: i.keySize, valueSize: i.valueSize, maxEntries: i.maxEntries };
+          } finally {
+            fd.close();
+          }
+        } catch {
+          pinned = undefined; // not a map at all
+        }
+        out.push({ name: def.name, differences: e.differences, wanted, pinned });
+      }
+    }
+    return out;
+  } finally {
+    handle.close();
+  }
+}
+
 const BPF_F_RDONLY_PROG = 1 << 7;
 const KERNEL_RDONLY_PROG_TYPES = new Set(['devmap', 'devmap_hash', 'cpumap']);
 

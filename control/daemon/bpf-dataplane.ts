@@ -4,20 +4,21 @@
 // A restarted daemon (clean stop or kill -9) opens the object with the pinned maps, then for
 // each interface reopens the pinned link: the program stays attached the whole time, and is
 // swapped atomically (bpf_link_update) only if the new object's program differs (tag) or the
-// interface's role changed.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+// interface's role changed. When the new object's map layouts differ from the pinned ones, the
+// upgrade goes through ./migrate.ts: new maps beside the old, filled, then the switch.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { BpfError, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf, type BpfMap } from '../bpf/index.js';
+import { BpfError, BpfMap, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf } from '../bpf/index.js';
 import type { MapIO } from '../reconcile/index.js';
 import { ensureHashKey } from '../reconcile/hashkey.js';
 import { readDropStats, readIspStats, readLabelStats } from './counters.js';
 import { detachLinkPin, nodePinDirs, removeNodeDirs } from './offline.js';
+import { CARRIED, COUNTER_MAPS, MigrationRefused, clearCarried, clearStaging, dropCarried, keepCarried, planMigration, refusals, repin, stage, type MigrationPlan } from './migrate.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
 
 export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
 
-const COUNTER_MAPS = new Set(['isp_stats', 'label_stats', 'drop_stats']);
 /** Maps the node keeps for itself (written once at start), which the reconciler never sees. */
 const STATE_MAPS = new Set(['hash_key']);
 
@@ -36,12 +37,22 @@ interface Attached extends AttachedProgram {
 }
 
 export class BpfDataplane implements Dataplane {
+  /** The ECMP key: kept from the pinned map, or chosen now (FORWARDING.md, ECMP). */
+  private ensureHashKey(): void {
+    const hk = ensureHashKey(this.obj.map('hash_key'));
+    this.log.info({ created: hk.created }, hk.created ? 'chose a new ECMP hash key' : 'kept the pinned ECMP hash key');
+  }
+
   readonly nodeDir: string;
   readonly mapDir: string;
   readonly linkDir: string;
   private obj: BpfObject;
   private attached = new Map<string, Attached>();
   private readonly log: Logger;
+  /** Set while an upgrade across a layout change waits for the tables to be filled. */
+  private migration: MigrationPlan | undefined;
+  /** Counter maps of the layout before the last layout change(s), frozen, added in when read. */
+  private carried = new Map<string, BpfMap>();
 
   private constructor(private readonly opts: BpfDataplaneOptions, obj: BpfObject) {
     this.obj = obj;
@@ -58,13 +69,74 @@ export class BpfDataplane implements Dataplane {
     const nodeDir = join(opts.pinRoot, opts.node);
     const dirs = nodePinDirs(nodeDir);
     mkdirSync(dirs.links, { recursive: true });
-    const obj = BpfObject.open(opts.objectPath, { pinDir: dirs.maps, reusePinnedMaps: true });
+    const plan = planMigration(opts.objectPath, dirs.maps);
+    if (!plan) {
+      clearStaging(nodeDir); // a migration that was interrupted after its switch
+      const obj = BpfObject.open(opts.objectPath, { pinDir: dirs.maps, reusePinnedMaps: true });
+      const dp = new BpfDataplane(opts, obj);
+      dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
+      dp.loadCarried();
+      dp.ensureHashKey();
+      return dp;
+    }
+    const problems = refusals(dirs.links);
+    if (problems.length) throw new MigrationRefused(problems);
+    const staging = stage(dirs.maps, nodeDir, plan);
+    let obj: BpfObject;
+    try {
+      obj = BpfObject.open(opts.objectPath, { pinDir: staging, reusePinnedMaps: true });
+    } catch (err) {
+      clearStaging(nodeDir);
+      throw err;
+    }
     const dp = new BpfDataplane(opts, obj);
-    dp.log.info({ object: opts.objectPath, pins: nodeDir, reusedMaps: obj.reusedMaps.length }, obj.reusedMaps.length ? 'reusing pinned maps' : 'created and pinned maps');
-    // the ECMP key: kept from the pinned map, or chosen now (FORWARDING.md, ECMP)
-    const hk = ensureHashKey(obj.map('hash_key'));
-    dp.log.info({ created: hk.created }, hk.created ? 'chose a new ECMP hash key' : 'kept the pinned ECMP hash key');
+    dp.migration = plan;
+    dp.loadCarried();
+    dp.log.warn(
+      { object: opts.objectPath, pins: nodeDir, changed: plan.changes.map((c) => `${c.name} (${c.differences.join(', ')})`), reusedMaps: obj.reusedMaps.length },
+      'map layout changed: created the new maps beside the pinned ones; the programs switch once the tables are filled',
+    );
+    dp.ensureHashKey();
     return dp;
+  }
+
+  /** True while an upgrade across a layout change waits for completeMigration(). */
+  get migrating(): boolean {
+    return this.migration !== undefined;
+  }
+
+  /**
+   * The end of an upgrade across a layout change, once the daemon has reconciled its state into
+   * the new maps: moves every interface to the new program (bpf_link_update, atomic), carries
+   * the counters over, and makes maps/ name the new maps. A no-op when not migrating.
+   */
+  async completeMigration(): Promise<void> {
+    const plan = this.migration;
+    if (!plan) return;
+    const t0 = performance.now();
+    for (const [dev, a] of this.attached) {
+      const prog = this.obj.program(PROGRAM_OF[a.role]);
+      const info = prog.info();
+      if (a.progId === info.id) continue; // attached by this daemon: already the new program
+      a.link.update(prog);
+      this.log.info({ ifname: dev, role: a.role, from: a.progId, to: info.id }, 'moved the interface to the new program and maps (atomic replace)');
+      this.attached.set(dev, { ...a, progId: info.id, tag: info.tag });
+    }
+    // An XDP program runs for microseconds; let runs that began on the old one end before its
+    // counters are read.
+    await new Promise((r) => setTimeout(r, 50));
+    for (const name of plan.carry) {
+      const entries = keepCarried(name, this.mapDir, this.nodeDir);
+      this.log.info({ map: name, entries }, 'counters carried over: the old map is kept and added in when counters are read');
+    }
+    for (const r of plan.reset) {
+      dropCarried(r.name, this.nodeDir);
+      this.log.warn({ map: r.name, why: r.why }, 'counters restart from zero: the old values cannot be carried over');
+    }
+    repin(this.obj.maps(), this.mapDir, this.nodeDir);
+    this.loadCarried();
+    this.migration = undefined;
+    this.log.info({ ms: Math.round(performance.now() - t0), changed: plan.changes.map((c) => c.name) }, 'upgraded across the map-layout change without detaching');
   }
 
   map(name: string): BpfMap {
@@ -91,6 +163,16 @@ export class BpfDataplane implements Dataplane {
       const prog = this.obj.program(PROGRAM_OF[role]);
       const progInfo = prog.info();
       if (cur && cur.role === role && cur.tag === progInfo.tag && this.linkAlive(cur)) continue;
+      // Kept on the old program for the migration: completeMigration() moves it.
+      if (this.migration && cur && cur.role === role && cur.progId !== progInfo.id && this.linkAlive(cur)) continue;
+      if (this.migration && !cur) {
+        // Until the new maps are filled, a pinned link stays on the old program and old maps.
+        const kept = this.keepPinned(dev, role);
+        if (kept) {
+          this.attached.set(dev, kept);
+          continue;
+        }
+      }
       if (cur) {
         cur.link.close();
         this.attached.delete(dev);
@@ -98,6 +180,45 @@ export class BpfDataplane implements Dataplane {
       this.attached.set(dev, this.attachOne(dev, role, prog));
     }
     return this.programs();
+  }
+
+  /** (Re)opens the carried counter maps that fit the live ones (same key and value layout). */
+  private loadCarried(): void {
+    this.closeCarried();
+    for (const name of COUNTER_MAPS) {
+      const pin = join(this.nodeDir, CARRIED, name);
+      if (!existsSync(pin)) continue;
+      const c = BpfMap.fromPin(pin);
+      const live = this.obj.map(name);
+      if (c.keySize === live.keySize && c.valueBufferSize === live.valueBufferSize) this.carried.set(name, c);
+      else {
+        c.close();
+        this.log.warn({ map: name, pin }, 'carried counters do not fit the map any more; not added');
+      }
+    }
+  }
+
+  private closeCarried(): void {
+    for (const c of this.carried.values()) c.close();
+    this.carried.clear();
+  }
+
+  /**
+   * Rows of a counter map with its carried values added: every key of an array map, only the
+   * keys still in a hash map (a label gone from the ILM takes its count with it).
+   */
+  private withCarried<R extends { packets: bigint; bytes: bigint }>(name: string, read: (m: BpfMap) => R[], key: (r: R) => string): R[] {
+    const live = read(this.obj.map(name));
+    const c = this.carried.get(name);
+    if (!c) return live;
+    const extra = new Map(read(c).map((r) => [key(r), r]));
+    const out = live.map((r) => {
+      const e = extra.get(key(r));
+      extra.delete(key(r));
+      return e ? { ...r, packets: r.packets + e.packets, bytes: r.bytes + e.bytes } : r;
+    });
+    if (!c.typeName.includes('hash')) out.push(...extra.values());
+    return out;
   }
 
   private linkAlive(a: Attached): boolean {
@@ -109,29 +230,61 @@ export class BpfDataplane implements Dataplane {
     }
   }
 
+  /**
+   * Reopens the link pinned for dev with the program it runs; throws when the device was
+   * recreated since (the link is then closed).
+   */
+  private openPinnedLink(dev: string, pin: string, ifindex: number): { link: XdpLink; progId: number; prog: { name: string; tag: string } } {
+    const link = XdpLink.fromPin(pin);
+    try {
+      const li = link.info();
+      if (li.ifindex !== ifindex) throw new Error(`pinned link is on ifindex ${li.ifindex}, ${dev} is ${ifindex} now (device recreated)`);
+      const old = Program.fromId(li.progId);
+      try {
+        const { name, tag } = old.info();
+        return { link, progId: li.progId, prog: { name, tag } };
+      } finally {
+        old.close();
+      }
+    } catch (err) {
+      link.close();
+      throw err;
+    }
+  }
+
+  /** The pinned link of dev, reopened as it is (during a migration), if it is alive and has this role's program. */
+  private keepPinned(dev: string, role: Role): Attached | undefined {
+    const pin = join(this.linkDir, dev);
+    if (!existsSync(pin)) return undefined;
+    try {
+      const { link, progId, prog } = this.openPinnedLink(dev, pin, ifindexOf(dev));
+      if (prog.name !== PROGRAM_OF[role]) {
+        link.close();
+        throw new Error(`runs ${prog.name}, the role wants ${PROGRAM_OF[role]}`);
+      }
+      this.log.info({ ifname: dev, role, progId }, 'kept the pinned XDP link on the old program until the new maps are filled');
+      return { ifname: dev, role, mode: link.mode, progId, tag: prog.tag, reused: true, link };
+    } catch (err) {
+      this.log.warn({ ifname: dev, err: String(err) }, 'pinned XDP link not kept for the migration; it is replaced now');
+      return undefined;
+    }
+  }
+
   private attachOne(dev: string, role: Role, prog: Program): Attached {
     const pin = join(this.linkDir, dev);
     const want = prog.info();
-    const ifindex = ifindexOf(dev);
+    const ifindex = ifindexOf(dev); // a missing device fails here, before any pin is touched
     if (existsSync(pin)) {
       let link: XdpLink | undefined;
       try {
-        link = XdpLink.fromPin(pin);
-        const li = link.info();
-        if (li.ifindex !== ifindex) throw new Error(`pinned link is on ifindex ${li.ifindex}, ${dev} is ${ifindex} now (device recreated)`);
-        const old = Program.fromId(li.progId);
-        let oldInfo;
-        try {
-          oldInfo = old.info();
-        } finally {
-          old.close();
-        }
-        if (oldInfo.tag === want.tag && oldInfo.name === want.name) {
-          this.log.info({ ifname: dev, role, mode: link.mode, progId: li.progId, tag: oldInfo.tag }, 'kept the pinned XDP link: program unchanged');
-          return { ifname: dev, role, mode: link.mode, progId: li.progId, tag: oldInfo.tag, reused: true, link };
+        const pinned = this.openPinnedLink(dev, pin, ifindex);
+        link = pinned.link;
+        if (pinned.prog.tag === want.tag && pinned.prog.name === want.name) {
+          this.log.info({ ifname: dev, role, mode: link.mode, progId: pinned.progId, tag: pinned.prog.tag }, 'kept the pinned XDP link: program unchanged');
+          return { ifname: dev, role, mode: link.mode, progId: pinned.progId, tag: pinned.prog.tag, reused: true, link };
         }
         link.update(prog);
-        this.log.info({ ifname: dev, role, mode: link.mode, from: li.progId, to: want.id }, 'updated the pinned XDP link to the new program (atomic replace)');
+        this.log.info({ ifname: dev, role, mode: link.mode, from: pinned.progId, to: want.id }, 'updated the pinned XDP link to the new program (atomic replace)');
         return { ifname: dev, role, mode: link.mode, progId: want.id, tag: want.tag, reused: true, link };
       } catch (err) {
         // A link whose device went away cannot be reused: drop the pin and attach afresh.
@@ -173,9 +326,9 @@ export class BpfDataplane implements Dataplane {
 
   counters(): CounterReader {
     return {
-      ispStats: () => readIspStats(this.obj.map('isp_stats')),
-      labelStats: () => readLabelStats(this.obj.map('label_stats')),
-      dropStats: () => readDropStats(this.obj.map('drop_stats')),
+      ispStats: () => this.withCarried('isp_stats', readIspStats, (r) => `${r.isp}/${r.direction}/${r.point}`),
+      labelStats: () => this.withCarried('label_stats', readLabelStats, (r) => String(r.label)),
+      dropStats: () => this.withCarried('drop_stats', readDropStats, (r) => r.reason),
     };
   }
 
@@ -183,12 +336,17 @@ export class BpfDataplane implements Dataplane {
     for (const dev of new Set([...this.attached.keys(), ...this.pinnedLinks()])) this.detachOne(dev);
     this.obj.unpinMaps();
     this.obj.close();
+    this.closeCarried();
+    clearCarried(this.nodeDir);
+    clearStaging(this.nodeDir);
+    for (const name of this.migration ? readdirSync(this.mapDir) : []) rmSync(join(this.mapDir, name), { force: true }); // the old layout's pins
     removeNodeDirs(this.nodeDir);
   }
 
   close(): void {
     for (const a of this.attached.values()) a.link.close(); // pinned: stays attached
     this.attached.clear();
+    this.closeCarried();
     this.obj.close();
   }
 }

@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { XdpLink } from '../bpf/index.js';
+import { clearCarried, clearStaging } from './migrate.js';
 
 /** A node's pins: <pinRoot>/<node>/maps/<map> and <pinRoot>/<node>/links/<interface>. */
 export function nodePinDirs(nodeDir: string): { links: string; maps: string } {
@@ -66,6 +67,8 @@ export function detachPinned(nodeDir: string): OfflineDetach {
     rmSync(join(maps, name), { force: true });
     out.maps++;
   }
+  clearStaging(nodeDir); // what an interrupted upgrade across a layout change staged
+  clearCarried(nodeDir); // counters kept from before a layout change
   removeNodeDirs(nodeDir);
   return out;
 }

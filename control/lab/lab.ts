@@ -293,7 +293,7 @@ export class Lab {
   }
 
   /** Starts a router's daemon and waits until it reports ready. */
-  async startDaemon(r: RouterName, o: { logLevel?: string; timeoutMs?: number } = {}): Promise<DaemonRecord> {
+  async startDaemon(r: RouterName, o: { logLevel?: string; timeoutMs?: number; object?: string } = {}): Promise<DaemonRecord> {
     const p = this.daemonPaths(r);
     mkdirSync(p.dir, { recursive: true, mode: 0o700 });
     const m = mgmtAddresses(this.st.slot, r);
@@ -320,6 +320,8 @@ export class Lab {
           p.dir,
           '--log-level',
           o.logLevel ?? 'info',
+          // another build's BPF object (the upgrade tests)
+          ...(o.object ? ['--object', o.object] : []),
         ],
         { detached: true, stdio: ['ignore', logFd, logFd] },
       );

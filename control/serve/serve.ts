@@ -96,6 +96,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }) });
   try {
     await daemon.start(preread);
+    // After an upgrade that changed map layouts, the state is now in the new maps: switch.
+    await dp.completeMigration();
   } catch (err) {
     if (err instanceof DaemonError) for (const i of err.issues) log.error({ path: i.path, message: i.message }, 'config issue');
     dp.close();

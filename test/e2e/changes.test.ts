@@ -1,8 +1,10 @@
 // End to end, changes under traffic: an end-user moved to the other ISP while it streams (no
 // packet at the old ISP after the switch, at most a handful lost in flight), the headend's
 // daemon killed with SIGKILL and restarted mid-stream (nothing lost: forwarding runs on the
-// pinned programs and maps), and a whole new label plan applied make-before-break on every
+// pinned programs and maps), every router upgraded to a build with other map layouts and back
+// (nothing lost, counters go on), and a whole new label plan applied make-before-break on every
 // router (nothing lost).
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { lossReport, testLab } from '../helpers/traffic.js';
@@ -10,7 +12,8 @@ import type { Lab } from '../../control/lab/lab.js';
 import { labelTable } from '../../control/lab/plan.js';
 import { processAlive } from '../../control/lab/sys.js';
 import { Receiver, Sender, tallyOf, type ReceiverReport, type SenderReport } from '../../control/lab/traffic.js';
-import { INTERNET, ISPS, USER_PLAN, USERS, type IspName, type UserName } from '../../control/lab/topology.js';
+import { INTERNET, ISPS, ROUTERS, USER_PLAN, USERS, type IspName, type UserName } from '../../control/lab/topology.js';
+import { resizedObject } from '../fixtures/layout/build.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -126,6 +129,36 @@ describeRoot('e2e: changes under traffic', () => {
     expect(st.programs.every((p) => p.reused)).toBe(true);
     await expectNoLoss(lab, flows, sent, at);
   }, 120_000);
+
+  test('every router upgraded to a build with other map layouts and back mid-stream: zero lost, label counters continuous', async () => {
+    const flows = allFlows(400);
+    const resized = resizedObject();
+    const labelPackets = async (): Promise<number> =>
+      (await lab.api('lsr').get<{ labels: Array<{ packets: number }> }>('/v1/labels')).labels.reduce((n, l) => n + l.packets, 0);
+    const logFrom = Object.fromEntries(ROUTERS.map((r) => [r, readFileSync(lab.daemon(r).log, 'utf8').length]));
+    const before = await labelPackets();
+    const { sent, at } = await underStreams(lab, 5204, flows, 500, async () => {
+      for (const object of [resized, undefined]) {
+        for (const r of ROUTERS) {
+          await lab.killDaemon(r, 'SIGTERM'); // as systemd stops the old version
+          await lab.startDaemon(r, { object });
+        }
+        await sleep(500);
+      }
+    });
+    for (const r of ROUTERS) {
+      const log = readFileSync(lab.daemon(r).log, 'utf8').slice(logFrom[r]);
+      expect(log.match(/upgraded across the map-layout change without detaching/g), r).toHaveLength(2);
+      expect(log, r).not.toMatch(/attached xdp_/);
+    }
+    await expectNoLoss(lab, flows, sent, at);
+    // Every datagram and its echo crossed the LSR once, each counted under its incoming label:
+    // the count went on through both migrations (no reset, no jump).
+    const through = sent.reduce((n, s) => n + s.sent + s.echoed, 0);
+    const counted = (await labelPackets()) - before;
+    expect(counted).toBeGreaterThanOrEqual(through);
+    expect(counted).toBeLessThan(through + 50);
+  }, 180_000);
 
   test('a whole new label plan applied make-before-break on every router mid-stream: zero packets lost', async () => {
     const flows = allFlows(300);
