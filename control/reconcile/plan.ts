@@ -9,36 +9,12 @@
 // point at one that is missing, so a reconcile that stops half-way leaves forwarding
 // consistent and running it again converges.
 
-import { policerCodec, sameConfigValue } from '../tables/layout.js';
+import { MAP_WRITE_ORDER, policerCodec, sameConfigValue } from '../tables/layout.js';
 import type { Desired, Observed, ObservedMap } from './mapio.js';
 
-/** Write order of the maps the reconciler manages; removals run in the reverse order. */
-export const WRITE_ORDER = [
-  'nexthop',
-  'nh_group',
-  'tx_port',
-  'label_stats',
-  'ilm',
-  'fec_up',
-  'isp_route_v4_exact',
-  'isp_route_v4',
-  'isp_route_v6_exact',
-  'isp_route_v6',
-  'isp_port',
-  'down_v4_exact',
-  'down_v4',
-  'down_v6_exact',
-  'down_v6',
-  'sub_mac',
-  'sub_vlan',
-  'sub_v4_exact',
-  'sub_v4',
-  'sub_v6_exact',
-  'sub_v6',
-  'local',
-  'settings',
-  'policer',
-] as const;
+/** Write order of the maps the reconciler manages (one list, in tables/layout.ts); removals run
+ * in the reverse order. */
+export const WRITE_ORDER = MAP_WRITE_ORDER;
 
 export type ManagedMap = (typeof WRITE_ORDER)[number];
 

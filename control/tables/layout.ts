@@ -230,35 +230,42 @@ export const MAPS = {
 export type MapName = keyof typeof MAPS;
 
 /**
- * The maps the control plane writes, in make-before-break write order (docs/ARCHITECTURE.md). Each prefix
+ * The maps the reconciler writes, in make-before-break write order: pointees before pointers
+ * (next hops, groups, ports, label counters, ILM, FECs and routes, delivery, classifiers, own
+ * addresses, settings, policers); removals run in the reverse order. Each prefix
  * table is two maps, <table>_exact (a hash of its longest prefixes) and <table> (an LPM trie
  * of the rest); settings says which prefix length the hash holds and which maps are empty.
  */
-export const CONFIG_MAPS: readonly MapName[] = [
-  'settings',
-  'tx_port',
+export const MAP_WRITE_ORDER = [
   'nexthop',
   'nh_group',
+  'tx_port',
+  'label_stats',
   'ilm',
   'fec_up',
   'isp_route_v4_exact',
   'isp_route_v4',
   'isp_route_v6_exact',
   'isp_route_v6',
+  'isp_port',
   'down_v4_exact',
   'down_v4',
   'down_v6_exact',
   'down_v6',
-  'isp_port',
-  'local',
-  'policer',
   'sub_mac',
   'sub_vlan',
   'sub_v4_exact',
   'sub_v4',
   'sub_v6_exact',
   'sub_v6',
-];
+  'local',
+  'settings',
+  'policer',
+] as const;
+
+/** The configuration maps (everything the reconciler writes but the label counters, which it
+ * creates next to their ILM entries), in MAP_WRITE_ORDER. */
+export const CONFIG_MAPS: readonly MapName[] = MAP_WRITE_ORDER.filter((m): m is Exclude<(typeof MAP_WRITE_ORDER)[number], 'label_stats'> => m !== 'label_stats');
 
 // ---- prefixes --------------------------------------------------------------------------
 
