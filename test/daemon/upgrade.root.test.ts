@@ -37,8 +37,11 @@ describeRoot('upgrading the daemon across a map-layout change', () => {
     }
   };
   // what the daemon reports (the API), which adds the counts carried across a layout change
-  const labelPackets = async (label: number): Promise<number | undefined> =>
-    (await rig.http('GET', '/v1/labels')).json.labels.find((l: { label: number }) => l.label === label)?.packets;
+  // the API gives counters as decimal strings (exact above 2^53)
+  const labelPackets = async (label: number): Promise<number | undefined> => {
+    const p = (await rig.http('GET', '/v1/labels')).json.labels.find((l: { label: number }) => l.label === label)?.packets as string | undefined;
+    return p === undefined ? undefined : Number(p);
+  };
   const livePackets = (label: number): bigint | undefined => {
     const m = rig.pinned('label_stats');
     try {

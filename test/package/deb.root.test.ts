@@ -149,7 +149,7 @@ describeRoot('Debian package (installs on this machine, purged at the end)', () 
     expect(v).toEqual({ code: 0, out: `${pkg.version}\n`, err: '' });
     const h = run('fecflow', ['--help'], { cwd: tmp, env });
     expect(h.code).toBe(0);
-    for (const c of ['serve', 'apply', 'detach', 'completion']) expect(h.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['serve', 'reload', 'check', 'registry', 'detach', 'completion']) expect(h.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
     // the man page and the completion are installed and work
     expect(run('man', ['-w', 'fecflow']).out.trim()).toBe('/usr/share/man/man1/fecflow.1.gz');
     const comp = run('bash', ['-c', 'source /usr/share/bash-completion/completions/fecflow; COMP_WORDS=(fecflow is); COMP_CWORD=1; _fecflow_complete; echo "${COMPREPLY[*]}"']);
