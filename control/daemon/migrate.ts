@@ -1,13 +1,14 @@
 // Upgrading across a map-layout change without stopping forwarding. When the new BPF object
 // defines a map differently from the one pinned by the running version (a value grew, a map was
 // resized), the new daemon cannot adopt that pin. Instead:
-//   1. plan (reads only): which maps changed; refuse, before anything is touched, when a change
-//      cannot be carried (see refusals());
+//   1. plan (reads only): which maps changed; refuse, before anything is touched, when the
+//      switch could not be atomic (refusals());
 //   2. stage: the new object is loaded with its pins under <node>/maps_next/, where the
 //      unchanged maps are pinned a second time (so both versions share them) and the changed
 //      ones are created empty;
 //   3. the daemon reconciles: its state (config, registry) fills the new maps, while the old
-//      programs go on forwarding with the old maps, which nobody writes meanwhile;
+//      programs go on forwarding with the old versions of the changed maps (nobody writes
+//      those any more) and the shared unchanged ones;
 //   4. switch: every pinned link is moved to the new program with bpf_link_update (atomic per
 //      interface; the old program, with its old maps, keeps serving until that instant);
 //   5. counters: the old counter map, no longer written by any program, is kept pinned under
@@ -149,6 +150,9 @@ export function keepCarried(name: string, mapDir: string, nodeDir: string): numb
     if (existsSync(prevPin)) {
       const prev = BpfMap.fromPin(prevPin);
       try {
+        // The same map when an earlier attempt stopped between keeping it and repinning maps/:
+        // folding it into itself would count it twice.
+        if (prev.info().id === old.info().id) return old.entries().length;
         addCounters(prev, old);
       } finally {
         prev.close();

@@ -235,11 +235,14 @@ ilm:
     expect(readdirSync(join(nodeDir, 'maps')).length).toBe(maps);
     expect(existsSync(join(STATE, 'token'))).toBe(true);
 
-    // what an upgrade across a layout change stages, left behind by a crash, goes too
-    mkdirSync(join(nodeDir, 'maps_next'));
-    const ilm = BpfMap.fromPin(join(nodeDir, 'maps', 'ilm'));
-    ilm.pin(join(nodeDir, 'maps_next', 'ilm'));
-    ilm.close();
+    // what an upgrade across a layout change stages (left behind by a crash) and the counters
+    // it carries go too
+    for (const [dir, map] of [['maps_next', 'ilm'], ['carried', 'label_stats']] as const) {
+      mkdirSync(join(nodeDir, dir));
+      const m = BpfMap.fromPin(join(nodeDir, 'maps', map));
+      m.pin(join(nodeDir, dir, map));
+      m.close();
+    }
 
     const purged = dpkg(['--purge', 'fecflow']);
     expect(purged.code, purged.err).toBe(0);
