@@ -114,6 +114,8 @@ interface Neighbor {
 
 /** accepted connections waiting for their Hello, at most */
 const MAX_PENDING = 64;
+/** How long a connection may wait for its peer's first Hello (the default link hold time). */
+const PENDING_HELLO_WAIT_MS = 15_000;
 
 const u32 = (a: string): number => ipv4ToBuffer(a).readUInt32BE(0);
 
@@ -407,14 +409,16 @@ export class LdpSpeaker extends EventEmitter {
         sock.destroy();
         return;
       }
-      // like FRR: the peer's Hello may be a moment behind its SYN; wait 5 s for it
+      // The peer's Hello may be behind its SYN by up to its Hello interval (5 s on FRR), plus
+      // whatever a busy host adds: wait one default link hold time (15 s) for it, so the first
+      // attempt succeeds instead of sending the peer into its session back-off.
       this.pending.set(
         sock,
         setTimeout(() => {
           this.pending.delete(sock);
           this.counters.connectionsRefused++;
           sock.destroy();
-        }, 5000),
+        }, PENDING_HELLO_WAIT_MS),
       );
       sock.on('error', () => undefined);
       return;
