@@ -134,6 +134,8 @@ export class LdpSpeaker extends EventEmitter {
   private readonly lib: Lib;
   private readonly nbrs = new Map<string, Neighbor>();
   private readonly pending = new Map<net.Socket, ReturnType<typeof setTimeout>>();
+  /** interface -> the address it joined 224.0.0.2 with */
+  private readonly joined = new Map<string, string>();
   private udp?: dgram.Socket;
   private server?: net.Server;
   private helloTimer?: ReturnType<typeof setInterval>;
@@ -185,9 +187,7 @@ export class LdpSpeaker extends EventEmitter {
       // RFC 5036 2.4.1: link Hellos stay on the link
       udp.setMulticastTTL(1);
       for (const name of this.o.interfaces) {
-        const addr = this.interfaceAddress(name);
-        if (addr) udp.addMembership(ALL_ROUTERS_V4, addr.address);
-        else this.o.log?.warn({ interface: name }, 'ldp interface has no IPv4 address');
+        if (!this.interfaceAddress(name)) this.o.log?.warn({ interface: name }, 'ldp interface has no IPv4 address yet: it joins discovery once it has one');
       }
       this.sendHellos();
       this.helloTimer = setInterval(() => this.sendHellos(), this.helloInterval * 1000);
@@ -329,12 +329,34 @@ export class LdpSpeaker extends EventEmitter {
     for (const name of this.o.interfaces) {
       const addr = this.interfaceAddress(name);
       if (!addr) continue;
+      this.joinGroup(name, addr.address);
       try {
         this.udp.setMulticastInterface(addr.address);
         this.udp.send(pdu, this.port, ALL_ROUTERS_V4);
       } catch (e) {
         this.o.log?.warn({ interface: name, err: (e as Error).message }, 'ldp hello not sent');
       }
+    }
+  }
+
+  /**
+   * Joins 224.0.0.2 on an interface once it has an address, and again when the address
+   * changes: an interface that comes up (or gets its address) after the speaker started would
+   * otherwise never hear its neighbours' Hellos. Checked on every Hello tick.
+   */
+  private joinGroup(name: string, address: string): void {
+    if (!this.udp || this.joined.get(name) === address) return;
+    const old = this.joined.get(name);
+    try {
+      if (old !== undefined) this.udp.dropMembership(ALL_ROUTERS_V4, old);
+    } catch {
+      /* the old address is gone with its membership */
+    }
+    try {
+      this.udp.addMembership(ALL_ROUTERS_V4, address);
+      this.joined.set(name, address);
+    } catch (e) {
+      this.o.log?.warn({ interface: name, err: (e as Error).message }, 'ldp: cannot join 224.0.0.2; retried at the next Hello');
     }
   }
 
