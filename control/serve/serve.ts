@@ -43,21 +43,23 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const configPath = resolve(o.config);
   const addresses = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map(parseListen);
 
-  // The node name (and so the pin directory) comes from the config: read and validate it
-  // before loading, so an invalid config creates no pins. The daemon starts from this same
-  // reading (a million subscribers take seconds to parse and validate: once is enough).
+  // The node name (and so the pin directory) comes from the router file: read and validate it
+  // before loading, so an invalid file creates no pins. Its subscribers are left out here: they
+  // belong to the registry (a file's list is only imported on a first start), and the daemon
+  // validates the running config — file and registry together — once, at start (a million
+  // subscribers take seconds to validate: once is enough).
   let node: string;
-  let preread: { text: string; raw: unknown; validated: Config };
+  let preread: { text: string; raw: unknown };
   try {
     const text = await readFile(configPath, 'utf8');
     const raw = parseConfigText(text);
-    const r = checkConfig(raw);
+    const r = checkConfig(raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? { ...raw, subscribers: [] } : raw);
     if (!r.config) {
       for (const i of r.issues) log.error({ path: i.path, message: i.message }, 'config issue');
       throw new StartError(`${configPath} is invalid (${r.issues.length} problem(s), logged above)`);
     }
     node = r.config.node;
-    preread = { text, raw, validated: r.config };
+    preread = { text, raw };
   } catch (err) {
     if (err instanceof StartError) throw err;
     throw new StartError(`cannot load ${configPath}: ${(err as Error).message}`);
@@ -84,6 +86,20 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     lock.release();
   };
 
+  // A first start imports the file's subscribers: they are checked here, with the rest of the
+  // file, so a bad list creates no pins either. Later starts take subscribers from the registry
+  // and the daemon validates the running config once.
+  let validated: Config | undefined;
+  if (registry.meta('initialized') === undefined) {
+    const full = checkConfig(preread.raw);
+    if (!full.config) {
+      for (const i of full.issues) log.error({ path: i.path, message: i.message }, 'config issue');
+      release();
+      throw new StartError(`${configPath} is invalid (${full.issues.length} problem(s), logged above)`);
+    }
+    validated = full.config;
+  }
+
   let dp: BpfDataplane;
   try {
     dp = BpfDataplane.open({ objectPath: resolve(o.object), pinRoot: o.pinRoot, node, log, xdpMode: o.xdpMode });
@@ -95,7 +111,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
   const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }) });
   try {
-    await daemon.start(preread);
+    await daemon.start({ ...preread, validated });
     // After an upgrade that changed map layouts, the state is now in the new maps: switch.
     await dp.completeMigration();
   } catch (err) {
