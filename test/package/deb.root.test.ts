@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BpfMap } from '../../control/bpf/index.js';
-import { buildProgram } from '../../control/cli/main.js';
 import { describeRoot, inCi } from '../helpers/root.js';
 import { Lab, uniqueName } from '../helpers/netns.js';
 
@@ -25,7 +24,6 @@ const WANTS = '/etc/systemd/system/multi-user.target.wants/fecflow.service';
 
 // `fecflow check -f` (issue 12, item 2) is tested as soon as the CLI has it; until then the
 // test shows as skipped with this reason.
-const HAS_CHECK = buildProgram({ io: { out: () => undefined, err: () => undefined, isTTY: false }, env: {}, client: () => { throw new Error('unused'); } }).commands.some((c) => c.name() === 'check');
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000 });
@@ -156,7 +154,7 @@ describeRoot('Debian package (installs on this machine, purged at the end)', () 
     expect(comp.out).toBe('isp\n');
   });
 
-  it.skipIf(!HAS_CHECK)('fecflow check -f accepts every example router file [skipped until `fecflow check` is merged]', () => {
+  it('fecflow check -f, from the package, accepts every example router file', () => {
     const dir = '/usr/share/doc/fecflow/examples';
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml'))) {
       const r = run('fecflow', ['check', '-f', join(dir, f)], { cwd: tmp });
