@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Tables } from '../tables/types.js';
 import type { Actor, Registry, SubscriberWrite } from '../registry/registry.js';
 import { RegistryError } from '../registry/registry.js';
-import { DaemonError, invalid, type Issue } from './errors.js';
+import { DaemonError, invalid, notFound, type Issue } from './errors.js';
 import type { ConfigModel, Direction, RateLimit, RawSubscriberChange, SubscriberOp } from './model.js';
 import { matchKey } from './model.js';
 import type { AttachedProgram, ConfigPipeline, Dataplane, PlannedChange } from './ports.js';
@@ -67,6 +67,9 @@ export interface DaemonOptions<C> {
 export const DAEMON_ACTOR: Actor = { name: 'daemon', role: 'system' };
 
 type Obj = Record<string, unknown>;
+
+/** An ISP's rate overrides per direction (null: no limit). */
+type RateOverrides = Partial<Record<Direction, RateLimit | null>>;
 
 export class Daemon<C = unknown> {
   private raw: Obj | undefined = undefined;
@@ -174,12 +177,12 @@ export class Daemon<C = unknown> {
 
   /** The running config for a router file: the file with the registry's subscribers and the
    * API's rate overrides. */
-  private compose(fileRaw: Obj, subscribers: Obj[]): Obj {
+  private compose(fileRaw: Obj, subscribers: Obj[], rates: Map<string, RateOverrides> = this.opts.registry.rates()): Obj {
     const raw: Obj = { ...fileRaw, subscribers };
-    const rates = this.opts.registry.rates();
     if (rates.size === 0) return raw;
     raw.isps = structuredClone(fileRaw.isps);
-    const names = new Set(this.opts.model.isps(raw).map((i) => i.name));
+    // names only: counting a million subscribers per ISP is not needed here
+    const names = new Set(this.opts.model.ispNames(raw).values());
     for (const [isp, dirs] of rates) {
       if (!names.has(isp)) {
         this.log.warn({ isp }, 'the registry has a rate for an ISP the router file no longer defines; ignored');
@@ -247,15 +250,14 @@ export class Daemon<C = unknown> {
       // the next state: the override table after this change, applied to the file's ISPs
       const fileText = this.fileText ?? (await readFile(this.opts.configPath, 'utf8'));
       const fileRaw = asObj(this.parseText(fileText));
-      const next: Obj = { ...raw, isps: structuredClone(fileRaw.isps) };
-      const after: Partial<Record<Direction, RateLimit | null>> = { ...before };
+      if (![...this.opts.model.ispNames(fileRaw).values()].includes(isp)) throw notFound(`no ISP named '${isp}'`);
+      const after: RateOverrides = { ...before };
       for (const d of clear) delete after[d];
       for (const [d, l] of Object.entries(limits) as Array<[Direction, RateLimit | null]>) after[d] = l;
-      const others = reg.rates();
-      others.delete(isp);
-      for (const [name, dirs] of others) for (const d of ['up', 'down'] as const) if (dirs[d] !== undefined) this.opts.model.setRate(next, name, d, dirs[d]!);
-      for (const d of ['up', 'down'] as const) if (after[d] !== undefined) this.opts.model.setRate(next, isp, d, after[d]!);
-      const write = (state: Partial<Record<Direction, RateLimit | null>>, audit: boolean) => () =>
+      const rates = reg.rates();
+      rates.set(isp, after);
+      const next = this.compose(fileRaw, (raw.subscribers as Obj[] | undefined) ?? [], rates);
+      const write = (state: RateOverrides, audit: boolean) => () =>
         reg.transaction(() => {
           for (const d of ['up', 'down'] as const) reg.writeRate(isp, d, state[d] ?? null, state[d] === undefined);
           if (audit) reg.writeAudit({ actor, action: 'isp.rate', target: isp, detail: { set: limits, clear } });

@@ -266,6 +266,10 @@ describe('changes', () => {
     expect(h.registry.rates().get('beta')).toBeUndefined();
     expect((await call(h, 'GET', '/v1/isps')).json.isps.find((i: { name: string }) => i.name === 'beta').up).toBeUndefined();
     expect((await call(h, 'PUT', '/v1/isps/beta/rate', { up: { rate: '1Mbit' }, clear: ['up'] })).status).toBe(400);
+    // an ISP the router file does not define: 404, and nothing recorded
+    const unknown = await call(h, 'PUT', '/v1/isps/nobody/rate', { up: { rate: '1Mbit' } });
+    expect(unknown.status).toBe(404);
+    expect(h.registry.rates().size).toBe(0);
   });
 
   it('reloads a replaced router file (even a read-only one) and keeps the registry\'s subscribers', async () => {
