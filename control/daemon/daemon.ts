@@ -14,6 +14,7 @@ import type { Logger } from '../log.js';
 import type { Tables } from '../tables/types.js';
 import type { Actor, Registry, SubscriberWrite } from '../registry/registry.js';
 import { RegistryError } from '../registry/registry.js';
+import { NO_EVENTS, type EventSink } from '../events/sink.js';
 import { DaemonError, invalid, notFound, type Issue } from './errors.js';
 import type { ConfigModel, Direction, RateLimit, RawSubscriberChange, SubscriberOp } from './model.js';
 import { matchKey } from './model.js';
@@ -61,6 +62,8 @@ export interface DaemonOptions<C> {
   model: ConfigModel;
   /** the node's registry, opened (and locked) by the caller */
   registry: Registry;
+  /** where the daemon's events go (control/events/sink.ts); none when absent */
+  events?: EventSink;
 }
 
 /** The daemon itself, when it changes something on its own (start, reload, migration). */
@@ -97,6 +100,9 @@ export class Daemon<C = unknown> {
   }
   get dataplane(): Dataplane {
     return this.opts.dataplane;
+  }
+  get events(): EventSink {
+    return this.opts.events ?? NO_EVENTS;
   }
   get registry(): Registry {
     return this.opts.registry;

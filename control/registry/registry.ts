@@ -190,6 +190,13 @@ export class Registry {
     }
   }
 
+  /** The database handle, for the registry's feature stores (control/registry/*.ts: sessions,
+   * tokens, events, ...), which own their tables (created by a step of MIGRATIONS) and their
+   * statements. Write only inside transaction(). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   meta(key: string): string | undefined {
     return this.stmts.getMeta.get(key)?.value;
   }
