@@ -15,6 +15,7 @@ import type { Tables } from '../tables/types.js';
 import type { Actor, Registry, SubscriberWrite } from '../registry/registry.js';
 import { RegistryError } from '../registry/registry.js';
 import { NO_EVENTS, type EventSink } from '../events/sink.js';
+import type { UsageMeter } from './usage.js';
 import { DaemonError, invalid, notFound, type Issue } from './errors.js';
 import type { ConfigModel, Direction, RateLimit, RawSubscriberChange, SubscriberOp } from './model.js';
 import { matchKey } from './model.js';
@@ -64,6 +65,8 @@ export interface DaemonOptions<C> {
   registry: Registry;
   /** where the daemon's events go (control/events/sink.ts); none when absent */
   events?: EventSink;
+  /** the per-subscriber meters (control/daemon/usage.ts), when the data plane has them */
+  usage?: UsageMeter;
 }
 
 /** The daemon itself, when it changes something on its own (start, reload, migration). */
@@ -100,6 +103,9 @@ export class Daemon<C = unknown> {
   }
   get dataplane(): Dataplane {
     return this.opts.dataplane;
+  }
+  get usage(): UsageMeter | undefined {
+    return this.opts.usage;
   }
   get events(): EventSink {
     return this.opts.events ?? NO_EVENTS;
