@@ -209,41 +209,47 @@ export class Daemon<C = unknown> {
   }
 
   /** Re-read the router file (SIGHUP, file change, API). A bad file is logged and refused; the
-   * registry is not touched either way. */
+   * registry is not touched either way.
+   *
+   * The file is read in turn with the other changes, not before: two reloads close together
+   * (the file watcher and an API call after the same write, or two writes in a row) each apply
+   * the file as it is when their turn comes, so a slow read of an older version can never be
+   * applied after a newer one. */
   async reload(trigger: string, opts: { dryRun?: boolean } = {}): Promise<CommitResult | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.opts.configPath, 'utf8');
-    } catch (err) {
-      this.log.error({ trigger, err: String(err) }, 'config reload: cannot read the file; keeping the running config');
-      return undefined;
-    }
-    if (text === this.fileText && !opts.dryRun) {
-      this.log.debug({ trigger }, 'config reload: file unchanged');
-      return undefined;
-    }
-    try {
-      if (!text.endsWith('\n') && !text.trimStart().startsWith('{')) {
-        // A YAML file cut off mid-line often still parses: an editor or a copy is mid-write.
-        throw invalid('the config file does not end with a newline: it looks half-written; write it atomically (temp file + rename)');
+    return this.serial(async () => {
+      let text: string;
+      try {
+        text = await readFile(this.opts.configPath, 'utf8');
+      } catch (err) {
+        this.log.error({ trigger, err: String(err) }, 'config reload: cannot read the file; keeping the running config');
+        if (trigger.startsWith('api')) throw invalid(`cannot read the router file ${this.opts.configPath}: ${(err as Error).message}`);
+        return undefined;
       }
-      const fileRaw = asObj(this.parseText(text));
-      return await this.serial(async () => {
+      if (text === this.fileText && !opts.dryRun) {
+        this.log.debug({ trigger }, 'config reload: file unchanged');
+        return undefined;
+      }
+      try {
+        if (!text.endsWith('\n') && !text.trimStart().startsWith('{')) {
+          // A YAML file cut off mid-line often still parses: an editor or a copy is mid-write.
+          throw invalid('the config file does not end with a newline: it looks half-written; write it atomically (temp file + rename)');
+        }
+        const fileRaw = asObj(this.parseText(text));
         const subs = (this.raw?.subscribers as Obj[] | undefined) ?? this.opts.registry.subscribers();
         this.warnFileSubscribers(Array.isArray(fileRaw.subscribers) ? fileRaw.subscribers.length : 0);
         const r = await this.commitLocked(this.compose(fileRaw, subs), { trigger, dryRun: opts.dryRun });
         if (!opts.dryRun) this.fileText = text;
         return r;
-      });
-    } catch (err) {
-      const e = err instanceof DaemonError ? err : undefined;
-      this.log.error(
-        { trigger, error: String((err as Error).message ?? err), issues: e?.issues },
-        'config reload refused; the running config and tables are unchanged',
-      );
-      if (trigger.startsWith('api')) throw err;
-      return undefined;
-    }
+      } catch (err) {
+        const e = err instanceof DaemonError ? err : undefined;
+        this.log.error(
+          { trigger, error: String((err as Error).message ?? err), issues: e?.issues },
+          'config reload refused; the running config and tables are unchanged',
+        );
+        if (trigger.startsWith('api')) throw err;
+        return undefined;
+      }
+    });
   }
 
   /** Sets (or with null removes) an ISP's rate limit per direction; `clear` drops the API's
