@@ -1,8 +1,11 @@
 // The API's OpenAPI 3.1 document, generated from the route table: each route's request and
 // response schemas are the zod schemas the API validates with (./schemas.ts) and answers in
 // (./responses.ts), so the document cannot drift from the code. Served at /v1/openapi.json.
-import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { OpenAPIRegistry, OpenApiGeneratorV31, extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z, type AnyZodObject, type ZodTypeAny } from 'zod';
+
+// the generator reads its metadata through a method it adds to zod's schemas
+extendZodWithOpenApi(z);
 import type { Route } from './http.js';
 import { errorReply, eventSchema } from './responses.js';
 
@@ -15,7 +18,7 @@ export interface RouteDoc {
   /** request headers the route reads (e.g. Last-Event-ID) */
   headers?: AnyZodObject;
   /** status -> what is answered; the schema is JSON unless contentType says otherwise */
-  responses: Record<number, { description: string; schema?: ZodTypeAny; contentType?: string }>;
+  responses: Record<number, { description: string; schema?: ZodTypeAny; contentType?: string; also?: { contentType: string; schema: ZodTypeAny } }>;
 }
 
 const ACCESS_TEXT = {
@@ -35,7 +38,7 @@ export function openapiDocument(routes: readonly Route[], version: string): obje
     const responses: Record<string, unknown> = {};
     for (const [status, resp] of Object.entries(doc.responses)) {
       responses[status] = resp.schema || resp.contentType
-        ? { description: resp.description, content: { [resp.contentType ?? 'application/json']: { schema: resp.schema ?? z.string() } } }
+        ? { description: resp.description, content: { [resp.contentType ?? 'application/json']: { schema: resp.schema ?? z.string() }, ...(resp.also ? { [resp.also.contentType]: { schema: resp.also.schema } } : {}) } }
         : { description: resp.description };
     }
     if (r.auth) {

@@ -164,7 +164,11 @@ export function tenantRoutes(d: TenantDeps): Route[] {
         query: eventsQuery,
         headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,15}$/).optional() }),
         responses: {
-          200: { description: 'a page of events (JSON), or the stream (text/event-stream: `id: <seq>`, `event: <type>`, `data: <event JSON>`)', schema: R.eventsReply },
+          200: {
+            description: 'a page of events (JSON), or the stream (text/event-stream: `id: <seq>`, `event: <type>`, `data: <event JSON>`)',
+            schema: R.eventsReply,
+            also: { contentType: 'text/event-stream', schema: z.string() },
+          },
         },
       },
       handler: async (ctx) => {
