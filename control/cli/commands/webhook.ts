@@ -25,14 +25,14 @@ export const webhookCommand: CommandModule = {
     hook
       .command('add')
       .description('add a webhook; prints its signing secret (shown once) unless --secret-file gives one')
-      .requiredOption('--name <name>', 'its name')
-      .requiredOption('--url <url>', 'where to POST events (https:// or http://)')
+      .argument('<name>', 'its name')
+      .argument('<url>', 'where to POST events (https:// or http://)')
       .option('--types <list>', 'only these event types, comma-separated (e.g. subscriber.added,subscriber.moved)')
       .option('--isp <name>', 'only this ISP\'s events')
       .option('--secret-file <file>', 'the HMAC secret, from a file (at least 16 characters)')
       .option('--json', 'print JSON')
-      .action(async (o: { name: string; url: string; types?: string; isp?: string; secretFile?: string }, cmd: Command) => {
-        const body: Record<string, unknown> = { name: o.name, url: o.url };
+      .action(async (name: string, url: string, o: { types?: string; isp?: string; secretFile?: string }, cmd: Command) => {
+        const body: Record<string, unknown> = { name, url };
         if (o.types) body.types = o.types.split(',').map((t) => t.trim()).filter(Boolean);
         if (o.isp) body.isp = o.isp;
         if (o.secretFile) body.secret = readInput(o.secretFile).trim();
