@@ -6,17 +6,8 @@ import type { CommandModule } from '../context.js';
 import { wantsJson } from '../context.js';
 import { json, table } from '../output.js';
 import { readInput } from './common.js';
+import type { WebhookInfo } from '../../registry/events.js';
 
-interface WebhookInfo {
-  name: string;
-  url: string;
-  types: string[] | null;
-  isp: string | null;
-  created: string;
-  delivered: number;
-  pending: number;
-  lastError: string | null;
-}
 
 export const webhookCommand: CommandModule = {
   register(program, ctx) {
