@@ -184,7 +184,6 @@ describeRoot('fecflow serve on a headend in namespaces', () => {
     expect(rig.sinkCount(100) - before).toBe(20); // the pins keep forwarding without a daemon
 
     const noDaemon = await rig.cli(['detach', '--yes']);
-    console.log('NODAEMON', JSON.stringify(noDaemon));
     expect(noDaemon.code).toBe(1);
     expect(noDaemon.err).toMatch(/cannot reach the daemon.*detach --offline --node NAME --yes/);
     const noNode = await rig.cli(['detach', '--yes', '--offline']);
