@@ -350,7 +350,8 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
       path: '/v1/detach',
       auth: true,
       doc: { summary: 'Detach every program and remove the pins (forwarding stops); the daemon exits', tags: ['node'], responses: { 200: { description: 'detached', schema: R.detachReply } } },
-      handler: async () => {
+      handler: async (ctx) => {
+        daemon.registry.transaction(() => daemon.registry.writeAudit({ actor: ctx.actor, action: 'node.detach', target: deps.model.node(raw()) }));
         await daemon.detach();
         setImmediate(() => deps.onDetached?.());
         return { json: { ok: true, detached: true } };
