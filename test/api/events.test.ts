@@ -4,6 +4,7 @@
 import { request, type IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { call, startHarness, type Harness } from './fakes.js';
+import { BULK_EVENTS } from '../../control/daemon/daemon.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -84,6 +85,20 @@ describe('subscriber events', () => {
       ['subscriber.moved', 'beta', 'c1'],
       ['subscriber.removed', 'alpha', 'c1'],
       ['subscriber.removed', 'beta', 'c1'],
+    ]);
+  });
+
+  it('an edit of more than BULK_EVENTS subscribers is told as one event per ISP, with counts', async () => {
+    const from = h.events.lastSeq();
+    const rows = Array.from({ length: BULK_EVENTS + 1 }, (_v, i) => ({
+      mac: `02:00:02:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+      isp: i % 2 ? 'alpha' : 'beta',
+    }));
+    expect((await call(h, 'POST', '/v1/subscribers/import', { subscribers: rows })).status).toBe(200);
+    const evs = h.events.page(from).events.map((e) => [e.type, e.isp, e.data]);
+    expect(evs).toEqual([
+      ['subscribers.changed', 'beta', { added: 5001, moved: 0, removed: 0 }],
+      ['subscribers.changed', 'alpha', { added: 5000, moved: 0, removed: 0 }],
     ]);
   });
 

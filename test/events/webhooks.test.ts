@@ -141,6 +141,16 @@ describe('webhooks', () => {
     expect(store.list().map((w) => w.name)).toEqual(['beta-only', 'removals']);
   });
 
+  it('prunes old events but keeps those a webhook is still owed', () => {
+    for (let i = 0; i < 5; i++) emit(i);
+    registry.transaction(() => store.add({ name: 'late', url: 'http://127.0.0.1:9/', secret: SECRET }));
+    for (let i = 5; i < 10; i++) emit(i);
+    const last = events.lastSeq();
+    expect(events.prune(2)).toBe(5); // the first five; the next five are owed to 'late'
+    expect(events.firstSeq()).toBe(last - 4);
+    expect(store.list()[0]!.pending).toBe(5);
+  });
+
   it('an event written in a transaction that rolls back is neither stored nor owed', () => {
     registry.transaction(() => store.add({ name: 'all', url: 'http://127.0.0.1:9/', secret: SECRET }));
     const before = events.lastSeq();
