@@ -61,13 +61,19 @@ class Worker {
       this.timer = undefined;
     }
     this.running = true;
-    void this.drain().finally(() => {
-      this.running = false;
-      if (this.kick && !this.stopped) {
-        this.kick = false;
-        this.wake();
-      }
-    });
+    void this.drain()
+      .catch((err) => {
+        // the registry refused (a full disk): look again later rather than lose the worker
+        this.sender.log.error({ webhook: this.target.name, error: String((err as Error).message ?? err) }, 'webhook outbox unreadable; retrying');
+        if (!this.stopped) this.timer = setTimeout(() => this.wake(), this.sender.options.retryMaxMs);
+      })
+      .finally(() => {
+        this.running = false;
+        if (this.kick && !this.stopped) {
+          this.kick = false;
+          this.wake();
+        }
+      });
   }
 
   stop(): void {
