@@ -1,7 +1,10 @@
-// Small HTTP plumbing for the API: a route table, JSON bodies with a size limit, JSON errors.
-// node:http is enough for a loopback/Unix-socket control API and keeps the daemon's
-// dependencies down.
+// Small HTTP plumbing for the API: a route table, JSON bodies with a size limit per route,
+// JSON errors with a capped list of issues. node:http(s) is enough for the control API and
+// keeps the daemon's dependencies down.
 import type { Actor } from '../registry/registry.js';
+import type { Principal } from '../registry/tokens.js';
+import type { Access, IspScope } from './access.js';
+import type { RouteDoc } from './openapi.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ZodType, ZodTypeDef, ZodError } from 'zod';
 
@@ -32,17 +35,32 @@ export interface RequestContext {
   text(): Promise<string>;
   /** who is asking (the token's name and role, the request's id and source), for the audit log */
   actor: Actor;
+  /** the token's holder (undefined on open routes) */
+  principal: Principal | undefined;
+  /** which ISPs' objects the caller may see and change (an isp: token: only its own) */
+  scope: IspScope;
 }
 
 export type Reply =
   | { status?: number; json: unknown }
-  | { status?: number; text: string; contentType: string };
+  | { status?: number; text: string; contentType: string }
+  /** a long-lived answer (Server-Sent Events): the handler writes the response itself */
+  | { stream(res: ServerResponse): Promise<void> };
 
 export interface Route {
   method: string;
   path: string;
-  /** mutating routes need the bearer token */
+  /**
+   * false: open to anyone (only /healthz, /readyz and /metrics may be); true: needs a token,
+   * of an admin unless `access` allows more (control/api/access.ts).
+   */
   auth: boolean;
+  /** who besides admin may call it: 'read' (reader), 'isp' (reader on reads; isp: tokens, scoped by the handler through ctx.scope) */
+  access?: Access;
+  /** the largest request body taken, in bytes (default SMALL_BODY) */
+  maxBody?: number;
+  /** how the OpenAPI document describes it (control/api/openapi.ts) */
+  doc?: RouteDoc;
   handler(ctx: RequestContext): Promise<Reply>;
 }
 
@@ -85,9 +103,13 @@ export function match(routes: CompiledRoute[], method: string, pathname: string)
   return allowed.length ? { allowed } : undefined;
 }
 
-// A whole config of a million subscribers is about 70 MB of JSON (more as YAML); a body is read
-// only after the token was accepted.
+// A whole config of a million subscribers is about 70 MB of JSON (more as YAML): the import and
+// whole-config routes take that much; every other route a small edit. A body is read only
+// after the token and its role were accepted.
 export const MAX_BODY = 256 * 1024 * 1024;
+export const SMALL_BODY = 64 * 1024;
+/** an error lists at most this many issues (and says how many there were) */
+export const MAX_ISSUES = 100;
 
 export function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -116,7 +138,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 export function sendError(res: ServerResponse, err: HttpError, extraHeaders: Record<string, string> = {}): void {
   for (const [k, v] of Object.entries(extraHeaders)) res.setHeader(k, v);
-  sendJson(res, err.status, { error: { code: err.code, message: err.message, issues: err.issues } });
+  // an import of a million bad rows must not answer with a million issues
+  const issues = err.issues.slice(0, MAX_ISSUES);
+  const more = err.issues.length - issues.length;
+  sendJson(res, err.status, { error: { code: err.code, message: err.message, issues, ...(more > 0 ? { issuesOmitted: more } : {}) } });
 }
 
 export function zodIssues(err: ZodError, prefix = ''): ApiIssue[] {

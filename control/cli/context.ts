@@ -17,8 +17,8 @@ export interface CommandModule {
 
 export function defaultClientFactory(env: NodeJS.ProcessEnv): (cmd: Command) => ApiClient {
   return (cmd) => {
-    const o = cmd.optsWithGlobals<{ url?: string; socket?: string; token?: string; tokenFile?: string }>();
-    return createClient({ url: o.url, socket: o.socket, token: o.token, tokenFile: o.tokenFile }, env);
+    const o = cmd.optsWithGlobals<{ url?: string; socket?: string; token?: string; tokenFile?: string; ca?: string; cert?: string; key?: string; insecurePlainHttp?: boolean }>();
+    return createClient({ url: o.url, socket: o.socket, token: o.token, tokenFile: o.tokenFile, ca: o.ca, cert: o.cert, key: o.key, insecurePlainHttp: o.insecurePlainHttp }, env);
   };
 }
 

@@ -15,6 +15,8 @@ import { adminCommands } from './commands/admin.js';
 import { completionCommand } from './commands/completion.js';
 import { labCommands } from './commands/lab.js';
 import { checkCommand } from './commands/check.js';
+import { tokenCommand } from './commands/token.js';
+import { webhookCommand } from './commands/webhook.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -27,6 +29,8 @@ export const COMMANDS: CommandModule[] = [
   completionCommand,
   labCommands,
   checkCommand,
+  tokenCommand,
+  webhookCommand,
 ];
 
 export const VERSION = '0.1.0';
@@ -35,10 +39,14 @@ export function buildProgram(ctx: CliContext, modules: CommandModule[] = COMMAND
   const program = new Command('fecflow')
     .description('MPLS forwarding for open-access broadband: run the daemon, or talk to it')
     .version(VERSION)
-    .addOption(new Option('--url <url>', 'daemon API URL (http://HOST:PORT or unix:/path)').env('FECFLOW_URL'))
+    .addOption(new Option('--url <url>', 'daemon API URL (https://HOST:PORT, http://HOST:PORT or unix:/path)').env('FECFLOW_URL'))
     .option('--socket <path>', "daemon API Unix socket")
-    .addOption(new Option('--token <token>', 'API token for changes').env('FECFLOW_TOKEN'))
+    .addOption(new Option('--token <token>', 'API token (visible in ps: prefer FECFLOW_TOKEN or --token-file)').env('FECFLOW_TOKEN'))
     .addOption(new Option('--token-file <path>', 'read the API token from this file (default /var/lib/fecflow/token)').env('FECFLOW_TOKEN_FILE'))
+    .addOption(new Option('--ca <file>', 'CA certificate (PEM) the daemon\'s HTTPS certificate is checked against').env('FECFLOW_CA'))
+    .option('--cert <file>', 'client certificate (PEM), for a daemon that asks for one')
+    .option('--key <file>', 'the private key of --cert (PEM)')
+    .option('--insecure-plain-http', 'send the token over plain HTTP to a host that is not loopback')
     .showSuggestionAfterError(true)
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
     .exitOverride();

@@ -14,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Tables } from '../tables/types.js';
 import type { Actor, Registry, SubscriberWrite } from '../registry/registry.js';
 import { RegistryError } from '../registry/registry.js';
-import { NO_EVENTS, type EventSink } from '../events/sink.js';
+import { NO_EVENTS, type EventInput, type EventSink } from '../events/sink.js';
 import type { UsageMeter } from './usage.js';
 import { DaemonError, invalid, notFound, type Issue } from './errors.js';
 import type { ConfigModel, Direction, RateLimit, RawSubscriberChange, SubscriberOp } from './model.js';
@@ -292,7 +292,7 @@ export class Daemon<C = unknown> {
   async editSubscribers(
     trigger: string,
     op: SubscriberOp,
-    opts: { dryRun?: boolean; actor?: Actor } = {},
+    opts: { dryRun?: boolean; actor?: Actor; guard?: SubscriberGuard } = {},
   ): Promise<CommitResult & { summary?: SubscriberEditSummary }> {
     const model = this.opts.model;
     const actor = opts.actor ?? DAEMON_ACTOR;
@@ -300,6 +300,7 @@ export class Daemon<C = unknown> {
       const raw = this.requireRunning();
       const subs = (raw.subscribers as Obj[] | undefined) ?? [];
       const edit = model.planSubscriberEdit(raw, op);
+      if (opts.guard) for (const c of edit.changes) opts.guard(c.index !== undefined ? subs[c.index] : undefined, c.after);
       const reg = this.opts.registry;
       const audit = { actor, action: `subscriber.${op.op}`, target: targetOf(op), detail: detailOf(op, edit.summary) };
       const regChange: RegistryChange = {
@@ -307,8 +308,15 @@ export class Daemon<C = unknown> {
           reg.transaction(() => {
             reg.writeSubscribers(registryWrite(subs, edit.changes));
             reg.writeAudit(audit);
+            for (const e of subscriberEvents(subs, edit.changes, false)) this.events.emit(e);
           }),
-        undo: () => reg.transaction(() => reg.writeSubscribers(registryUndo(subs, edit.changes))),
+        // what was told is taken back by telling the opposite: a reader never keeps a change
+        // that did not happen
+        undo: () =>
+          reg.transaction(() => {
+            reg.writeSubscribers(registryUndo(subs, edit.changes));
+            for (const e of subscriberEvents(subs, edit.changes, true)) this.events.emit(e);
+          }),
       };
       const fast = this.opts.pipeline.planSubscribers && this.cfg !== undefined && this.tables !== undefined
         ? await this.opts.pipeline.planSubscribers({ config: this.cfg, tables: this.tables, raw }, edit.changes)
@@ -337,7 +345,7 @@ export class Daemon<C = unknown> {
       } catch (err) {
         fast.abandon();
         const message = err instanceof Error ? err.message : String(err);
-        this.last = { at: Date.now(), ok: false, trigger, error: message, counts: planned.counts, durationMs: performance.now() - t0 };
+        this.record({ at: Date.now(), ok: false, trigger, error: message, counts: planned.counts, durationMs: performance.now() - t0 });
         this.log.error({ trigger, error: message }, 'reconcile failed');
         const undone = this.undoRegistry(regChange, trigger);
         await this.rollback();
@@ -345,10 +353,24 @@ export class Daemon<C = unknown> {
       }
       fast.commit();
       edit.apply();
-      this.last = { at: Date.now(), ok: true, trigger, counts: planned.counts, durationMs: performance.now() - t0 };
-      this.log.info({ trigger, changes: summarize(planned.counts), ms: Math.round(this.last.durationMs * 10) / 10 }, 'reconciled');
+      this.record({ at: Date.now(), ok: true, trigger, counts: planned.counts, durationMs: performance.now() - t0 });
+      this.log.info({ trigger, changes: summarize(planned.counts), ms: Math.round(this.last!.durationMs * 10) / 10 }, 'reconciled');
       return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text, summary: edit.summary };
     });
+  }
+
+  /** Keeps the last reconcile and tells of a failure, and of the first success after one. */
+  private record(rec: ReconcileRecord): void {
+    const was = this.last;
+    this.last = rec;
+    const event = !rec.ok ? 'reconcile.failed' : was && !was.ok ? 'reconcile.recovered' : undefined;
+    if (!event) return;
+    try {
+      this.events.emit({ type: event, subject: rec.trigger, data: rec.ok ? { trigger: rec.trigger, failedAt: new Date(was!.at).toISOString() } : { trigger: rec.trigger, error: rec.error } });
+    } catch (err) {
+      // the registry refusing the event (a full disk) must not hide the reconcile's own outcome
+      this.log.error({ event, error: String((err as Error).message ?? err) }, 'could not record the event');
+    }
   }
 
   private requireRunning(): Obj {
@@ -409,7 +431,7 @@ export class Daemon<C = unknown> {
       await planned.apply();
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.last = { at: Date.now(), ok: false, trigger: opts.trigger, error: message, counts: planned?.counts, durationMs: performance.now() - t0 };
+      this.record({ at: Date.now(), ok: false, trigger: opts.trigger, error: message, counts: planned?.counts, durationMs: performance.now() - t0 });
       this.log.error({ trigger: opts.trigger, error: message }, 'reconcile failed');
       const undone = opts.registry ? this.undoRegistry(opts.registry, opts.trigger) : true;
       await this.rollback();
@@ -418,8 +440,8 @@ export class Daemon<C = unknown> {
     this.raw = raw;
     this.cfg = config;
     this.tables = desired;
-    this.last = { at: Date.now(), ok: true, trigger: opts.trigger, counts: planned.counts, durationMs: performance.now() - t0 };
-    this.log.info({ trigger: opts.trigger, changes: summarize(planned.counts), ms: Math.round(this.last.durationMs) }, 'reconciled');
+    this.record({ at: Date.now(), ok: true, trigger: opts.trigger, counts: planned.counts, durationMs: performance.now() - t0 });
+    this.log.info({ trigger: opts.trigger, changes: summarize(planned.counts), ms: Math.round(this.last!.durationMs) }, 'reconciled');
     this.warmEdits();
     return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text };
   }
@@ -530,6 +552,48 @@ export function registryUndo(subs: readonly Obj[], changes: readonly RawSubscrib
     if (before) w.put.push(before);
   }
   return w;
+}
+
+/** Called with each subscriber an edit would change (before and after, as stored); throws to
+ * refuse the whole edit before anything is written (an isp: token touching another ISP's). */
+export type SubscriberGuard = (before: Obj | undefined, after: Obj | undefined) => void;
+
+/** Above this many changed subscribers an edit is told as one event per ISP, not one per subscriber. */
+export const BULK_EVENTS = 10_000;
+
+/** The events a positional change of subscribers[] tells (`undo`: of taking it back). A move to
+ * another ISP is `subscriber.moved` for the new ISP and `subscriber.removed` for the old one,
+ * so each ISP hears of its own subscribers and of no one else's. */
+export function subscriberEvents(subs: readonly Obj[], changes: readonly RawSubscriberChange[], undo: boolean): EventInput[] {
+  const out: EventInput[] = [];
+  const bulk = changes.length > BULK_EVENTS ? new Map<string, { added: number; moved: number; removed: number }>() : undefined;
+  const count = (isp: string, k: 'added' | 'moved' | 'removed') => {
+    const c = bulk!.get(isp) ?? bulk!.set(isp, { added: 0, moved: 0, removed: 0 }).get(isp)!;
+    c[k]++;
+  };
+  for (const c of changes) {
+    const was = c.index !== undefined ? subs[c.index] : undefined;
+    const before = undo ? c.after : was;
+    const after = undo ? was : c.after;
+    const subject = String((after ?? before)?.name ?? '');
+    if (!before && after) {
+      if (bulk) count(String(after.isp), 'added');
+      else out.push({ type: 'subscriber.added', isp: String(after.isp), subject, data: { subscriber: after } });
+    } else if (before && !after) {
+      if (bulk) count(String(before.isp), 'removed');
+      else out.push({ type: 'subscriber.removed', isp: String(before.isp), subject: String(before.name ?? ''), data: { subscriber: before } });
+    } else if (before && after && before.isp !== after.isp) {
+      if (bulk) {
+        count(String(after.isp), 'moved');
+        count(String(before.isp), 'removed');
+        continue;
+      }
+      out.push({ type: 'subscriber.moved', isp: String(after.isp), subject, data: { subscriber: after, from: before.isp, to: after.isp } });
+      out.push({ type: 'subscriber.removed', isp: String(before.isp), subject: String(before.name ?? ''), data: { subscriber: before, reason: 'moved to another ISP' } });
+    }
+  }
+  for (const [isp, counts] of bulk ?? []) out.push({ type: 'subscribers.changed', isp, subject: isp, data: counts });
+  return out;
 }
 
 function targetOf(op: SubscriberOp): string {

@@ -11,6 +11,8 @@ export type EventType =
   | 'subscriber.added'
   | 'subscriber.moved'
   | 'subscriber.removed'
+  /** one per ISP for an edit of very many subscribers (an import), with counts */
+  | 'subscribers.changed'
   | 'session.opened'
   | 'session.closed'
   | 'reconcile.failed'

@@ -3,7 +3,7 @@
 // client; the lab keeps this one so that control/lab never imports from control/cli, which
 // sits above it.
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export class ApiError extends Error {
   constructor(
@@ -31,7 +31,10 @@ export function routerApi(socket: string, tokenFile: string, timeoutMs = 30_000)
         headers['content-type'] = 'application/json';
         headers['content-length'] = payload.length;
       }
-      if (auth) headers.authorization = `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`;
+      // every route but /healthz, /readyz and /metrics needs the token, reads too; before the
+      // daemon wrote its token file only those three can answer anyway
+      const token = auth && existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined;
+      if (token) headers.authorization = `Bearer ${token}`;
       const req = request({ socketPath: socket, path, method, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -58,7 +61,7 @@ export function routerApi(socket: string, tokenFile: string, timeoutMs = 30_000)
     return parsed as T;
   };
   return {
-    get: (path) => json('GET', path, undefined, false),
+    get: (path) => json('GET', path, undefined, true),
     send: (method, path, body) => json(method, path, body, true),
     async text(path) {
       const r = await call('GET', path, undefined, false);

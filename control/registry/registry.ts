@@ -77,6 +77,18 @@ const MIGRATIONS: string[] = [
      limit_json TEXT, PRIMARY KEY (isp, direction));
    CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
      action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT, request TEXT, source TEXT);`,
+  // API tokens with roles (control/registry/tokens.ts: only the secret's hash is kept), the
+  // event log and the webhooks with their outbox (control/registry/events.ts).
+  `CREATE TABLE api_token (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, created_by TEXT NOT NULL, revoked TEXT, last_used TEXT);
+   CREATE TABLE event (id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE, at TEXT NOT NULL,
+     type TEXT NOT NULL, isp TEXT, subject TEXT NOT NULL, data TEXT);
+   CREATE INDEX event_isp ON event (isp, id);
+   CREATE TABLE webhook (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, url TEXT NOT NULL, secret TEXT NOT NULL,
+     types TEXT, isp TEXT, created TEXT NOT NULL, delivered INTEGER NOT NULL DEFAULT 0, last_error TEXT);
+   CREATE TABLE webhook_outbox (webhook INTEGER NOT NULL REFERENCES webhook(id) ON DELETE CASCADE,
+     event INTEGER NOT NULL REFERENCES event(id), attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
+     last_error TEXT, PRIMARY KEY (webhook, event)) WITHOUT ROWID;`,
 ];
 export const REGISTRY_VERSION = MIGRATIONS.length;
 

@@ -8,7 +8,9 @@ import { join, resolve } from 'node:path';
 import { LockError, NodeLock } from '../registry/lock.js';
 import { Registry, RegistryError, registryPath } from '../registry/registry.js';
 import { createLogger, type Logger } from '../log.js';
-import { createHandler, formatListen, listen, parseListen } from '../api/server.js';
+import { createHandler, formatListen, listen, metricsHandler, parseListen, type Listening, type TlsFiles } from '../api/server.js';
+import { EventLog, WebhookStore } from '../registry/events.js';
+import { WebhookSender } from '../events/webhooks.js';
 import { MetricsCollector } from '../metrics/collector.js';
 import { BpfDataplane, mapIO } from '../daemon/bpf-dataplane.js';
 import { configModel } from '../daemon/config-model.js';
@@ -30,6 +32,19 @@ export interface ServeOptions {
   watch: boolean;
   logLevel?: string;
   xdpMode?: 'auto' | 'native' | 'generic';
+  /** TCP listeners speak HTTPS with this certificate and key (PEM), re-read on SIGHUP */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** clients must present a certificate signed by this CA (PEM) */
+  tlsClientCa?: string;
+  /** serve /metrics here instead of on the API */
+  metricsListen?: string[];
+  /** host names a plain-HTTP listener answers besides IP addresses and localhost */
+  allowHost?: string[];
+  /** webhook retries: first after minMs, doubling up to maxMs */
+  webhookRetry?: { minMs: number; maxMs: number };
+  /** events kept in the registry (older ones are pruned once no webhook is owed them) */
+  keepEvents?: number;
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/fecflow';
@@ -42,6 +57,19 @@ export class StartError extends Error {}
 export async function serve(o: ServeOptions, log: Logger = createLogger({ level: o.logLevel })): Promise<void> {
   const configPath = resolve(o.config);
   const addresses = (o.listen.length ? o.listen : [DEFAULT_LISTEN]).map(parseListen);
+  const metricsAddresses = (o.metricsListen ?? []).map(parseListen);
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new StartError('--tls-cert and --tls-key go together');
+  if (o.tlsClientCa !== undefined && o.tlsCert === undefined) throw new StartError('--tls-client-ca needs --tls-cert and --tls-key');
+  const readTls = async (): Promise<TlsFiles | undefined> => {
+    if (o.tlsCert === undefined || o.tlsKey === undefined) return undefined;
+    return { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey), ...(o.tlsClientCa ? { clientCa: await readFile(o.tlsClientCa) } : {}) };
+  };
+  let tls: TlsFiles | undefined;
+  try {
+    tls = await readTls();
+  } catch (err) {
+    throw new StartError(`cannot read the TLS files: ${(err as Error).message}`);
+  }
 
   // The node name (and so the pin directory) comes from the router file: read and validate it
   // before loading, so an invalid file creates no pins. Its subscribers are left out here: they
@@ -109,7 +137,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   }
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
-  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }) });
+  const events = new EventLog(registry);
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events, log: log.child({ part: 'daemon' }) });
   try {
     await daemon.start({ ...preread, validated });
     // After an upgrade that changed map layouts, the state is now in the new maps: switch.
@@ -144,29 +173,58 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
+  const sender = new WebhookSender(new WebhookStore(registry), events, log.child({ part: 'webhooks' }), o.webhookRetry ? { retryMinMs: o.webhookRetry.minMs, retryMaxMs: o.webhookRetry.maxMs } : {});
   const handler = createHandler({
     daemon,
     model: configModel,
     tokens,
     metrics,
+    metricsElsewhere: metricsAddresses.length > 0,
+    events,
+    webhooksChanged: () => sender.refresh(),
     log: log.child({ part: 'api' }),
     ifname: (i) => env.ifname(i),
     onDetached: () => void stop('detached'),
   });
-  let api: Awaited<ReturnType<typeof listen>>;
+  let api: Listening | undefined;
+  let metricsApi: Listening | undefined;
   try {
-    api = await listen(handler, addresses);
+    api = await listen(handler, addresses, { tls, allowHosts: o.allowHost });
+    if (metricsAddresses.length) metricsApi = await listen(metricsHandler(metrics, log), metricsAddresses, { allowHosts: o.allowHost });
   } catch (err) {
+    await api?.close();
     dp.close();
     release();
-    throw new StartError(`cannot listen on ${addresses.map(formatListen).join(', ')}: ${(err as Error).message}`);
+    throw new StartError(`cannot listen on ${[...addresses, ...metricsAddresses].map((a) => formatListen(a)).join(', ')}: ${(err as Error).message}`);
   }
-  log.info({ listen: api.bound.map(formatListen), token: tokens.path }, 'API listening');
+  const listening = api;
+  log.info({ listen: api.bound.map((a) => formatListen(a, tls !== undefined)), token: tokens.path, clientCerts: tls?.clientCa !== undefined }, 'API listening');
+  if (metricsApi) log.info({ listen: metricsApi.bound.map((a) => formatListen(a)) }, 'metrics listening');
+  sender.start();
+  const keepEvents = o.keepEvents ?? 100_000;
+  const pruner = setInterval(() => {
+    try {
+      events.prune(keepEvents);
+    } catch (err) {
+      log.warn({ err: String(err) }, 'pruning old events failed');
+    }
+  }, 60_000);
+  pruner.unref();
 
   const watcher = o.watch ? watchConfig(configPath, () => void daemon.reload('file change')) : undefined;
   const onHup = (): void => {
     log.info('SIGHUP: reloading the config');
     void daemon.reload('SIGHUP');
+    if (tls) {
+      // a renewed certificate: new connections get it, open ones keep theirs
+      readTls()
+        .then((t) => {
+          listening.reloadTls(t!); // throws on a key that does not fit the certificate
+          tls = t;
+          log.info({ cert: o.tlsCert }, 'SIGHUP: TLS certificate reloaded');
+        })
+        .catch((err) => log.error({ err: String((err as Error).message ?? err) }, 'SIGHUP: cannot use the TLS files; keeping the current certificate'));
+    }
   };
   const onTerm = (sig: string) => () => void stop(sig);
   const term = onTerm('SIGTERM');
@@ -182,7 +240,10 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
-      await api.close();
+      clearInterval(pruner);
+      sender.stop();
+      await listening.close();
+      await metricsApi?.close();
       if (!daemon.isDetached) dp.close();
       release();
       resolveStopped();

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { staticEnv } from '../../control/compile/index.js';
-import { createHandler, listen, type ListenAddress } from '../../control/api/server.js';
+import { createHandler, listen, type ListenAddress, type ListenOptions } from '../../control/api/server.js';
+import { EventLog } from '../../control/registry/events.js';
+import { TokenRegistry } from '../../control/registry/tokens.js';
 import { configModel } from '../../control/daemon/config-model.js';
 import { Daemon } from '../../control/daemon/daemon.js';
 import type { MapIO } from '../../control/reconcile/index.js';
@@ -132,6 +134,12 @@ export interface Harness {
   fast: { planned: number; declined: number };
   snapshot(): string;
   registry: Registry;
+  /** the daemon's event sink */
+  events: EventLog;
+  /** the registry's API tokens */
+  apiTokens: TokenRegistry;
+  /** makes a token with this role and returns its secret */
+  mint(role: string, name?: string): string;
   /** stops serving and closes the registry, keeping the directory (for a restart) */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -153,6 +161,10 @@ export interface HarnessOptions {
   devices?: Array<{ name: string; ifindex: number; mac: string; mtu: number }>;
   /** the node name the registry is kept under (default 'test') */
   node?: string;
+  /** how the API listens (TLS, allowed hosts) */
+  listen?: ListenOptions;
+  /** serve /metrics elsewhere (the API answers 404 for it) */
+  metricsElsewhere?: boolean;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
@@ -188,12 +200,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
             return r;
           },
         };
+  const events = new EventLog(registry);
   const daemon = new Daemon({
     configPath,
     pipeline,
     dataplane: dp,
     model: configModel,
     registry,
+    events,
     log: silentLogger(),
   }) as Daemon<unknown>;
   await daemon.start();
@@ -212,12 +226,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     },
     { defaultMetrics: false },
   );
-  const handler = createHandler({ daemon, model: configModel, tokens, metrics, log: silentLogger(), ifname: (i) => env.ifname(i) });
+  const handler = createHandler({ daemon, model: configModel, tokens, metrics, metricsElsewhere: opts.metricsElsewhere, log: silentLogger(), ifname: (i) => env.ifname(i) });
   const socket = join(dir, 'api.sock');
   const addrs: ListenAddress[] = [{ kind: 'tcp', host: '127.0.0.1', port: 0 }, { kind: 'unix', path: socket }];
-  const srv = await listen(handler, addrs);
+  const srv = await listen(handler, addrs, opts.listen);
   const tcp = srv.bound[0] as { port: number };
   const token = (await import('node:fs')).readFileSync(tokens.path, 'utf8').trim();
+  const apiTokens = new TokenRegistry(registry);
+  let minted = 0;
   return {
     dir,
     configPath,
@@ -228,11 +244,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     tokens,
     metrics,
     handler,
-    url: `http://127.0.0.1:${tcp.port}`,
+    url: `${opts.listen?.tls ? 'https' : 'http'}://127.0.0.1:${tcp.port}`,
     socket,
     fast,
     snapshot: () => [...maps.values()].map((m) => `${m.name}=${m.snapshot()}`).join('\n'),
     registry,
+    events,
+    apiTokens,
+    mint: (role, name = `t${++minted}-${role.replace(/[^A-Za-z0-9]/g, '-')}`) => registry.transaction(() => apiTokens.create(name, role, 'test').secret),
     async stop() {
       await srv.close();
       registry.close();

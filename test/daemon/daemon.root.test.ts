@@ -132,7 +132,7 @@ describeRoot('fecflow serve on a headend in namespaces', () => {
 
   it('refuses changes without the token and leaves the maps alone', async () => {
     const before = rig.snapshot(CONFIG_MAPS);
-    const r = await rig.http('POST', '/v1/subscribers/move', { subscriber: { mac: SUB_MAC, isp: 'beta' } });
+    const r = await rig.http('POST', '/v1/subscribers/move', { subscriber: { mac: SUB_MAC, isp: 'beta' } }, null);
     expect(r.status).toBe(401);
     const w = await rig.http('POST', '/v1/subscribers/move', { subscriber: { mac: SUB_MAC, isp: 'beta' } }, 'f'.repeat(64));
     expect(w.status).toBe(401);

@@ -5,7 +5,7 @@
 // on a Unix socket in a temp dir. The sink ns runs a tiny XDP program that counts MPLS frames
 // per top label. cleanup() removes all of it, and stops the daemon by its PID.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,10 +195,19 @@ ${ilm ? `ilm:\n${ilm}` : ''}`;
     return Promise.race([new Promise<number | null>((r) => p.once('exit', (c) => r(c))), sleep(ms).then(() => -1)]);
   }
 
-  http(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any; text: string }> {
+  /** A call to the daemon's API with `token`: the node token when undefined, none when null. */
+  http(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any; text: string }> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {};
-      if (token) headers.authorization = `Bearer ${token}`;
+      let t = token;
+      if (t === undefined) {
+        try {
+          t = readFileSync(join(this.stateDir, 'token'), 'utf8').trim();
+        } catch {
+          t = null; // not written yet (the daemon is starting): /readyz needs none
+        }
+      }
+      if (t) headers.authorization = `Bearer ${t}`;
       const payload = body === undefined ? undefined : JSON.stringify(body);
       if (payload) headers['content-type'] = 'application/json';
       const req = request({ socketPath: this.socket, path, method, headers, agent: false }, (res) => {

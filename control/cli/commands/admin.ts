@@ -1,4 +1,4 @@
-// `fecflow status`, `fecflow detach`, `fecflow token rotate`.
+// `fecflow status`, `fecflow detach`.
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { CommandModule } from '../context.js';
@@ -84,18 +84,6 @@ export const adminCommands: CommandModule = {
           throw err;
         }
         ctx.io.out('detached: programs removed from every interface, pins deleted\n');
-      });
-
-    const token = program.command('token').description('the API token');
-    token
-      .command('rotate')
-      .description('replace the API token (the old one stops working at once) and print the new one')
-      .option('--json', 'print JSON')
-      .action(async (_o, cmd: Command) => {
-        const r = await ctx.client(cmd).send<{ token: string; path: string }>('POST', '/v1/token/rotate');
-        if (wantsJson(cmd)) return ctx.io.out(json(r));
-        ctx.io.out(`${r.token}\n`);
-        ctx.io.err(`new token written to ${r.path}\n`);
       });
   },
 };

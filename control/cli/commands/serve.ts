@@ -13,12 +13,20 @@ export const serveCommand: CommandModule = {
       .requiredOption('-c, --config <file>', 'router config (YAML); API changes are written back to it')
       .option('-l, --listen <addr...>', 'API addresses: HOST:PORT and/or unix:/path.sock (default 127.0.0.1:9180)')
       .option('--pin-root <dir>', 'bpffs directory for the pins (<dir>/<node>/…)', '/sys/fs/bpf/fecflow')
-      .option('--state-dir <dir>', 'where the API token file is kept', '/var/lib/fecflow')
+      .option('--state-dir <dir>', 'where the registry and the node token file are kept', '/var/lib/fecflow')
       .option('--object <file>', 'the compiled BPF object (default build/bpf/fecflow.bpf.o of the install)')
       .option('--no-watch', 'do not reload when the config file changes (SIGHUP still does)')
+      .option('--tls-cert <file>', 'serve the API over HTTPS with this certificate (PEM; re-read on SIGHUP)')
+      .option('--tls-key <file>', 'the private key of --tls-cert (PEM)')
+      .option('--tls-client-ca <file>', 'require client certificates signed by this CA (PEM), besides the token')
+      .option('--metrics-listen <addr...>', 'serve /metrics on these addresses instead of on the API (HOST:PORT)')
+      .option('--allow-host <name...>', 'host names a plain-HTTP listener answers besides IP addresses and localhost (DNS rebinding guard)')
+      .option('--webhook-retry <min,max>', 'webhook retry back-off in ms: first wait, longest wait', '1000,300000')
       .addOption(new Option('--xdp-mode <mode>', 'force an XDP attach mode').choices(['auto', 'native', 'generic']).default('auto'))
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string }, _cmd: Command) => {
+      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; metricsListen?: string[]; allowHost?: string[]; webhookRetry: string }, _cmd: Command) => {
+        const retry = /^(\d{1,9}),(\d{1,9})$/.exec(o.webhookRetry);
+        if (!retry || Number(retry[1]) < 1 || Number(retry[2]) < Number(retry[1])) throw new CliError(`--webhook-retry '${o.webhookRetry}': expected MIN,MAX in ms with 1 <= MIN <= MAX`, 2);
         // Loaded lazily: the daemon pulls in the native addon, which the other commands never need.
         const { serve, StartError } = await import('../../serve/serve.js');
         try {
@@ -31,6 +39,12 @@ export const serveCommand: CommandModule = {
             watch: o.watch,
             logLevel: o.logLevel,
             xdpMode: o.xdpMode,
+            tlsCert: o.tlsCert,
+            tlsKey: o.tlsKey,
+            tlsClientCa: o.tlsClientCa,
+            metricsListen: o.metricsListen,
+            allowHost: o.allowHost,
+            webhookRetry: { minMs: Number(retry[1]), maxMs: Number(retry[2]) },
           });
         } catch (err) {
           if (err instanceof StartError) throw new CliError(err.message);
