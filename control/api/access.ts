@@ -3,7 +3,8 @@
 // IspScope that answers "may this caller see objects of ISP x?" — an `isp:` token is told 404
 // for another ISP's objects, exactly as if they did not exist.
 //
-//   auth: false           open (only /healthz, /readyz and /metrics)
+//   auth: false           open (only /healthz, /readyz, /metrics and the portal's page and
+//                         assets, which carry no data)
 //   auth: true            a token; admin only unless `access` says otherwise
 //   access: 'admin'       admin
 //   access: 'read'        admin and reader (status, stats, config without secrets)
@@ -11,11 +12,12 @@
 //                         through ctx.scope
 import type { Principal } from '../registry/tokens.js';
 import { HttpError } from './http.js';
+import { PORTAL_PATHS } from '../portal/routes.js';
 
 export type Access = 'admin' | 'read' | 'isp';
 
 /** The routes that may be served without a token. */
-export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', ...PORTAL_PATHS]);
 
 export const isRead = (method: string): boolean => method === 'GET' || method === 'HEAD';
 

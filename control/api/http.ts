@@ -43,7 +43,7 @@ export interface RequestContext {
 
 export type Reply =
   | { status?: number; json: unknown }
-  | { status?: number; text: string; contentType: string }
+  | { status?: number; text: string; contentType: string; headers?: Record<string, string> }
   /** a long-lived answer (Server-Sent Events): the handler writes the response itself */
   | { stream(res: ServerResponse): Promise<void> };
 

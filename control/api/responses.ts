@@ -66,7 +66,7 @@ const subscriberView = z.object({
     })
     .optional(),
 });
-export const subscribersReply = z.object({ subscribers: z.array(subscriberView) });
+export const subscribersReply = z.object({ subscribers: z.array(subscriberView), total: z.number().int() });
 export const subscriberReply = z.object({ subscriber: subscriberView });
 
 export const auditReply = z.object({

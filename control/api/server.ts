@@ -22,6 +22,7 @@ import * as views from '../daemon/views.js';
 import type { MetricsCollector } from '../metrics/collector.js';
 import { EventLog, WebhookStore } from '../registry/events.js';
 import { NODE_TOKEN_NAME, TokenRegistry, type Principal } from '../registry/tokens.js';
+import { portalRoutes } from '../portal/routes.js';
 import { IspScope, OPEN_PATHS, permits, redactSecrets } from './access.js';
 import { HttpError, MAX_BODY, SMALL_BODY, compileRoutes, match, readBody, sendError, sendJson, validate, type RequestContext, type Reply, type Route } from './http.js';
 import { openapiDocument } from './openapi.js';
@@ -85,6 +86,7 @@ function dryRun(ctx: RequestContext, body: { dryRun?: boolean }): boolean {
 const dryRunQuery = z.object({ dryRun: z.enum(['', '0', '1', 'true', 'false']).optional() });
 const auditQuery = z.object({ after: z.string().regex(/^\d+$/).optional(), limit: z.string().regex(/^\d+$/).optional() });
 const ispQuery = z.object({ isp: z.string().optional() });
+const subscribersQuery = ispQuery.extend({ q: z.string().optional(), limit: z.string().regex(/^\d+$/).optional() });
 
 /** What a change answers. */
 const CHANGED = { 200: { description: 'done (or, with dryRun, what would be done)', schema: R.changeReply } };
@@ -245,13 +247,19 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
       path: '/v1/subscribers',
       auth: true,
       access: 'isp',
-      doc: { summary: 'Subscribers (an isp: token: its own), optionally of one ISP', tags: ['subscribers'], query: ispQuery, responses: { 200: { description: 'the subscribers', schema: R.subscribersReply } } },
+      doc: { summary: 'Subscribers (an isp: token: its own), optionally of one ISP, matching a search (q), at most limit of them (total: how many matched)', tags: ['subscribers'], query: subscribersQuery, responses: { 200: { description: 'the subscribers', schema: R.subscribersReply } } },
       handler: async (ctx) => {
         const isp = ctx.url.searchParams.get('isp') ?? ctx.scope.isp;
         if (isp !== undefined) ownIsp(ctx, isp);
+        const q = ctx.url.searchParams.get('q')?.toLowerCase();
+        const limit = intQuery(ctx.url, 'limit');
         let subs = model.subscribers(raw());
         if (isp !== undefined) subs = subs.filter((s) => s.isp === isp);
-        return { json: { subscribers: subs } };
+        // a search: the name, or any part of the match or delivery as written (a MAC, a prefix, a VLAN)
+        if (q) subs = subs.filter((s) => JSON.stringify([s.name ?? '', s.match, s.deliver ?? null]).toLowerCase().includes(q));
+        const total = subs.length;
+        if (limit !== undefined && subs.length > limit) subs = subs.slice(0, limit);
+        return { json: { subscribers: subs, total } };
       },
     },
     {
@@ -338,11 +346,13 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
       method: 'GET',
       path: '/v1/stats',
       auth: true,
-      access: 'read',
-      doc: { summary: 'Counters per ISP, direction and point, and drops per reason', tags: ['node'], responses: { 200: { description: 'the counters', schema: R.statsReply } } },
-      handler: async () => {
+      access: 'isp',
+      doc: { summary: 'Counters per ISP, direction and point, and drops per reason (an isp: token: its own ISP\'s counters, no node-wide drops)', tags: ['node'], responses: { 200: { description: 'the counters', schema: R.statsReply } } },
+      handler: async (ctx) => {
         if (daemon.isDetached) throw new HttpError(503, 'unavailable', 'the data plane is detached');
-        return { json: views.stats(vd) };
+        const st = views.stats(vd);
+        if (ctx.scope.isp === undefined) return { json: st };
+        return { json: { ...st, isps: ctx.scope.filter(st.isps, (i) => i.isp), drops: [] } };
       },
     },
     {
@@ -369,6 +379,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
         return { json: { ok: true, token, path: deps.tokens.path } };
       },
     },
+    ...portalRoutes(),
     ...tenantRoutes({
       registry: daemon.registry,
       tokens: stores.apiTokens,
@@ -468,7 +479,7 @@ async function handle(deps: ApiDeps, stores: Stores, table: ReturnType<typeof co
     status = reply.status ?? 200;
     if ('json' in reply) sendJson(res, status, reply.json);
     else {
-      res.writeHead(status, { 'content-type': reply.contentType });
+      res.writeHead(status, { ...reply.headers, 'content-type': reply.contentType });
       res.end(method === 'HEAD' ? undefined : reply.text);
     }
   } catch (err) {

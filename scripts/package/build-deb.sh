@@ -29,7 +29,7 @@ mkdir -p "$src" "$app"
 t0=$(date +%s)
 
 # ---- build from a clean copy --------------------------------------------------------------
-cp -a package.json package-lock.json binding.gyp tsconfig.json LICENSE native dataplane control bin "$src/"
+cp -a package.json package-lock.json binding.gyp tsconfig.json LICENSE native dataplane control bin portal "$src/"
 (cd "$src" && npm ci --no-audit --no-fund --prefer-offline --loglevel=error >"$work/npm-ci.log" 2>&1) || {
   cat "$work/npm-ci.log" >&2
   exit 1
@@ -47,6 +47,7 @@ cp "$repo/package.json" "$app/"               # repoRoot() finds the install by 
 mkdir -p "$app/bin" "$app/build/bpf" "$app/build/Release"
 cp "$src/bin/fecflow.js" "$app/bin/"
 cp -a "$src/dist" "$app/dist"
+cp -a "$src/portal" "$app/portal"               # the web UI's page and assets (served at /ui)
 rm -rf "$app/dist/bench"
 find "$app/dist" -name '*.map' -delete
 cp "$src/build/bpf/fecflow.bpf.o" "$app/build/bpf/"   # keeps its BTF: the loader checks layouts with it
