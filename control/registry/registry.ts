@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { USAGE_MIGRATION } from './usage.js';
 
 /** Where a node's registry lives in a state directory. */
 export function registryPath(stateDir: string, node: string): string {
@@ -77,6 +78,7 @@ const MIGRATIONS: string[] = [
      limit_json TEXT, PRIMARY KEY (isp, direction));
    CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
      action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT, request TEXT, source TEXT);`,
+  USAGE_MIGRATION,
 ];
 export const REGISTRY_VERSION = MIGRATIONS.length;
 

@@ -1,6 +1,6 @@
 // `fecflow serve -c FILE`: run the daemon in the foreground (systemd runs it this way).
 import { join } from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { repoRoot } from '../../bpf/native.js';
 import type { CommandModule } from '../context.js';
 import { CliError } from '../errors.js';
@@ -16,9 +16,14 @@ export const serveCommand: CommandModule = {
       .option('--state-dir <dir>', 'where the API token file is kept', '/var/lib/fecflow')
       .option('--object <file>', 'the compiled BPF object (default build/bpf/fecflow.bpf.o of the install)')
       .option('--no-watch', 'do not reload when the config file changes (SIGHUP still does)')
+      .option('--usage-interval <seconds>', 'seconds between readings of the per-subscriber counters into the registry', (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 86400) throw new InvalidArgumentError('a whole number of seconds, 1..86400');
+        return n;
+      }, 60)
       .addOption(new Option('--xdp-mode <mode>', 'force an XDP attach mode').choices(['auto', 'native', 'generic']).default('auto'))
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string }, _cmd: Command) => {
+      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; usageInterval: number }, _cmd: Command) => {
         // Loaded lazily: the daemon pulls in the native addon, which the other commands never need.
         const { serve, StartError } = await import('../../serve/serve.js');
         try {
@@ -31,6 +36,7 @@ export const serveCommand: CommandModule = {
             watch: o.watch,
             logLevel: o.logLevel,
             xdpMode: o.xdpMode,
+            usageInterval: o.usageInterval,
           });
         } catch (err) {
           if (err instanceof StartError) throw new CliError(err.message);
