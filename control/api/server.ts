@@ -18,6 +18,7 @@ import type { MetricsCollector } from '../metrics/collector.js';
 import { HttpError, compileRoutes, match, readBody, sendError, sendJson, validate, type RequestContext, type Reply, type Route } from './http.js';
 import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
 import { verifyRegistryFile } from '../registry/registry.js';
+import { usageRoutes } from './routes/usage.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -76,6 +77,7 @@ export function routes(deps: ApiDeps): Route[] {
   });
 
   return [
+    ...usageRoutes(daemon),
     { method: 'GET', path: '/healthz', auth: false, handler: async () => ({ json: { ok: true } }) },
     {
       method: 'GET',

@@ -136,6 +136,12 @@ export function decodeUsage(b: Buffer): SubscriberUsage {
   return u;
 }
 
+/** What a meter offers beyond UsageMeter: every subscriber's totals, and a reading on demand. */
+export interface UsageList {
+  list(): Array<{ subscriber: string; slot: number | null; usage: SubscriberUsage; readAt: number }>;
+  read(): Promise<MeterReading>;
+}
+
 export interface MeterReading {
   /** subscribers whose totals moved */
   changed: number;
@@ -146,7 +152,7 @@ export interface MeterReading {
   writeMs: number;
 }
 
-export class Meter implements UsageMeter {
+export class Meter implements UsageMeter, UsageList {
   private readonly entries = new Map<string, Entry>();
   private readonly bySlot = new Map<number, Entry>();
   private readonly free: number[] = [];
