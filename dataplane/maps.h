@@ -203,10 +203,13 @@ struct {
 	__type(value, struct ff_policer);
 } policer SEC(".maps");
 
-/* Per-subscriber token buckets, indexed by slot * FF_DIR_MAX + direction; looked up only when
- * the entry's meter word has FF_METER_POLICED. Same struct and rules as policer. */
+/* Per-subscriber token buckets, keyed by slot * FF_DIR_MAX + direction; looked up only when
+ * the entry's meter word has FF_METER_POLICED. Same struct and rules as policer. A hash, not
+ * an array: only subscribers with a rate have a bucket, and the reconciler reads what the map
+ * holds (two million empty array slots would cost it seconds at every start). */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, FF_METER_SLOTS * FF_DIR_MAX);
 	__type(key, __u32);
 	__type(value, struct ff_policer);
