@@ -17,7 +17,7 @@
 import { BpfObject, type BpfMap, type Program } from '../control/bpf/index.js';
 import { u32 } from '../control/bpf/codec.js';
 import { counterCodec } from '../control/tables/layout.js';
-import { emptyTables, type SubClass, type Tables } from '../control/tables/types.js';
+import { emptyTables, meterWord, subPolicerIndex, type SubClass, type Tables } from '../control/tables/types.js';
 import { ether, ipv4, ipv6, udp } from '../test/helpers/frames.js';
 import { seeded, shuffle, summarize, median, type Summary } from './lib/stats.js';
 import { LABEL_BASE, loadTables, writeEntries, remoteV4, remoteV6, subV4, subV6, subV6Prefix } from './lib/tables.js';
@@ -123,6 +123,47 @@ export const PATHS: PathCase[] = [
     },
   },
   {
+    // the same as access push IPv4, with a meter slot in every subscriber's classifier entry:
+    // each packet is also counted in sub_stats[slot] (one more line of a million-entry array)
+    id: 'access-v4-metered',
+    title: 'access push IPv4 + meter',
+    prog: 'xdp_access',
+    scaledMap: 'sub_v4_exact (/32 per subscriber, each with a meter slot)',
+    lookups: ['local (hash)', 'settings', 'sub_v4_exact (hash; sub_mac empty, not looked up)', 'fec_up', 'nh_group', 'nexthop', 'policer', 'isp_stats (per-CPU)', 'sub_stats (array, by the slot in the entry; atomic adds)', 'tx_port (devmap)'],
+    entries: (n) => n,
+    tables(n) {
+      const t = routerTables(n);
+      for (let i = 0; i < n; i++) t.subV4.set(`${subV4(i)}/32`, { ...lineOf(ispOf(i, n)), meter: meterWord(i + 1, false) });
+      return t;
+    },
+    frame(n, f, rand) {
+      const i = pick(n, rand);
+      return ether({ dst: ROUTER, src: cpeMac(i), payload: v4Flow(subV4(i), remoteV4(f), rand, 64) });
+    },
+  },
+  {
+    // metered and rate-limited: the subscriber's own bucket (sub_policer hash) as well; a rate
+    // no flow reaches, so every packet passes
+    id: 'access-v4-rate',
+    title: 'access push IPv4 + meter + rate',
+    prog: 'xdp_access',
+    scaledMap: 'sub_v4_exact (/32 per subscriber, each with a meter slot and a policer)',
+    lookups: ['local (hash)', 'settings', 'sub_v4_exact (hash)', 'fec_up', 'nh_group', 'nexthop', 'sub_policer (hash, spin lock)', 'policer', 'isp_stats (per-CPU)', 'sub_stats (array; atomic adds)', 'tx_port (devmap)'],
+    entries: (n) => n,
+    tables(n) {
+      const t = routerTables(n);
+      for (let i = 0; i < n; i++) {
+        t.subV4.set(`${subV4(i)}/32`, { ...lineOf(ispOf(i, n)), meter: meterWord(i + 1, true) });
+        t.subPolicers.set(subPolicerIndex(i + 1, 'up'), { rate: 1n << 40n, burst: 1n << 40n });
+      }
+      return t;
+    },
+    frame(n, f, rand) {
+      const i = pick(n, rand);
+      return ether({ dst: ROUTER, src: cpeMac(i), payload: v4Flow(subV4(i), remoteV4(f), rand, 64) });
+    },
+  },
+  {
     id: 'access-v6',
     title: 'access push IPv6',
     prog: 'xdp_access',
@@ -185,6 +226,26 @@ export const PATHS: PathCase[] = [
       for (let k = 1; k <= ispCount(n); k++) t.ilm.set(label(k), { action: 'pop-to-sub', isp: k });
       for (let i = 0; i < n; i++) {
         t.downV4.push([{ isp: ispOf(i, n), prefix: `${subV4(i)}/32` }, { ifindex: LO, mtu: 1500, outerTpid: 0, outerVid: 0, innerVid: 0, dmac: cpeMac(i), smac: ROUTER }]);
+      }
+      return t;
+    },
+    frame(n, f, rand) {
+      const i = pick(n, rand);
+      return labelled(label(ispOf(i, n)), v4Flow(remoteV4(f), subV4(i), rand, 64 - 4));
+    },
+  },
+  {
+    id: 'core-pop-sub-metered',
+    title: 'core pop → subscriber + meter',
+    prog: 'xdp_core',
+    scaledMap: 'down_v4_exact (/32 per subscriber, scoped by ISP, each with a meter slot)',
+    lookups: ['settings', 'ilm (hash)', 'label_stats (per-CPU hash)', 'down_v4_exact (hash)', 'isp_stats (per-CPU)', 'sub_stats (array; atomic adds)', 'tx_port (devmap)'],
+    entries: (n) => n,
+    tables(n) {
+      const t = routerTables(n);
+      for (let k = 1; k <= ispCount(n); k++) t.ilm.set(label(k), { action: 'pop-to-sub', isp: k });
+      for (let i = 0; i < n; i++) {
+        t.downV4.push([{ isp: ispOf(i, n), prefix: `${subV4(i)}/32` }, { ifindex: LO, mtu: 1500, outerTpid: 0, outerVid: 0, innerVid: 0, dmac: cpeMac(i), smac: ROUTER, meter: meterWord(i + 1, false) }]);
       }
       return t;
     },

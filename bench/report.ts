@@ -3,9 +3,11 @@ import type { BenchResult } from './run.js';
 import type { PathResult, PerPacketResult } from './perpacket.js';
 import type { EndToEndResult } from './e2e.js';
 import type { ControlResult } from './control.js';
+import type { MeterResult } from './meter.js';
 import { fmt, type Summary } from './lib/stats.js';
 
 export const TARGETS = {
+  meterReadMs: 1000,
   nsPerPacketAt1M: 67,
   e2eRatioVsKernel: 3,
   coldApplySeconds: 5,
@@ -164,6 +166,20 @@ function control(c: ControlResult): string {
   return out.join('\n');
 }
 
+function meter(m: MeterResult): string {
+  return [
+    '## Per-subscriber usage: reading every subscriber\'s counters',
+    '',
+    `| figure | ${m.subscribers.toLocaleString('en')} subscribers | target |`,
+    '| --- | --- | --- |',
+    `| read sub_stats and fold every counter, all moved (ms) | ${fmt(m.readAll, 0)} | ≤ ${TARGETS.meterReadMs} |`,
+    `| write the changed rows to the registry (ms) | ${fmt(m.writeAll, 0)} | |`,
+    `| a reading when nothing moved (ms) | ${fmt(m.readIdle, 0)} | |`,
+    `| current() of one subscriber (µs) | ${fmt(m.current, 1)} | |`,
+    `| handing out and recording every slot (first start, s) | ${m.allocateSeconds.toFixed(1)} | |`,
+  ].join('\n');
+}
+
 export function report(r: BenchResult): string {
   const m = r.machine;
   const out = [
@@ -174,6 +190,7 @@ export function report(r: BenchResult): string {
   if (r.perPacket) out.push('', failed(r.perPacket) ? `## Per-packet cost\n\nfailed: ${r.perPacket.error}` : perPacket(r.perPacket));
   if (r.endToEnd) out.push('', failed(r.endToEnd) ? `## End to end\n\nfailed: ${r.endToEnd.error}` : endToEnd(r.endToEnd));
   if (r.controlPlane) out.push('', failed(r.controlPlane) ? `## Control plane\n\nfailed: ${r.controlPlane.error}` : control(r.controlPlane));
+  if (r.meter) out.push('', failed(r.meter) ? `## Per-subscriber usage\n\nfailed: ${r.meter.error}` : meter(r.meter));
   out.push('', 'Method: see bench/README.md and `methods` in the JSON result.');
   return out.join('\n');
 }

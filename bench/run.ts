@@ -2,7 +2,7 @@
 // bench/results/<date>.json with the machine's description. Benchmarks, not tests: a slow
 // machine fails nothing; the targets are what the figures are reported against.
 //
-//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control] [--out FILE] [--no-write]
+//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]
 //
 // --quick runs a tiny configuration (for the smoke test and while developing).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,17 +14,21 @@ import { config, type BenchConfig } from './config.js';
 import { runPerPacket, type PerPacketResult } from './perpacket.js';
 import { runEndToEnd, type EndToEndResult } from './e2e.js';
 import { runControlPlane, type ControlResult } from './control.js';
+import { runMeter, type MeterResult } from './meter.js';
 import { report, METHODS } from './report.js';
 
 interface Args {
   quick: boolean;
   only: Set<string>;
+  /** perpacket: only these path ids, at these scales */
+  paths?: string[];
+  scales?: number[];
   out?: string;
   write: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control']), write: true };
+  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control', 'meter']), write: true };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
@@ -33,8 +37,10 @@ function parseArgs(argv: string[]): Args {
     else if (x.startsWith('--only=')) a.only = new Set(x.slice(7).split(','));
     else if (x === '--out') a.out = argv[++i];
     else if (x.startsWith('--out=')) a.out = x.slice(6);
+    else if (x === '--paths') a.paths = argv[++i]!.split(',');
+    else if (x === '--scales') a.scales = argv[++i]!.split(',').map(Number);
     else if (x === '--help' || x === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control] [--out FILE] [--no-write]');
+      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]');
       process.exit(0);
     } else throw new Error(`unknown argument ${x}`);
   }
@@ -51,6 +57,7 @@ export interface BenchResult {
   perPacket?: PerPacketResult | { error: string };
   endToEnd?: EndToEndResult | { error: string };
   controlPlane?: ControlResult | { error: string };
+  meter?: MeterResult | { error: string };
 }
 
 async function main(): Promise<void> {
@@ -83,9 +90,11 @@ async function main(): Promise<void> {
       return { error: (e as Error).message };
     }
   };
-  result.perPacket = await part('perpacket', () => runPerPacket(object, progDir, { ...cfg.perPacket, log }));
+  const perPacket = { ...cfg.perPacket, ...(args.paths ? { paths: args.paths } : {}), ...(args.scales ? { scales: args.scales } : {}) };
+  result.perPacket = await part('perpacket', () => runPerPacket(object, progDir, { ...perPacket, log }));
   result.endToEnd = await part('e2e', () => runEndToEnd(object, progDir, { ...cfg.endToEnd, log }));
   result.controlPlane = await part('control', () => runControlPlane({ ...cfg.control, log }));
+  result.meter = await part('meter', () => runMeter(object, { ...cfg.meter, log }));
   result.seconds = Math.round((performance.now() - t0) / 1000);
 
   console.log(report(result));

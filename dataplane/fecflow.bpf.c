@@ -25,6 +25,7 @@
 #include "labels.h"
 #include "counters.h"
 #include "policer.h"
+#include "meter.h"
 #include "prefix.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -180,9 +181,10 @@ static __always_inline int emit(struct xdp_md *ctx, __u32 keep_off, const struct
 }
 
 /* Ingress push (access upstream, isp downstream): FORWARDING.md access steps 4-7. */
+/* meter: the subscriber's meter word (access), 0 where no subscriber is known (isp). */
 static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *data_end,
 				    const struct ff_settings *st, const struct ff_fec *fec,
-				    __u32 isp, __u32 dir)
+				    __u32 isp, __u32 dir, __u32 meter)
 {
 	__u32 n = fec->nlabels, ip_len = p->len - p->ip_off, out_len;
 	struct ff_nh_group *g;
@@ -202,11 +204,16 @@ static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *d
 	out_len = ip_len + l2_out_len(&o) + n * FF_MPLS_HLEN;
 	if (mtu_exceeded(out_len, nh->mtu))
 		return ff_drop(FF_DROP_MTU_EXCEEDED, p->len);
+	/* The subscriber's own bucket first: a packet it drops takes no tokens from the ISP's
+	 * bucket, which the ISP's other subscribers share. */
+	if (!ff_police_sub(meter, dir, ip_len))
+		return ff_drop(FF_DROP_SUB_POLICED, p->len);
 	if (!ff_police(isp, dir, p->len)) {
 		ff_count_isp(isp, dir, FF_POINT_POLICED, ip_len);
 		return ff_drop(FF_DROP_POLICED, p->len);
 	}
 	ff_count_isp(isp, dir, FF_POINT_IN, ip_len);
+	ff_meter(meter, dir, p->ip, p->proto, data_end);
 
 	/* RFC 3443: uniform copies the decremented TTL into the labels; pipe decrements the
 	 * IP TTL and starts the labels afresh. */
@@ -298,7 +305,7 @@ int xdp_access(struct xdp_md *ctx)
 	fec = bpf_map_lookup_elem(&fec_up, &isp);
 	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
 		return ff_drop(FF_DROP_NO_FEC, p.len);
-	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_UP);
+	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_UP, c->meter);
 }
 
 SEC("xdp")
@@ -350,7 +357,7 @@ int xdp_isp(struct xdp_md *ctx)
 	}
 	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
 		return ff_drop(FF_DROP_NO_ROUTE, p.len);
-	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_DOWN);
+	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_DOWN, 0);
 }
 
 /* ---- core ------------------------------------------------------------------------------ */
@@ -566,7 +573,10 @@ static __always_inline int core_pop_to_sub(struct xdp_md *ctx, const struct core
 	o.ethertype = proto;
 	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), r->mtu))
 		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	if (!ff_police_sub(r->meter, FF_DIR_DOWN, s->len - s->keep_off))
+		return ff_drop(FF_DROP_SUB_POLICED, s->len);
 	ff_count_isp(isp, FF_DIR_DOWN, FF_POINT_OUT, s->len - s->keep_off);
+	ff_meter(r->meter, FF_DIR_DOWN, ip, proto, data_end);
 	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, r->ifindex);
 }
 

@@ -40,6 +40,8 @@
 #define FF_LOCAL_ENTRIES     1024
 #define FF_ISP_PORT_ENTRIES  4096
 #define FF_TX_PORT_ENTRIES   1024
+/* Per-subscriber meter slots (counters and policer), 1..FF_METER_SLOTS-1; 0 is "no meter". */
+#define FF_METER_SLOTS       1048576
 
 enum ff_ttl_mode {
 	FF_TTL_UNIFORM = 0,
@@ -87,7 +89,8 @@ enum ff_drop_reason {
 	FF_DROP_STACK_TOO_DEEP = 9,     /* more pops than the data plane follows (3) */
 	FF_DROP_TX_PORT = 10,           /* the egress port is not in tx_port */
 	FF_DROP_WRONG_PORT = 11,        /* access: a known MAC or source prefix on another line than its subscriber's */
-	FF_DROP_MAX = 12,
+	FF_DROP_SUB_POLICED = 12,       /* over the subscriber's own rate and burst */
+	FF_DROP_MAX = 13,
 };
 
 /* The six prefix tables. Each is split in two maps: <table>_exact, a hash holding the
@@ -168,15 +171,40 @@ struct ff_sub_class {
 	__u32 isp;
 };
 
+/* What a packet is metered as: the index of a subscriber's counter within its direction.
+ * The order is the control plane's TRAFFIC_TYPES. The L4 protocol is the IPv4 protocol field
+ * or the IPv6 fixed header's next header (extension headers are not followed). */
+enum ff_traffic_type {
+	FF_TT_IPV4_TCP = 0,
+	FF_TT_IPV4_UDP = 1,
+	FF_TT_IPV4_ICMP = 2,
+	FF_TT_IPV4_OTHER = 3,
+	FF_TT_IPV6_TCP = 4,
+	FF_TT_IPV6_UDP = 5,
+	FF_TT_IPV6_ICMP = 6,
+	FF_TT_IPV6_OTHER = 7,
+	FF_TT_OTHER = 8, /* not IP (never forwarded by these programs; kept for the contract) */
+	FF_TT_MAX = 9,
+};
+
+/* The meter word of a classifier entry and of a downstream route: the subscriber's meter slot
+ * in the low bits (0: not metered) and whether it has a policer in that entry's direction
+ * (sub_policer[slot * FF_DIR_MAX + direction]). The slot rides in the entry the packet has
+ * already looked up, so metering costs no lookup in a million-entry table of its own. */
+#define FF_METER_SLOT_MASK 0x00ffffff
+#define FF_METER_POLICED   0x80000000
+
 /* The value of every subscriber classifier (sub_mac, sub_vlan, sub_v4*, sub_v6*): the ISP, and
  * the access line the subscriber is provisioned on: the port and its tags (0 for none). A
  * match counts only on that line; the same MAC or source address elsewhere, which anyone can
- * set, is dropped (FF_DROP_WRONG_PORT) instead of moving traffic into another line's ISP. */
+ * set, is dropped (FF_DROP_WRONG_PORT) instead of moving traffic into another line's ISP.
+ * meter: the subscriber's meter word for upstream (FF_METER_*). */
 struct ff_sub_match {
 	__u32 isp;
 	__u32 ifindex;
 	__u16 outer_vid; /* 0: untagged line */
 	__u16 inner_vid; /* 0: one tag or none */
+	__u32 meter;
 };
 
 /* A label stack to push and where to send the result. label[0] is the top (outermost)
@@ -237,6 +265,7 @@ struct ff_sub_route {
 	__u16 inner_vid;  /* 0: single tag or untagged; always TPID 0x8100 */
 	__u8 dmac[6];
 	__u8 smac[6];
+	__u32 meter; /* the subscriber's meter word for downstream (FF_METER_*) */
 };
 
 /* isp_port: (ISP-facing port, VLAN id or 0) -> ISP */
@@ -278,6 +307,16 @@ struct ff_hash_key {
 struct ff_counter {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/* sub_stats: indexed by slot * FF_DIR_MAX + direction; one counter per enum ff_traffic_type.
+ * Shared by all CPUs and added to atomically: a per-CPU copy of a million subscribers' counters
+ * would cost (number of CPUs) x 288 MB. Bytes are the IP packet from its header on, as its
+ * length field says (IPv4 total length, IPv6 40 + payload length): what RADIUS octets count,
+ * without the frame's L2 header, tags, labels or padding. Owned by the data plane; user space
+ * only reads it and baselines a slot before giving it to another subscriber. */
+struct ff_sub_counters {
+	struct ff_counter type[FF_TT_MAX];
 };
 
 #endif /* FECFLOW_SHARED_H */

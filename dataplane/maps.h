@@ -203,6 +203,18 @@ struct {
 	__type(value, struct ff_policer);
 } policer SEC(".maps");
 
+/* Per-subscriber token buckets, keyed by slot * FF_DIR_MAX + direction; looked up only when
+ * the entry's meter word has FF_METER_POLICED. Same struct and rules as policer. A hash, not
+ * an array: only subscribers with a rate have a bucket, and the reconciler reads what the map
+ * holds (two million empty array slots would cost it seconds at every start). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_METER_SLOTS * FF_DIR_MAX);
+	__type(key, __u32);
+	__type(value, struct ff_policer);
+} sub_policer SEC(".maps");
+
 /* The ECMP hash key (struct ff_hash_key); not part of the reconciled configuration. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -228,6 +240,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ff_counter);
 } label_stats SEC(".maps");
+
+/* Per-subscriber counters by direction and traffic type (struct ff_sub_counters). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FF_METER_SLOTS * FF_DIR_MAX);
+	__type(key, __u32);
+	__type(value, struct ff_sub_counters);
+} sub_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-ISP, per-direction token bucket (FORWARDING.md, "Policer"). The bucket is shared by
+ * Token buckets: per ISP and direction, and per subscriber and direction (FORWARDING.md,
+ * "Policer"). The bucket is shared by
  * all CPUs, so it is updated under the entry's bpf_spin_lock; helpers cannot be called
  * while holding it, so the clock is read first.
  */
@@ -23,16 +24,13 @@
  * 64 bits for rates and bursts below 2^62, far above the schema's limits (2^53 bit/s, 2^53 B).
  */
 
-/* Returns 1 if the frame of len bytes conforms (or the ISP has no policer), 0 if not. */
-static __always_inline int ff_police(__u32 isp, __u32 dir, __u64 len)
+/* Returns 1 if the frame of len bytes conforms to the bucket p (or p has no rate), 0 if not. */
+static __always_inline int ff_police_bucket(struct ff_policer *p, __u64 len)
 {
-	__u32 idx = isp * FF_DIR_MAX + dir;
-	struct ff_policer *p;
 	__u64 now, elapsed, secs, sub, num, need, tokens, rate, burst;
 	__u32 frac;
 	int ok;
 
-	p = bpf_map_lookup_elem(&policer, &idx);
 	if (!p || !p->rate)
 		return 1;
 	now = bpf_ktime_get_ns();
@@ -69,6 +67,25 @@ static __always_inline int ff_police(__u32 isp, __u32 dir, __u64 len)
 	p->frac = frac;
 	bpf_spin_unlock(&p->lock);
 	return ok;
+}
+
+/* Returns 1 if the frame of len bytes conforms (or the ISP has no policer), 0 if not. */
+static __always_inline int ff_police(__u32 isp, __u32 dir, __u64 len)
+{
+	__u32 idx = isp * FF_DIR_MAX + dir;
+
+	return ff_police_bucket(bpf_map_lookup_elem(&policer, &idx), len);
+}
+
+/* The subscriber's own bucket, when its meter word says it has one (1: conforms). */
+static __always_inline int ff_police_sub(__u32 meter, __u32 dir, __u64 len)
+{
+	__u32 idx;
+
+	if (!(meter & FF_METER_POLICED))
+		return 1;
+	idx = (meter & FF_METER_SLOT_MASK) * FF_DIR_MAX + dir;
+	return ff_police_bucket(bpf_map_lookup_elem(&sub_policer, &idx), len);
 }
 
 #endif /* FECFLOW_POLICER_H */

@@ -49,8 +49,14 @@ export const deliverySchema = z
   .strict()
   .refine((d) => Object.keys(d).length > 0, 'a delivery needs at least one of interface, mac, vlan, addresses');
 
+/** A subscriber's own rate per direction (the config schema checks the values); null removes it. */
+const subscriberRate = z
+  .object({ up: z.object({ rate: z.union([z.string(), z.number()]), burst: z.union([z.string(), z.number()]) }).strict().optional(), down: z.object({ rate: z.union([z.string(), z.number()]), burst: z.union([z.string(), z.number()]) }).strict().optional() })
+  .strict()
+  .nullable();
+
 export const subscriberSchema = z
-  .object({ mac: mac.optional(), vlan: vlan.optional(), prefix: prefix.optional(), isp: ispName, name: name.optional(), deliver: deliverySchema.optional() })
+  .object({ mac: mac.optional(), vlan: vlan.optional(), prefix: prefix.optional(), isp: ispName, name: name.optional(), deliver: deliverySchema.optional(), rate: subscriberRate.optional() })
   .strict()
   .superRefine((m, ctx) => {
     const n = [m.mac, m.vlan, m.prefix].filter((x) => x !== undefined).length;
@@ -61,6 +67,7 @@ export const subscriberSchema = z
     isp: m.isp,
     ...(m.name !== undefined ? { name: m.name } : {}),
     ...(m.deliver !== undefined ? { deliver: m.deliver } : {}),
+    ...(m.rate !== undefined ? { rate: m.rate } : {}),
   }));
 
 export const assignBody = z.object({ subscriber: subscriberSchema, ...dryRunField }).strict();

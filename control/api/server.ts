@@ -30,6 +30,7 @@ import * as R from './responses.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
 import { verifyRegistryFile } from '../registry/registry.js';
+import { usageRoutes } from './routes/usage.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -143,6 +144,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
 
   let doc: object | undefined;
   const table: Route[] = [
+    ...usageRoutes(daemon),
     { method: 'GET', path: '/healthz', auth: false, doc: { summary: 'Liveness', tags: ['meta'], responses: { 200: { description: 'alive', schema: R.okReply } } }, handler: async () => ({ json: { ok: true } }) },
     {
       method: 'GET',

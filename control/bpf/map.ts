@@ -208,6 +208,34 @@ export class BpfMap {
     };
   }
 
+  /**
+   * The values of array indexes [start, start + count), packed one after the other (an array
+   * map's key is its index). Reads in batches: the kernel's batch starts after the index it is
+   * given, so index start - 1 is passed (none for 0).
+   */
+  readArrayRange(start: number, count: number): Buffer {
+    if (!this.typeName.includes('array')) throw new TypeError(`readArrayRange: ${this.typeName} is not an array map`);
+    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > this.maxEntries) {
+      throw new RangeError(`readArrayRange: [${start}, ${start + count}) is outside 0..${this.maxEntries}`);
+    }
+    const vs = this.valueBufferSize;
+    const values = Buffer.alloc(count * vs);
+    if (count === 0) return values;
+    const fd = this.handle();
+    const tokenSize = Math.max(this.keySize, 8);
+    const keys = Buffer.alloc(count * this.keySize);
+    let done = 0;
+    while (done < count) {
+      const index = start + done;
+      const from = index === 0 ? null : Buffer.alloc(tokenSize);
+      from?.writeUInt32LE(index - 1, 0);
+      const r = call(() => native().mapLookupBatch(fd, from, Buffer.alloc(tokenSize), keys, values.subarray(done * vs), count - done));
+      if (r.count === 0) throw new RangeError(`readArrayRange: the kernel returned nothing at index ${index}`);
+      done += r.count;
+    }
+    return values;
+  }
+
   #packedBatch(): PackedEntries {
     const fd = this.handle();
     const ks = this.keySize;

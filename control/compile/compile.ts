@@ -18,7 +18,10 @@ import {
 } from '../config/types.js';
 import {
   emptyTables,
+  meterWord,
   policerIndex,
+  subPolicerIndex,
+  type Policer,
   type Fec,
   type IlmEntry,
   type Mac,
@@ -37,9 +40,13 @@ export interface InterfaceInfo {
   mac: Mac;
 }
 
-/** What the compiler needs to know about the host: a device name's ifindex and MAC. */
+/** What the compiler needs to know about the host: a device name's ifindex and MAC; and,
+ * where the node meters subscribers, each subscriber's meter slot (1.., held by the registry so
+ * it follows the subscriber across moves and restarts). Without meterSlot nothing is metered
+ * and a subscriber's `rate` cannot be enforced (a compile error). */
 export interface CompileEnv {
   resolve(device: string): InterfaceInfo | undefined;
+  meterSlot?(subscriber: string): number;
 }
 
 /** An environment from a fixed table, for tests and for a daemon that listed the links once. */
@@ -166,7 +173,7 @@ export function compile(config: Config, env: CompileEnv): Tables {
     t.ilm.set(b.label, ilmEntry(b, ispId, groupIds.get(bindingGroup.get(b) ?? '')));
   }
 
-  compileSubscribers(config, port, ispId, t);
+  compileSubscribers(config, port, ispId, t, env.meterSlot?.bind(env));
 
   const locals = config.interfaces.flatMap((i) => i.addresses.map(bareAddress));
   for (const a of [...new Set(locals)].sort()) t.local.add(a);
@@ -222,6 +229,15 @@ export interface SubscriberEntries {
   /** downstream routes by ISP and address, with the delivery ifindex (a tx port) */
   down: Array<[ScopedPrefix, SubRoute]>;
   txPort?: number;
+  /** the sub_vlan value's meter word (0: none) */
+  meter: number;
+  /** the subscriber's own buckets, by subPolicerIndex(slot, direction) */
+  policers: Array<[number, Policer]>;
+}
+
+/** The sub_vlan entry of a subscriber's entries (the meter word only when there is one). */
+export function subVlanEntry(e: SubscriberEntries): [VlanKey, number] | [VlanKey, number, number] {
+  return e.meter ? [e.vlan!, e.isp, e.meter] : [e.vlan!, e.isp];
 }
 
 /** What compiling a subscriber needs from the rest of the config. */
@@ -230,8 +246,10 @@ export interface SubscriberContext {
   ispId(ref: IspRef): number;
   /** the node's access interface when it has exactly one: the line of a subscriber naming none */
   onlyAccess?: string;
-  /** shares one SubClass object per distinct (ISP, line) among a million subscribers */
+  /** shares one SubClass object per distinct (ISP, line, meter) among a million subscribers */
   intern?: Map<string, SubClass>;
+  /** the subscriber's meter slot (CompileEnv.meterSlot) */
+  meterSlot?(subscriber: string): number;
 }
 
 /** The node's access interface when there is exactly one. */
@@ -250,6 +268,7 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
   return {
     onlyAccess: onlyAccess(config),
     intern: new Map(),
+    meterSlot: env.meterSlot?.bind(env),
     port(name) {
       const p = ports.get(name);
       if (!p) throw new Error(`compile: unknown interface '${name}' in a validated config`);
@@ -266,7 +285,18 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
 /** The entries one subscriber puts in the tables: the compiler and incremental changes share it. */
 export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): SubscriberEntries {
   const isp = ctx.ispId(s.isp);
-  const out: SubscriberEntries = { isp, cls: subClassOf(s, isp, ctx), v4: [], v6: [], down: [] };
+  const slot = ctx.meterSlot?.(s.name) ?? 0;
+  const policers: Array<[number, Policer]> = [];
+  if (s.rate && slot === 0) {
+    throw new CompileError([`subscriber '${s.name}': a rate needs a per-subscriber meter slot, which this node does not have (fecflow serve allocates them)`]);
+  }
+  for (const d of ['up', 'down'] as const) {
+    const limit = s.rate?.[d];
+    if (limit) policers.push([subPolicerIndex(slot, d), { rate: BigInt(Math.floor(limit.rate / 8)), burst: BigInt(limit.burst) }]);
+  }
+  const up = slot ? meterWord(slot, s.rate?.up !== undefined) : 0;
+  const down = slot ? meterWord(slot, s.rate?.down !== undefined) : 0;
+  const out: SubscriberEntries = { isp, cls: subClassOf(s, isp, ctx, up), v4: [], v6: [], down: [], meter: up, policers };
   if (s.match.mac) out.mac = s.match.mac;
   const mv = s.match.vlan;
   if (mv) out.vlan = { ifindex: ctx.port(mv.interface).info.ifindex, outerVid: mv.outer, innerVid: mv.inner ?? 0 };
@@ -283,6 +313,7 @@ export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): Subscr
     dmac: d.mac!,
     smac: info.mac,
   };
+  if (down) route.meter = down;
   out.txPort = info.ifindex;
   for (const a of d.addresses!) out.down.push([{ isp, prefix: a }, { ...route }]);
   return out;
@@ -294,7 +325,7 @@ export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): Subscr
  * subscriber matched only by VLAN needs none (ifindex 0: its MAC and prefix tables hold nothing
  * of it); one matched by MAC or prefix without a port is refused by the validator.
  */
-function subClassOf(s: Subscriber, isp: number, ctx: SubscriberContext): SubClass {
+function subClassOf(s: Subscriber, isp: number, ctx: SubscriberContext, meter: number): SubClass {
   const mv = s.match.vlan;
   const portName = mv?.interface ?? s.deliver?.interface ?? ctx.onlyAccess;
   const needsLine = s.match.mac !== undefined || s.match.prefix !== undefined;
@@ -303,6 +334,7 @@ function subClassOf(s: Subscriber, isp: number, ctx: SubscriberContext): SubClas
   const tags = mv ?? s.deliver?.vlan;
   const outerVid = tags?.outer ?? 0;
   const innerVid = tags?.inner ?? 0;
+  if (meter) return { isp, ifindex, outerVid, innerVid, meter }; // one per subscriber: nothing to share
   const key = `${isp},${ifindex},${outerVid},${innerVid}`;
   let c = ctx.intern?.get(key);
   if (!c) {
@@ -312,15 +344,22 @@ function subClassOf(s: Subscriber, isp: number, ctx: SubscriberContext): SubClas
   return c;
 }
 
-function compileSubscribers(config: Config, port: (name: string) => Port, ispId: (r: IspRef) => number, t: Tables): void {
-  const ctx: SubscriberContext = { port, ispId, onlyAccess: onlyAccess(config), intern: new Map() };
+function compileSubscribers(
+  config: Config,
+  port: (name: string) => Port,
+  ispId: (r: IspRef) => number,
+  t: Tables,
+  meterSlot: ((subscriber: string) => number) | undefined,
+): void {
+  const ctx: SubscriberContext = { port, ispId, onlyAccess: onlyAccess(config), intern: new Map(), meterSlot };
   const macs: Array<[string, SubClass]> = [];
   const v4: Array<[string, SubClass]> = [];
   const v6: Array<[string, SubClass]> = [];
   for (const s of config.subscribers) {
     const e = compileSubscriber(s, ctx);
     if (e.mac !== undefined) macs.push([e.mac, e.cls]);
-    if (e.vlan) t.subVlan.push([e.vlan, e.isp]);
+    if (e.vlan) t.subVlan.push(subVlanEntry(e));
+    for (const [i, p] of e.policers) t.subPolicers.set(i, p);
     for (const p of e.v4) v4.push([p, e.cls]);
     for (const p of e.v6) v6.push([p, e.cls]);
     if (e.txPort !== undefined) t.txPorts.add(e.txPort);

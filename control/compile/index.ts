@@ -5,6 +5,7 @@ export {
   compileSubscriber,
   staticEnv,
   subscriberContext,
+  subVlanEntry,
   CompileError,
   type CompileEnv,
   type InterfaceInfo,

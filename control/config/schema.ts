@@ -168,6 +168,9 @@ const rateLimit = z
     }
   });
 
+/** A rate limit per direction: an ISP's policer, a subscriber's rate. */
+const rateLimits = z.object({ up: rateLimit.optional(), down: rateLimit.optional() }).strict();
+
 const ispRoute = z
   .object({ prefix, labels: labelStack, tc, nexthop: nexthops })
   .strict();
@@ -176,7 +179,7 @@ export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
   .object({
     id: int('ISP id', 1, MAX_ISPS - 1),
     name: name('ISP name'),
-    policer: z.object({ up: rateLimit.optional(), down: rateLimit.optional() }).strict().default({}),
+    policer: rateLimits.default({}),
     upstream: fecSchema.optional(),
     downstream: z
       .object({
@@ -247,6 +250,7 @@ export const subscriberSchema: z.ZodType<Subscriber, z.ZodTypeDef, unknown> = z
       })
       .strict()
       .optional(),
+    rate: rateLimits.optional(),
   })
   .strict()
   .transform((s) => {
@@ -256,6 +260,7 @@ export const subscriberSchema: z.ZodType<Subscriber, z.ZodTypeDef, unknown> = z
       out.deliver = dropUndefined({ ...s.deliver });
       if (out.deliver.vlan) out.deliver.vlan = dropUndefined(out.deliver.vlan);
     }
+    if (s.rate && (s.rate.up || s.rate.down)) out.rate = dropUndefined({ ...s.rate });
     return out;
   });
 

@@ -89,6 +89,9 @@ export interface Subscriber {
   match: SubscriberMatch;
   /** downstream: how the headend hands traffic back; missing fields come from match */
   deliver?: SubscriberDelivery;
+  /** the subscriber's own rate limit per direction (same form as an ISP's policer); the ISP's
+   * policer applies as well */
+  rate?: { up?: RateLimit; down?: RateLimit };
 }
 
 /** On an LSR: the ISP whose FEC a swapped or popped label is, and its direction, to count it. */

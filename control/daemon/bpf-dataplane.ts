@@ -17,6 +17,10 @@ import { detachLinkPin, nodePinDirs, removeNodeDirs } from './offline.js';
 import { CARRIED, COUNTER_MAPS, MigrationRefused, clearCarried, clearStaging, dropCarried, keepCarried, planMigration, refusals, repin, stage, type MigrationPlan } from './migrate.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
 
+/** The per-subscriber counters: the data plane's, read by the meter (./meter.ts), never
+ * reconciled (the reconciler would read two million entries at every start). */
+const METER_MAPS = new Set(['sub_stats']);
+
 export const PROGRAM_OF: Record<Role, string> = { access: 'xdp_access', core: 'xdp_core', isp: 'xdp_isp' };
 
 /** Maps the node keeps for itself (written once at start), which the reconciler never sees. */
@@ -147,7 +151,7 @@ export class BpfDataplane implements Dataplane {
   configMaps(): MapIO[] {
     return this.obj
       .maps()
-      .filter((m) => !COUNTER_MAPS.has(m.name) && !STATE_MAPS.has(m.name) && !m.name.startsWith('.') && !m.name.includes('.'))
+      .filter((m) => !COUNTER_MAPS.has(m.name) && !STATE_MAPS.has(m.name) && !METER_MAPS.has(m.name) && !m.name.startsWith('.') && !m.name.includes('.'))
       .map((m) => mapIO(m));
   }
 

@@ -85,6 +85,7 @@ function nameFor(m: SubscriberMatch): string {
 function docOf(name: string, sub: Subscriber): Obj {
   const doc: Obj = { name, isp: sub.isp, match: configMatch(sub.match) };
   if (sub.deliver) doc.deliver = sub.deliver;
+  if (sub.rate) doc.rate = sub.rate;
   return doc;
 }
 
@@ -92,6 +93,8 @@ function docOf(name: string, sub: Subscriber): Obj {
 function withChanges(old: Obj, sub: Subscriber): Obj {
   const doc: Obj = { ...old, isp: sub.isp };
   if (sub.deliver) doc.deliver = sub.deliver;
+  if (sub.rate === null) delete doc.rate;
+  else if (sub.rate) doc.rate = sub.rate;
   return doc;
 }
 
@@ -269,6 +272,7 @@ export const configModel: ConfigModel = {
     return list(raw, 'subscribers').map((s): Subscriber => {
       const out: Subscriber = { name: String(s.name), match: primaryMatch(s), isp: ispNameOf(isps, s.isp) };
       if (s.deliver && typeof s.deliver === 'object') out.deliver = s.deliver as Subscriber['deliver'];
+      if (s.rate && typeof s.rate === 'object') out.rate = s.rate as Subscriber['rate'];
       return out;
     });
   },
@@ -350,7 +354,8 @@ export const configModel: ConfigModel = {
             touched.add(at);
             const old = subs[at]!;
             const sameDeliver = r.deliver === undefined || JSON.stringify(old.deliver) === JSON.stringify(r.deliver);
-            if (ispOf(isps, old.isp) === ispOf(isps, r.isp) && sameDeliver) summary.unchanged++;
+            const sameRate = r.rate === undefined || JSON.stringify(old.rate ?? null) === JSON.stringify(r.rate);
+            if (ispOf(isps, old.isp) === ispOf(isps, r.isp) && sameDeliver && sameRate) summary.unchanged++;
             else {
               changes.push({ index: at, after: withChanges(old, r) });
               summary.moved++;

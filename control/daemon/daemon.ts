@@ -513,6 +513,12 @@ export class Daemon<C = unknown> {
     return this.tables ? tableSizes(this.tables) : {};
   }
 
+  /** Runs fn in the daemon's queue, when no change is being compiled or written (the meter
+   * gives slots back only there). */
+  exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.serial(async () => fn());
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);

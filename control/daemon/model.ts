@@ -25,6 +25,8 @@ export interface Subscriber {
   /** the return path; without one, only upstream traffic is forwarded unless the match
    * implies it (a VLAN match delivers on its VLAN, a MAC match to its MAC) */
   deliver?: SubscriberDelivery;
+  /** its own rate limit per direction (as the router file's `rate`); null removes it */
+  rate?: { up?: { rate: string | number; burst: string | number }; down?: { rate: string | number; burst: string | number } } | null;
 }
 
 export interface RateLimit {

@@ -5,14 +5,14 @@
 // layout's encodeTables, and planned key by key against the reconciler's shadow of the maps.
 // The result is the same as a full recompile (test/daemon/incremental.test.ts checks it).
 import { SubscriberIndex, type Config, type ConfigIssue, type Subscriber } from '../config/index.js';
-import { compileSubscriber, subscriberContext, type CompileEnv, type SubscriberContext, type SubscriberEntries } from '../compile/index.js';
+import { compileSubscriber, subscriberContext, subVlanEntry, type CompileEnv, type SubscriberContext, type SubscriberEntries } from '../compile/index.js';
 import { encodeTables, skipBits, type PrefixTable } from '../tables/layout.js';
 import { emptyTables, type Tables } from '../tables/types.js';
 import type { DesiredChanges } from '../reconcile/index.js';
 import { countBelow, type RawSubscriberChange } from './model.js';
 
 /** The maps a subscriber's entries go to (a prefix table's _exact hash too). */
-const SUBSCRIBER_MAPS = new Set(['sub_mac', 'sub_vlan', 'sub_v4', 'sub_v6', 'down_v4', 'down_v6', 'tx_port']);
+const SUBSCRIBER_MAPS = new Set(['sub_mac', 'sub_vlan', 'sub_v4', 'sub_v6', 'down_v4', 'down_v6', 'tx_port', 'sub_policer']);
 const SUBSCRIBER_TABLES = ['sub_v4', 'sub_v6', 'down_v4', 'down_v6'] as const;
 type SubscriberTable = (typeof SUBSCRIBER_TABLES)[number];
 
@@ -116,7 +116,8 @@ export class SubscriberPath {
     for (const [t, list] of [[old, olds], [now, news]] as const) {
       for (const e of list) {
         if (e.mac !== undefined) t.subMac.set(e.mac, e.cls);
-        if (e.vlan) t.subVlan.push([e.vlan, e.isp]);
+        if (e.vlan) t.subVlan.push(subVlanEntry(e));
+        for (const [i, p] of e.policers) t.subPolicers.set(i, p);
         for (const p of e.v4) t.subV4.set(p, e.cls);
         for (const p of e.v6) t.subV6.set(p, e.cls);
         for (const r of e.down) (r[0].prefix.includes(':') ? t.downV6 : t.downV4).push(r);
@@ -300,6 +301,7 @@ export class SubscriberPath {
       if (e.vlan) t.subVlan = t.subVlan.filter(([k]) => !sameVlan(k, e.vlan!));
       for (const p of e.v4) t.subV4.delete(p);
       for (const p of e.v6) t.subV6.delete(p);
+      for (const [i] of e.policers) t.subPolicers.delete(i);
       if (e.down.length) {
         const gone = new Set(e.down.map(([k]) => `${k.isp} ${k.prefix}`));
         t.downV4 = t.downV4.filter(([k]) => !gone.has(`${k.isp} ${k.prefix}`));
@@ -308,7 +310,8 @@ export class SubscriberPath {
     }
     for (const e of news) {
       if (e.mac !== undefined) t.subMac.set(e.mac, e.cls);
-      if (e.vlan) t.subVlan.push([e.vlan, e.isp]);
+      if (e.vlan) t.subVlan.push(subVlanEntry(e));
+      for (const [i, p] of e.policers) t.subPolicers.set(i, p);
       for (const p of e.v4) t.subV4.set(p, e.cls);
       for (const p of e.v6) t.subV6.set(p, e.cls);
       for (const r of e.down) (r[0].prefix.includes(':') ? t.downV6 : t.downV4).push(r);

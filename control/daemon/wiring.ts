@@ -2,7 +2,7 @@
 // compiles against the host's interfaces, the reconcile adapter writes the BPF maps.
 import { parse as parseYaml } from 'yaml';
 import { checkConfig, type Config } from '../config/index.js';
-import { compile, CompileError } from '../compile/index.js';
+import { compile, CompileError, type CompileEnv } from '../compile/index.js';
 import type { Tables } from '../tables/types.js';
 import { invalid } from './errors.js';
 import type { HostEnv } from './netenv.js';
@@ -12,8 +12,18 @@ import { Reconciler } from '../reconcile/index.js';
 import { planEntries, planReconcile } from './reconcile-adapter.js';
 import { SubscriberPath } from './subscriber-path.js';
 
+/** The meter's part in compiling: a slot per subscriber, made durable before any map entry
+ * points at it (./meter.ts). */
+export interface MeterSlots {
+  slotFor(subscriber: string): number;
+  flush(): void;
+  abandon(): void;
+}
+
 export interface PipelineDeps {
   env: HostEnv;
+  /** per-subscriber meters; without them nothing is metered and subscriber rates are refused */
+  meter?: MeterSlots;
   /** the config maps to reconcile, and label_stats (counters created with the ILM) */
   maps(): { config: MapIO[]; labelStats?: MapIO };
 }
@@ -35,6 +45,21 @@ export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
     }
     return reconciler;
   };
+  const meter = deps.meter;
+  const env: CompileEnv = meter ? { resolve: (d) => deps.env.resolve(d), meterSlot: (name) => meter.slotFor(name) } : deps.env;
+  /** Runs a compile; the slots it handed out are recorded, or given back if it failed. */
+  const metered = <T>(fn: () => T, keep: (r: T) => boolean = () => true): T => {
+    let r: T;
+    try {
+      r = fn();
+    } catch (err) {
+      meter?.abandon();
+      throw err;
+    }
+    if (keep(r)) meter?.flush();
+    else meter?.abandon();
+    return r;
+  };
   // The fast path's state belongs to one running config; a full commit starts a new one.
   const paths = new WeakMap<Config, SubscriberPath>();
   const pathFor = (running: { config: Config; tables: Tables; raw: unknown }): SubscriberPath => {
@@ -44,7 +69,7 @@ export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
         const r = running.raw as { subscribers?: unknown[] };
         return r.subscribers ?? [];
       };
-      path = new SubscriberPath(running.config, running.tables, deps.env, (i) => subs()[i]);
+      path = new SubscriberPath(running.config, running.tables, env, (i) => subs()[i]);
       paths.set(running.config, path);
     }
     return path;
@@ -60,7 +85,7 @@ export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
     async compile(c): Promise<Tables> {
       deps.env.refresh();
       try {
-        return compile(c, deps.env);
+        return metered(() => compile(c, env));
       } catch (err) {
         if (err instanceof CompileError) throw invalid('the config cannot be compiled on this host', err.problems.map((p) => ({ path: '', message: p })));
         throw err;
@@ -70,12 +95,12 @@ export function configPipeline(deps: PipelineDeps): ConfigPipeline<Config> {
       return planReconcile(desired, maps());
     },
     async planSubscribers(running, changes) {
-      const p = pathFor(running).plan(changes);
+      const p = metered(() => pathFor(running).plan(changes), (r) => r?.ok === true);
       if (!p || !p.ok) return p;
       return { ok: true, planned: planEntries(p.changes, maps()), commit: p.commit, abandon: p.abandon };
     },
     warmSubscribers(running) {
-      pathFor(running).warm();
+      metered(() => pathFor(running).warm());
     },
   };
 }

@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { USAGE_MIGRATION } from './usage.js';
 
 /** Where a node's registry lives in a state directory. */
 export function registryPath(stateDir: string, node: string): string {
@@ -89,6 +90,7 @@ const MIGRATIONS: string[] = [
    CREATE TABLE webhook_outbox (webhook INTEGER NOT NULL REFERENCES webhook(id) ON DELETE CASCADE,
      event INTEGER NOT NULL REFERENCES event(id), attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
      last_error TEXT, PRIMARY KEY (webhook, event)) WITHOUT ROWID;`,
+  USAGE_MIGRATION,
 ];
 export const REGISTRY_VERSION = MIGRATIONS.length;
 

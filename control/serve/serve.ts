@@ -21,6 +21,8 @@ import { TokenStore } from '../daemon/token.js';
 import { ispNames } from '../daemon/views.js';
 import { watchConfig } from '../daemon/watch.js';
 import { configPipeline, parseConfigText } from '../daemon/wiring.js';
+import { Meter, subStatsSource } from '../daemon/meter.js';
+import { UsageStore } from '../registry/usage.js';
 import { checkConfig, type Config } from '../config/index.js';
 
 export interface ServeOptions {
@@ -45,6 +47,8 @@ export interface ServeOptions {
   webhookRetry?: { minMs: number; maxMs: number };
   /** events kept in the registry (older ones are pruned once no webhook is owed them) */
   keepEvents?: number;
+  /** seconds between readings of the per-subscriber counters (default 60) */
+  usageInterval?: number;
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/fecflow';
@@ -135,10 +139,23 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     release();
     throw new StartError(`cannot load ${o.object}: ${(err as Error).message}`);
   }
+  let meter: Meter;
+  try {
+    meter = Meter.open(new UsageStore(registry), subStatsSource(dp.map('sub_stats')), log.child({ part: 'meter' }));
+  } catch (err) {
+    dp.close();
+    release();
+    throw new StartError(`cannot open the usage meter: ${(err as Error).message}`);
+  }
   const env = new HostEnv();
-  const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
+  const pipeline = configPipeline({ env, meter, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
   const events = new EventLog(registry);
-  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events, log: log.child({ part: 'daemon' }) });
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events, usage: meter, log: log.child({ part: 'daemon' }) });
+  meter.attach({
+    provisioned: () => ((daemon.runningRaw as { subscribers?: Array<{ name?: unknown }> } | undefined)?.subscribers ?? []).map((s) => String(s.name)),
+    provisionedCount: () => ((daemon.runningRaw as { subscribers?: unknown[] } | undefined)?.subscribers ?? []).length,
+    exclusive: (fn) => daemon.exclusive(fn),
+  });
   try {
     await daemon.start({ ...preread, validated });
     // After an upgrade that changed map layouts, the state is now in the new maps: switch.
@@ -150,6 +167,13 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot start: ${(err as Error).message}`);
   }
   log.info({ registry: registry.path, subscribers: registry.subscriberCount() }, 'registry open');
+  // A first reading right away: what was counted while no daemon ran is credited now.
+  try {
+    await meter.read();
+  } catch (err) {
+    log.error({ err: String((err as Error).message ?? err) }, 'first usage reading failed; the next one catches up');
+  }
+  meter.start(Math.max(1, o.usageInterval ?? 60) * 1000);
   const programs = dp.programs();
   log.info({ node, programs: programs.map((p) => `${p.ifname}:${p.role}:${p.mode}`) }, 'data plane ready');
 
@@ -244,6 +268,11 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       sender.stop();
       await listening.close();
       await metricsApi?.close();
+      meter.stop();
+      if (!daemon.isDetached) {
+        // the last reading: everything counted so far is in the registry when serve returns
+        await meter.read().catch((err) => log.error({ err: String((err as Error).message ?? err) }, 'last usage reading failed; the next start catches up'));
+      }
       if (!daemon.isDetached) dp.close();
       release();
       resolveStopped();

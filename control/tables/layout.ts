@@ -33,6 +33,7 @@ import {
   type SubRoute,
   type Tables,
   type TransitIsp,
+  type VlanKey,
 } from './types.js';
 import {
   FF_DIR_MAX,
@@ -48,6 +49,7 @@ import {
   FF_PREFIX_TABLE_NAMES,
   FF_SKIP_SUB_MAC,
   FF_SKIP_SUB_VLAN,
+  FF_TT_MAX,
   FF_TTL_MODE,
   FF_UNKNOWN_POLICY,
 } from './shared.gen.js';
@@ -95,7 +97,7 @@ export const lpmV6KeyCodec = struct({ prefixlen: u32, addr: ipv6 });
 export const scopedV4KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv4 });
 export const scopedV6KeyCodec = struct({ prefixlen: u32, isp: u32, addr: ipv6 });
 export const subClassCodec = struct({ isp: u32 });
-export const subMatchCodec = struct({ isp: u32, ifindex: u32, outerVid: u16, innerVid: u16 });
+export const subMatchCodec = struct({ isp: u32, ifindex: u32, outerVid: u16, innerVid: u16, meter: u32 });
 export const fecCodec = struct({
   label: array(u32, MAX_LABELS),
   nlabels: u8,
@@ -123,6 +125,7 @@ export const subRouteCodec = struct({
   innerVid: u16,
   dmac: mac,
   smac: mac,
+  meter: u32,
 });
 export const ispPortKeyCodec = struct({ ifindex: u32, vid: u16, pad: pad(2) });
 export const localKeyCodec = struct({ family: u8, pad: pad(3), addr: bytes(16) });
@@ -138,6 +141,8 @@ export const policerCodec = struct({
 });
 export const hashKeyCodec = struct({ k0: u32, k1: u32 });
 export const counterCodec = struct({ packets: u64, bytes: u64 });
+/** One direction of one subscriber: a counter per traffic type (enum ff_traffic_type). */
+export const subCountersCodec = struct({ type: array(counterCodec, FF_TT_MAX) });
 
 /** C struct name -> codec, for the BTF layout check. */
 export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
@@ -160,6 +165,7 @@ export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
   ff_policer: policerCodec,
   ff_hash_key: hashKeyCodec,
   ff_counter: counterCodec,
+  ff_sub_counters: subCountersCodec,
 };
 
 // ---- enums of fecflow_shared.h ---------------------------------------------------------
@@ -187,9 +193,10 @@ export interface MapLayout {
   value: Codec<any>;
   /**
    * config: written by the reconciler; counter: owned by the data plane (per-CPU); state: the
-   * node's own, written once at start when still empty (hash_key), never reconciled.
+   * node's own, written once at start when still empty (hash_key), never reconciled; meter:
+   * the per-subscriber counters, owned by the data plane (shared, atomic), read by the meter.
    */
-  kind: 'config' | 'counter' | 'state';
+  kind: 'config' | 'counter' | 'state' | 'meter';
 }
 
 function layout(name: string, key: Codec<any>, value: Codec<any>, kind: MapLayout['kind'] = 'config'): MapLayout {
@@ -221,10 +228,12 @@ export const MAPS = {
   isp_port: layout('isp_port', ispPortKeyCodec, subClassCodec),
   local: layout('local', localKeyCodec, u32),
   policer: layout('policer', u32, policerCodec),
+  sub_policer: layout('sub_policer', u32, policerCodec),
   hash_key: layout('hash_key', u32, hashKeyCodec, 'state'),
   isp_stats: layout('isp_stats', u32, counterCodec, 'counter'),
   label_stats: layout('label_stats', u32, counterCodec, 'counter'),
   drop_stats: layout('drop_stats', u32, counterCodec, 'counter'),
+  sub_stats: layout('sub_stats', u32, subCountersCodec, 'meter'),
 } as const satisfies Record<string, MapLayout>;
 
 export type MapName = keyof typeof MAPS;
@@ -248,6 +257,7 @@ export const MAP_WRITE_ORDER = [
   'isp_route_v6_exact',
   'isp_route_v6',
   'isp_port',
+  'sub_policer',
   'down_v4_exact',
   'down_v4',
   'down_v6_exact',
@@ -418,7 +428,14 @@ function encodeNextHop(n: NextHop): Buffer {
 }
 
 function encodeSubRoute(r: SubRoute): Buffer {
-  return subRouteCodec.encode(r);
+  return subRouteCodec.encode({ ...r, meter: r.meter ?? 0 });
+}
+
+/** A decoded classifier value or route in the compiler's shape: no meter word when it is 0. */
+function withoutZeroMeter<T extends { meter: number }>(v: T): Omit<T, 'meter'> & { meter?: number } {
+  if (v.meter !== 0) return v;
+  const { meter: _unused, ...rest } = v;
+  return rest;
 }
 
 function encodeIlm(e: IlmEntry): Buffer {
@@ -513,15 +530,16 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   const subClass = (c: SubClass): Buffer => {
     let v = byObject.get(c);
     if (v) return v;
-    const k = `${c.isp},${c.ifindex},${c.outerVid},${c.innerVid}`;
+    const meter = c.meter ?? 0;
+    const k = `${c.isp},${c.ifindex},${c.outerVid},${c.innerVid},${meter}`;
     v = byValue.get(k);
-    if (!v) byValue.set(k, (v = subMatchCodec.encode(c)));
+    if (!v) byValue.set(k, (v = subMatchCodec.encode({ ...c, meter })));
     byObject.set(c, v);
     return v;
   };
   for (const [m, c] of t.subMac) put('sub_mac', macKeyCodec.encode({ mac: m }), subClass(c));
   // a VLAN entry's line is its key
-  for (const [k, isp] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClass({ isp, ...k }));
+  for (const [k, isp, meter] of t.subVlan) put('sub_vlan', vlanKeyCodec.encode(k), subClass({ isp, ...k, meter }));
   for (const [p, c] of t.subV4) {
     const k = lpmV4Key(p);
     putPrefix('sub_v4', k.len, k.key, subClass(c));
@@ -556,6 +574,7 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   }
   for (const a of t.local) put('local', encodeLocal(a), ONE);
   for (const [idx, p] of t.policers) put('policer', u32.encode(idx), encodePolicer(p));
+  for (const [idx, p] of t.subPolicers ?? []) put('sub_policer', u32.encode(idx), encodePolicer(p));
 
   // Which lookups the programs can leave out, from what was just encoded.
   const skip = context.skip ?? skipBits((m) => out.get(m)!.length === 0);
@@ -603,15 +622,18 @@ export function decodeTables(enc: EncodedTables): Tables {
       ttlMode: s.ttlMode === TTL_MODE.pipe ? 'pipe' : 'uniform',
       unknownPolicy: s.unknownPolicy === UNKNOWN_POLICY.pass ? 'pass' : 'drop',
     },
-    subMac: new Map(byKey('sub_mac', (k, v) => [macKeyCodec.decode(k).mac, subMatchCodec.decode(v)] as const)),
-    subVlan: byKey('sub_vlan', (k, v) => [vlanKeyCodec.decode(k), subMatchCodec.decode(v).isp]),
+    subMac: new Map(byKey('sub_mac', (k, v) => [macKeyCodec.decode(k).mac, withoutZeroMeter(subMatchCodec.decode(v))] as const)),
+    subVlan: byKey('sub_vlan', (k, v): [VlanKey, number] | [VlanKey, number, number] => {
+      const m = subMatchCodec.decode(v);
+      return m.meter ? [vlanKeyCodec.decode(k), m.isp, m.meter] : [vlanKeyCodec.decode(k), m.isp];
+    }),
     subV4: new Map(byKey('sub_v4', (k, v) => {
       const key = lpmV4KeyCodec.decode(k);
-      return [formatPrefix(key.addr, key.prefixlen), subMatchCodec.decode(v)] as const;
+      return [formatPrefix(key.addr, key.prefixlen), withoutZeroMeter(subMatchCodec.decode(v))] as const;
     })),
     subV6: new Map(byKey('sub_v6', (k, v) => {
       const key = lpmV6KeyCodec.decode(k);
-      return [formatPrefix(key.addr, key.prefixlen), subMatchCodec.decode(v)] as const;
+      return [formatPrefix(key.addr, key.prefixlen), withoutZeroMeter(subMatchCodec.decode(v))] as const;
     })),
     fecUp: new Map(byKey('fec_up', (k, v) => [u32.decode(k), decodeFec(v)] as const)),
     nhGroups: new Map(byKey('nh_group', (k, v) => {
@@ -621,8 +643,8 @@ export function decodeTables(enc: EncodedTables): Tables {
     nexthops: new Map(byKey('nexthop', (k, v) => [u32.decode(k), nexthopCodec.decode(v)] as const)),
     txPorts: new Set(byKey('tx_port', (k) => u32.decode(k))),
     ilm: new Map(byKey('ilm', (k, v) => [u32.decode(k), decodeIlm(v)] as const)),
-    downV4: byKey('down_v4', (k, v) => [scopedFromKey(scopedV4KeyCodec.decode(k)), subRouteCodec.decode(v)]),
-    downV6: byKey('down_v6', (k, v) => [scopedFromKey(scopedV6KeyCodec.decode(k)), subRouteCodec.decode(v)]),
+    downV4: byKey('down_v4', (k, v) => [scopedFromKey(scopedV4KeyCodec.decode(k)), withoutZeroMeter(subRouteCodec.decode(v))]),
+    downV6: byKey('down_v6', (k, v) => [scopedFromKey(scopedV6KeyCodec.decode(k)), withoutZeroMeter(subRouteCodec.decode(v))]),
     ispPorts: byKey('isp_port', (k, v) => {
       const key = ispPortKeyCodec.decode(k);
       return [{ ifindex: key.ifindex, vid: key.vid }, subClassCodec.decode(v).isp];
@@ -634,6 +656,10 @@ export function decodeTables(enc: EncodedTables): Tables {
       const p = policerCodec.decode(v);
       return [u32.decode(k), { rate: p.rate, burst: p.burst }] as const;
     })),
+    subPolicers: new Map(byKey('sub_policer', (k, v) => {
+      const p = policerCodec.decode(v);
+      return [u32.decode(k), { rate: p.rate, burst: p.burst }] as const;
+    })),
   };
 }
 
@@ -642,7 +668,7 @@ export function decodeTables(enc: EncodedTables): Tables {
  * data plane's bucket state (tokens, last_ns), which a diff must ignore.
  */
 export function sameConfigValue(map: string, a: Buffer, b: Buffer): boolean {
-  if (map === 'policer') {
+  if (map === 'policer' || map === 'sub_policer') {
     const x = policerCodec.decode(a);
     const y = policerCodec.decode(b);
     return x.rate === y.rate && x.burst === y.burst;

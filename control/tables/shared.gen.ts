@@ -25,9 +25,12 @@ export const FF_ILM_ENTRIES = 1048576;
 export const FF_LOCAL_ENTRIES = 1024;
 export const FF_ISP_PORT_ENTRIES = 4096;
 export const FF_TX_PORT_ENTRIES = 1024;
+export const FF_METER_SLOTS = 1048576;
 export const FF_ISP_STATS_ENTRIES = 32768;
 export const FF_SKIP_SUB_MAC = 1;
 export const FF_SKIP_SUB_VLAN = 2;
+export const FF_METER_SLOT_MASK = 16777215;
+export const FF_METER_POLICED = 2147483648;
 
 // enum ff_ttl_mode
 export const FF_TTL_UNIFORM = 0;
@@ -92,7 +95,8 @@ export const FF_DROP_NO_NEXTHOP = 8;
 export const FF_DROP_STACK_TOO_DEEP = 9;
 export const FF_DROP_TX_PORT = 10;
 export const FF_DROP_WRONG_PORT = 11;
-export const FF_DROP_MAX = 12;
+export const FF_DROP_SUB_POLICED = 12;
+export const FF_DROP_MAX = 13;
 /** enum ff_drop_reason: member name (lowercase, without 'FF_DROP_') → value */
 export const FF_DROP_REASON = {
   'unknown_subscriber': 0,
@@ -107,9 +111,10 @@ export const FF_DROP_REASON = {
   'stack_too_deep': 9,
   'tx_port': 10,
   'wrong_port': 11,
+  'sub_policed': 12,
 } as const;
 /** enum ff_drop_reason: the member names, indexed by value */
-export const FF_DROP_REASON_NAMES = ['unknown_subscriber', 'no_fec', 'unknown_label', 'ttl_expired', 'mtu_exceeded', 'policed', 'malformed', 'no_route', 'no_nexthop', 'stack_too_deep', 'tx_port', 'wrong_port'] as const;
+export const FF_DROP_REASON_NAMES = ['unknown_subscriber', 'no_fec', 'unknown_label', 'ttl_expired', 'mtu_exceeded', 'policed', 'malformed', 'no_route', 'no_nexthop', 'stack_too_deep', 'tx_port', 'wrong_port', 'sub_policed'] as const;
 
 // enum ff_prefix_table
 export const FF_PT_SUB_V4 = 0;
@@ -130,6 +135,32 @@ export const FF_PREFIX_TABLE = {
 } as const;
 /** enum ff_prefix_table: the member names, indexed by value */
 export const FF_PREFIX_TABLE_NAMES = ['sub_v4', 'sub_v6', 'down_v4', 'down_v6', 'isp_route_v4', 'isp_route_v6'] as const;
+
+// enum ff_traffic_type
+export const FF_TT_IPV4_TCP = 0;
+export const FF_TT_IPV4_UDP = 1;
+export const FF_TT_IPV4_ICMP = 2;
+export const FF_TT_IPV4_OTHER = 3;
+export const FF_TT_IPV6_TCP = 4;
+export const FF_TT_IPV6_UDP = 5;
+export const FF_TT_IPV6_ICMP = 6;
+export const FF_TT_IPV6_OTHER = 7;
+export const FF_TT_OTHER = 8;
+export const FF_TT_MAX = 9;
+/** enum ff_traffic_type: member name (lowercase, without 'FF_TT_') → value */
+export const FF_TRAFFIC_TYPE = {
+  'ipv4_tcp': 0,
+  'ipv4_udp': 1,
+  'ipv4_icmp': 2,
+  'ipv4_other': 3,
+  'ipv6_tcp': 4,
+  'ipv6_udp': 5,
+  'ipv6_icmp': 6,
+  'ipv6_other': 7,
+  'other': 8,
+} as const;
+/** enum ff_traffic_type: the member names, indexed by value */
+export const FF_TRAFFIC_TYPE_NAMES = ['ipv4_tcp', 'ipv4_udp', 'ipv4_icmp', 'ipv4_other', 'ipv6_tcp', 'ipv6_udp', 'ipv6_icmp', 'ipv6_other', 'other'] as const;
 
 // enum ff_ilm_action
 export const FF_ILM_SWAP = 1;

@@ -14,6 +14,9 @@ import {
   FF_MAX_LABEL,
   FF_MAX_LABELS,
   FF_MAX_RESERVED_LABEL,
+  FF_METER_POLICED,
+  FF_METER_SLOT_MASK,
+  FF_METER_SLOTS,
   FF_POINT,
   FF_POINT_MAX,
   FF_POINT_NAMES,
@@ -81,6 +84,8 @@ export type IlmEntry =
   | { action: 'pop-to-sub'; isp: number };
 
 export interface SubRoute {
+  /** the subscriber's meter word for downstream (meterWord()); absent: not metered */
+  meter?: number;
   ifindex: number;
   mtu: number;
   /** 0x8100 or 0x88a8 when outerVid != 0. */
@@ -110,6 +115,8 @@ export interface SubClass {
   outerVid: number;
   /** 0: one tag or none */
   innerVid: number;
+  /** the subscriber's meter word for upstream (meterWord()); absent: not metered */
+  meter?: number;
 }
 
 export interface VlanKey {
@@ -138,8 +145,8 @@ export interface IspPortKey {
 export interface Tables {
   settings: Settings;
   subMac: Map<Mac, SubClass>;
-  /** the key is the line itself */
-  subVlan: Array<[VlanKey, number]>;
+  /** the key is the line itself; the value is the ISP, then the subscriber's meter word */
+  subVlan: Array<[VlanKey, number] | [VlanKey, number, number]>;
   subV4: Map<Prefix, SubClass>;
   subV6: Map<Prefix, SubClass>;
   /** ISP index -> upstream FEC */
@@ -158,6 +165,8 @@ export interface Tables {
   local: Set<string>;
   /** by policerIndex(isp, direction) */
   policers: Map<number, Policer>;
+  /** per-subscriber buckets, by subPolicerIndex(slot, direction) */
+  subPolicers: Map<number, Policer>;
 }
 
 export function emptyTables(): Tables {
@@ -179,6 +188,7 @@ export function emptyTables(): Tables {
     ispRouteV6: [],
     local: new Set(),
     policers: new Map(),
+    subPolicers: new Map(),
   };
 }
 
@@ -201,4 +211,26 @@ export function ispStatsSlot(index: number): { isp: number; direction: Direction
   const point = FF_POINT_NAMES[index % FF_POINT_MAX]!;
   const rest = Math.floor(index / FF_POINT_MAX);
   return { isp: Math.floor(rest / FF_DIR_MAX), direction: FF_DIRECTION_NAMES[rest % FF_DIR_MAX]!, point };
+}
+
+/** sub_policer and sub_stats index of (meter slot, direction): slot * FF_DIR_MAX + direction. */
+export function subPolicerIndex(slot: number, direction: Direction): number {
+  return slot * FF_DIR_MAX + FF_DIRECTION[direction];
+}
+
+/** The largest meter slot (slot 0 is "not metered"). */
+export const MAX_METER_SLOT = FF_METER_SLOTS - 1;
+
+/** The meter word of a classifier entry or a downstream route: the slot, and whether the
+ * subscriber has a policer in that entry's direction (FF_METER_* in fecflow_shared.h). */
+export function meterWord(slot: number, policed: boolean): number {
+  return (slot & FF_METER_SLOT_MASK) + (policed ? FF_METER_POLICED : 0);
+}
+
+export function meterSlot(word: number): number {
+  return word & FF_METER_SLOT_MASK;
+}
+
+export function meterPoliced(word: number): boolean {
+  return word >= FF_METER_POLICED;
 }

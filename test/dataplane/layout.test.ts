@@ -125,10 +125,11 @@ describe('Tables <-> encoded map entries', () => {
     const enc = encodeTables(t);
     for (const [name, l] of Object.entries(MAPS)) expect(enc.has(name)).toBe(l.kind === 'config');
     // the table's longest prefix length goes to its exact-match hash, with the same key; the
-    // value is the ISP and the subscriber's line (ifindex, outer and inner VLAN id)
+    // value is the ISP, the subscriber's line (ifindex, outer and inner VLAN id) and its meter
+    // word (0: not metered)
     const [[k, v]] = enc.get('sub_v4_exact')!;
     expect(k!.toString('hex')).toBe('17000000' + '64400000');
-    expect(v!.toString('hex')).toBe('01000000' + '07000000' + '2c01' + '1600');
+    expect(v!.toString('hex')).toBe('01000000' + '07000000' + '2c01' + '1600' + '00000000');
     expect(enc.get('sub_v4')).toEqual([]);
   });
 

@@ -9,6 +9,7 @@ import { encodeTables, hashKeyCodec, MAPS } from '../../control/tables/layout.js
 import { NO_HASH_KEY, type HashKey } from '../model/hash.js';
 import { DROP_REASONS, type Tables } from '../../control/tables/types.js';
 import type { Program } from '../model/index.js';
+import { TRAFFIC_TYPES } from '../../control/daemon/usage.js';
 
 export const XDP_ABORTED = 0;
 export const XDP_DROP = 1;
@@ -30,6 +31,7 @@ export class Dataplane {
   readonly #isp: BpfMap;
   readonly #labels: BpfMap;
   readonly #drops: BpfMap;
+  readonly #subs: BpfMap;
 
   constructor(tables: Tables, hashKey: HashKey = NO_HASH_KEY, path = OBJECT_PATH) {
     this.#obj = BpfObject.open(path);
@@ -43,6 +45,7 @@ export class Dataplane {
       this.#isp = this.#obj.map('isp_stats');
       this.#labels = labels;
       this.#drops = this.#obj.map('drop_stats');
+      this.#subs = this.#obj.map('sub_stats');
     } catch (e) {
       this.#obj.close();
       throw e;
@@ -68,6 +71,15 @@ export class Dataplane {
   /** drop_stats, one count per reason in DROP_REASONS order. */
   drops(): Count[] {
     return DROP_REASONS.map((_, i) => sum(this.#drops, this.#drops.get(u32(i))));
+  }
+
+  /** sub_stats[index] (shared by the CPUs, not per-CPU): one count per traffic type. */
+  subscriber(index: number): Count[] {
+    const v = this.#subs.get(u32(index));
+    return Array.from({ length: TRAFFIC_TYPES.length }, (_, t) => ({
+      packets: v ? Number(v.readBigUInt64LE(t * 16)) : 0,
+      bytes: v ? Number(v.readBigUInt64LE(t * 16 + 8)) : 0,
+    }));
   }
 
   /** Every non-zero isp_stats entry, by index. */

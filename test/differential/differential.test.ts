@@ -33,6 +33,11 @@ describeRoot('differential: reference model vs. XDP programs', () => {
       console.log(summary);
     }
     expect(report.frames).toBe(ONLY === undefined ? FRAMES : 1);
+    if (ONLY === undefined) {
+      // the per-subscriber meters were exercised in both directions
+      expect([...report.coverage.keys()].some((k) => k.startsWith('meter up'))).toBe(true);
+      expect([...report.coverage.keys()].some((k) => k.startsWith('meter down'))).toBe(true);
+    }
     expect(report.windowFailures).toEqual([]);
     expect(report.mismatches.length, 'frames where the model and the XDP programs differ (see test-results/differential.txt)').toBe(0);
   }, 1_800_000);

@@ -9,7 +9,9 @@
 // Every frame's generator is seeded from (seed, index) alone, so one frame can be replayed
 // without the ones before it: FECFLOW_DIFF_SEED and FECFLOW_DIFF_INDEX.
 
-import { DROP_REASONS, ispStatsIndex, POINTS, type Tables } from '../../control/tables/types.js';
+import { DROP_REASONS, ispStatsIndex, meterSlot, POINTS, subPolicerIndex, type Tables } from '../../control/tables/types.js';
+import { FF_METER_SLOTS } from '../../control/tables/shared.gen.js';
+import { TRAFFIC_TYPES } from '../../control/daemon/usage.js';
 import { forward, type ModelResult, type Program } from '../model/index.js';
 import { hexdump } from '../model/frames.js';
 import type { HashKey } from '../model/hash.js';
@@ -37,6 +39,37 @@ export interface Actual {
   isp: Map<number, Count>;
   labels: Map<number, Count>;
   drops: Map<string, Count>;
+  /** sub_stats deltas by subCounterKey */
+  subs: Map<number, Count>;
+}
+
+/** A per-subscriber counter as one number: (sub_stats index) x types + type. */
+function subCounterKey(index: number, type: number): number {
+  return index * TRAFFIC_TYPES.length + type;
+}
+
+/** The sub_stats indexes of every meter slot the tables use (both directions). */
+function meteredIndexes(t: Tables): number[] {
+  const words = [
+    ...[...t.subMac.values(), ...t.subV4.values(), ...t.subV6.values()].map((c) => c.meter ?? 0),
+    ...t.subVlan.map((e) => e[2] ?? 0),
+    ...[...t.downV4, ...t.downV6].map(([, r]) => r.meter ?? 0),
+  ];
+  const slots = new Set(words.map(meterSlot).filter((s) => s !== 0 && s < FF_METER_SLOTS));
+  return [...slots].flatMap((s) => [subPolicerIndex(s, 'up'), subPolicerIndex(s, 'down')]);
+}
+
+/** Reads sub_stats at the given indexes, keyed by subCounterKey. */
+function readSubs(dp: Dataplane, indexes: Iterable<number>): Map<number, Count> {
+  const out = new Map<number, Count>();
+  for (const index of indexes) dp.subscriber(index).forEach((c, type) => out.set(subCounterKey(index, type), c));
+  return out;
+}
+
+function deltas(after: Map<number, Count>, before: Map<number, Count>): Map<number, Count> {
+  const out = new Map<number, Count>();
+  for (const [k, c] of after) out.set(k, delta(c, before.get(k) ?? { packets: 0, bytes: 0 }));
+  return nonZero(out);
 }
 
 export interface Mismatch {
@@ -100,14 +133,16 @@ function add<K>(map: Map<K, Count>, key: K, c: Count): void {
 }
 
 /** The model's counter increments keyed like the maps. */
-function expectedCounts(r: ModelResult): { isp: Map<number, Count>; labels: Map<number, Count>; drops: Map<string, Count> } {
+function expectedCounts(r: ModelResult): { isp: Map<number, Count>; labels: Map<number, Count>; drops: Map<string, Count>; subs: Map<number, Count> } {
   const isp = new Map<number, Count>();
   const labels = new Map<number, Count>();
   const drops = new Map<string, Count>();
+  const subs = new Map<number, Count>();
   for (const c of r.counters.isp) add(isp, ispStatsIndex(c.isp, c.direction, c.point), c);
   for (const c of r.counters.labels) add(labels, c.label, c);
   for (const c of r.counters.drops) add(drops, c.reason, c);
-  return { isp, labels, drops };
+  for (const c of r.counters.subscribers) add(subs, subCounterKey(subPolicerIndex(c.slot, c.direction), TRAFFIC_TYPES.indexOf(c.type)), c);
+  return { isp, labels, drops, subs };
 }
 
 function delta(after: Count, before: Count): Count {
@@ -132,13 +167,15 @@ function nonZero<K>(m: Map<K, Count>): Map<K, Count> {
  * One frame through both sides. `watchIsp`/`watchLabels` are extra entries read around the run
  * (the replay of a failed window watches all of them).
  */
-function runFrame(dp: Dataplane, set: TableSet, f: TestFrame, dropsBefore: Count[], watchIsp: number[] = [], watchLabels: number[] = []): { expected: ModelResult; actual: Actual; kinds: string[]; dropsAfter: Count[] } {
+function runFrame(dp: Dataplane, set: TableSet, f: TestFrame, dropsBefore: Count[], watchIsp: number[] = [], watchLabels: number[] = [], watchSubs: number[] = []): { expected: ModelResult; actual: Actual; kinds: string[]; dropsAfter: Count[] } {
   const expected = forward(set.tables, f.program, f.frame, { ingressIfindex: INGRESS_IFINDEX, hashKey: set.hashKey });
   const want = expectedCounts(expected);
   const ispKeys = [...new Set([...want.isp.keys(), ...watchIsp])];
   const labelKeys = [...new Set([...want.labels.keys(), ...watchLabels])];
+  const subIndexes = new Set([...[...want.subs.keys()].map((k) => Math.floor(k / TRAFFIC_TYPES.length)), ...watchSubs]);
   const ispBefore = ispKeys.map((k) => dp.isp(k));
   const labelBefore = labelKeys.map((k) => dp.label(k) ?? { packets: 0, bytes: 0 });
+  const subsBefore = readSubs(dp, subIndexes);
 
   const out = dp.run(f.program, f.frame, INGRESS_IFINDEX);
 
@@ -150,6 +187,7 @@ function runFrame(dp: Dataplane, set: TableSet, f: TestFrame, dropsBefore: Count
     isp: nonZero(new Map(ispKeys.map((k, i) => [k, delta(dp.isp(k), ispBefore[i])]))),
     labels: nonZero(new Map(labelKeys.map((k, i) => [k, delta(dp.label(k) ?? { packets: 0, bytes: 0 }, labelBefore[i])]))),
     drops: nonZero(new Map(DROP_REASONS.map((r, i) => [r, delta(dropsAfter[i], dropsBefore[i])]))),
+    subs: deltas(readSubs(dp, subIndexes), subsBefore),
   };
   actual.reasons = [...actual.drops.keys()];
 
@@ -159,6 +197,7 @@ function runFrame(dp: Dataplane, set: TableSet, f: TestFrame, dropsBefore: Count
   if (!sameCounts(actual.drops, want.drops)) kinds.push('drop_stats');
   if (!sameCounts(actual.isp, want.isp)) kinds.push('isp_stats');
   if (!sameCounts(actual.labels, want.labels)) kinds.push('label_stats');
+  if (!sameCounts(actual.subs, want.subs)) kinds.push('sub_stats');
   return { expected, actual, kinds, dropsAfter };
 }
 
@@ -182,17 +221,23 @@ export function runDifferential(opts: DiffOptions): DiffReport {
       let windowStart = Math.max(first, setStart);
       let ispAtWindow = dp.allIsp();
       let labelsAtWindow = dp.allLabels();
+      // every metered slot of the tables, so a count the model did not predict is found too
+      const metered = meteredIndexes(set.tables);
+      let subsAtWindow = readSubs(dp, metered);
       const windowIsp = new Map<number, Count>();
       const windowLabels = new Map<number, Count>();
+      const windowSubs = new Map<number, Count>();
       for (let i = windowStart; i < setEnd; i++) {
         const f = frameAt(opts.seed, i, set);
         const r = runFrame(dp, set, f, drops);
         drops = r.dropsAfter;
         const key = `${f.program} ${r.expected.verdict}${r.expected.reason ? ' ' + r.expected.reason : ''}`;
         coverage.set(key, (coverage.get(key) ?? 0) + 1);
+        for (const c of r.expected.counters.subscribers) coverage.set(`meter ${c.direction} ${c.type}`, (coverage.get(`meter ${c.direction} ${c.type}`) ?? 0) + 1);
         const want = expectedCounts(r.expected);
         for (const [k, c] of want.isp) add(windowIsp, k, c);
         for (const [k, c] of want.labels) add(windowLabels, k, c);
+        for (const [k, c] of want.subs) add(windowSubs, k, c);
         if (r.kinds.length > 0) {
           mismatches.push({ index: i, tableSet: setIndex, program: f.program, kinds: r.kinds, description: f.description, input: f.frame, expected: r.expected, actual: r.actual, notes: [] });
         }
@@ -209,17 +254,21 @@ export function runDifferential(opts: DiffOptions): DiffReport {
           for (const k of new Set([...labelsNow.keys(), ...labelsAtWindow.keys()])) {
             labelDelta.set(k, delta(labelsNow.get(k) ?? { packets: 0, bytes: 0 }, labelsAtWindow.get(k) ?? { packets: 0, bytes: 0 }));
           }
+          const subsNow = readSubs(dp, metered);
           const ispOk = sameCounts(ispDelta, windowIsp);
           const labelsOk = sameCounts(labelDelta, windowLabels);
-          if (!ispOk || !labelsOk) {
-            windowFailures.push(`frames ${windowStart}..${i} (table set ${setIndex}): ${!ispOk ? 'isp_stats ' : ''}${!labelsOk ? 'label_stats' : ''}`);
+          const subsOk = sameCounts(deltas(subsNow, subsAtWindow), windowSubs);
+          if (!ispOk || !labelsOk || !subsOk) {
+            windowFailures.push(`frames ${windowStart}..${i} (table set ${setIndex}): ${!ispOk ? 'isp_stats ' : ''}${!labelsOk ? 'label_stats ' : ''}${!subsOk ? 'sub_stats' : ''}`);
             mismatches.push(...replayWindow(opts.seed, setIndex, set, windowStart, i + 1, mismatches));
           }
           windowStart = i + 1;
           ispAtWindow = ispNow;
           labelsAtWindow = labelsNow;
+          subsAtWindow = subsNow;
           windowIsp.clear();
           windowLabels.clear();
+          windowSubs.clear();
         }
       }
     } finally {
@@ -248,7 +297,7 @@ function replayWindow(seed: number, setIndex: number, set: TableSet, from: numbe
     let drops = dp.drops();
     for (let i = from; i < to; i++) {
       const f = frameAt(seed, i, set);
-      const r = runFrame(dp, set, f, drops, watchIsp, watchLabels);
+      const r = runFrame(dp, set, f, drops, watchIsp, watchLabels, meteredIndexes(t));
       drops = r.dropsAfter;
       if (r.kinds.length > 0 && !already.has(i)) {
         found.push({ index: i, tableSet: setIndex, program: f.program, kinds: r.kinds, description: f.description, input: f.frame, expected: r.expected, actual: r.actual, notes: ['found by the window replay'] });
@@ -296,8 +345,8 @@ export function describeMismatch(m: Mismatch, seed: number): string {
     `  ${mismatchClass(m)}`,
     ...m.notes.map((n) => `  note: ${n}`),
     `  made as: ${m.description.join('; ')}`,
-    `  counters model: isp ${countsText(e.isp)} | labels ${countsText(e.labels)} | drops ${countsText(e.drops)}`,
-    `  counters C:     isp ${countsText(m.actual.isp)} | labels ${countsText(m.actual.labels)} | drops ${countsText(m.actual.drops)}`,
+    `  counters model: isp ${countsText(e.isp)} | labels ${countsText(e.labels)} | drops ${countsText(e.drops)} | subs ${countsText(e.subs)}`,
+    `  counters C:     isp ${countsText(m.actual.isp)} | labels ${countsText(m.actual.labels)} | drops ${countsText(m.actual.drops)} | subs ${countsText(m.actual.subs)}`,
     `  input (${m.input.length} bytes):`,
     hexdump(m.input).replace(/^/gm, '    '),
   ];

@@ -9,7 +9,9 @@ import {
   DIRECTIONS,
   emptyTables,
   MAX_ECMP,
+  meterWord,
   policerIndex,
+  subPolicerIndex,
   MAX_LABEL,
   type Fec,
   type IlmEntry,
@@ -19,7 +21,8 @@ import {
   type Tables,
 } from '../../control/tables/types.js';
 import { formatIp, formatMac, parsePrefix } from '../model/addr.js';
-import type { Prng } from './prng.js';
+import { Prng } from './prng.js';
+import { FF_METER_SLOTS } from '../../control/tables/shared.gen.js';
 
 export interface TableOptions {
   /** real ifindexes that go into tx_port */
@@ -247,7 +250,38 @@ export function randomTables(rng: Prng, opts: TableOptions): Tables {
   for (const isp of ispList) if (rng.chance(0.3)) t.policers.set(policerIndex(isp, DIRECTIONS[rng.int(2)]!), { rate: 0n, burst: BigInt(rng.range(0, 100_000)) });
 
   dedupeScoped(t);
+  addMeters(new Prng(rng.int(0x7fffffff)), t);
   return t;
+}
+
+/**
+ * Meter words on most subscriber entries (a few slots shared, some out of sub_stats' range,
+ * which the data plane must skip), some with the policer bit: the bucket is then absent or has
+ * rate 0 (no limit), so the outcome does not depend on the clock.
+ */
+function addMeters(rng: Prng, t: Tables): void {
+  const word = (): number | undefined => {
+    if (rng.chance(0.2)) return undefined;
+    const slot = rng.weighted([[8, rng.range(1, 40)], [1, FF_METER_SLOTS - 1], [1, rng.range(FF_METER_SLOTS, 0xffffff)]] as const);
+    const policed = rng.chance(0.3);
+    if (policed && rng.chance(0.5)) {
+      for (const d of DIRECTIONS) t.subPolicers.set(subPolicerIndex(slot, d), { rate: 0n, burst: BigInt(rng.range(0, 100_000)) });
+    }
+    return meterWord(slot, policed);
+  };
+  const withMeter = <T extends { meter?: number }>(v: T): T => {
+    const m = word();
+    return m === undefined ? v : { ...v, meter: m };
+  };
+  for (const map of [t.subMac, t.subV4, t.subV6] as const) for (const [k, c] of map) map.set(k, withMeter(c));
+  t.subVlan = t.subVlan.map(([k, isp]) => {
+    const m = word();
+    return m === undefined ? [k, isp] : [k, isp, m];
+  });
+  t.downV4 = t.downV4.map(([k, r]) => [k, withMeter(r)]);
+  t.downV6 = t.downV6.map(([k, r]) => [k, withMeter(r)]);
+  // slots beyond sub_policer's range have no bucket to write
+  for (const i of [...t.subPolicers.keys()]) if (i >= FF_METER_SLOTS * 2) t.subPolicers.delete(i);
 }
 
 /** An LPM map holds one value per (prefix, length): keep the last entry of each, as map writes would. */

@@ -189,7 +189,7 @@ describe('access program: classification', () => {
     const r = forward(t, 'access', f, { ingressIfindex: ACCESS_IF });
     expect(r.verdict).toBe('pass');
     expect(r.frame).toEqual(f);
-    expect(r.counters).toEqual({ isp: [], labels: [], drops: [] });
+    expect(r.counters).toEqual({ isp: [], labels: [], drops: [], subscribers: [] });
   });
 
   it('drops NO_FEC when the ISP has no upstream FEC', () => {
@@ -604,7 +604,7 @@ describe('core program: pops', () => {
     const r = forward(core('uniform', (t) => t.local.add('198.51.100.7')), 'core', f, { ingressIfindex: CORE_IF });
     expect(r.verdict).toBe('pass');
     expect(hex(r.frame)).toBe(hex(f.subarray(0, 12)) + '0800' + hex(withTtl(packet, 4)));
-    expect(r.counters).toEqual({ isp: [], labels: [], drops: [] });
+    expect(r.counters).toEqual({ isp: [], labels: [], drops: [], subscribers: [] });
     const dead = coreFrame([{ label: 2, s: true, ttl: 1 }], v6packet());
     expectDrop(forward(core(), 'core', dead, { ingressIfindex: CORE_IF }), 'ttl_expired', dead.length);
   });

@@ -12,10 +12,16 @@ import {
   type Fec,
   type NextHop,
   type Point,
+  type Policer,
   type SubClass,
   type Tables,
+  meterPoliced,
+  meterSlot,
   policerIndex,
+  subPolicerIndex,
 } from '../../control/tables/types.js';
+import type { TrafficType } from '../../control/daemon/usage.js';
+import { FF_METER_SLOTS } from '../../control/tables/shared.gen.js';
 import { parseIp, parseMac, parsePrefix, prefixContains, type Family } from './addr.js';
 import { incrementalChecksum } from './checksum.js';
 import { ipFlowHash, mplsFlowHash, type HashKey } from './hash.js';
@@ -40,6 +46,8 @@ export interface ForwardOptions {
   hashKey?: HashKey;
   nowNs?: bigint;
   policerState?: PolicerState;
+  /** the subscribers' buckets, by subPolicerIndex(slot, direction) */
+  subPolicerState?: PolicerState;
 }
 
 export interface IspCount {
@@ -59,10 +67,19 @@ export interface DropCount {
   packets: number;
   bytes: number;
 }
+/** One packet metered for a subscriber (sub_stats[slot * 2 + direction].type[type]). */
+export interface SubscriberCount {
+  slot: number;
+  direction: Direction;
+  type: TrafficType;
+  packets: number;
+  bytes: number;
+}
 export interface Counters {
   isp: IspCount[];
   labels: LabelCount[];
   drops: DropCount[];
+  subscribers: SubscriberCount[];
 }
 
 export interface ModelResult {
@@ -90,7 +107,7 @@ export function forward(tables: Tables, program: Program, frame: Buffer, opts: F
 // One frame's run: the tables, the received bytes and the counters it has touched.
 
 class Run {
-  readonly counters: Counters = { isp: [], labels: [], drops: [] };
+  readonly counters: Counters = { isp: [], labels: [], drops: [], subscribers: [] };
 
   constructor(
     readonly tables: Tables,
@@ -125,6 +142,22 @@ class Run {
   countLabel(label: number): void {
     this.counters.labels.push({ label, packets: 1, bytes: this.len });
   }
+
+  /** The subscriber's meter (meter word 0: none): by the IP header's protocol and length. */
+  meter(word: number | undefined, direction: Direction, ip: IpHeader): void {
+    const slot = meterSlot(word ?? 0);
+    // slot 0 is "not metered"; a slot beyond sub_stats finds no entry
+    if (slot === 0 || slot >= FF_METER_SLOTS) return;
+    this.counters.subscribers.push({ slot, direction, type: trafficType(ip), packets: 1, bytes: ip.length });
+  }
+}
+
+/** What the meter counts a packet as: IPv4/IPv6 x TCP (6) / UDP (17) / ICMP (1, or 58 in IPv6) / other. */
+function trafficType(ip: IpHeader): TrafficType {
+  const family = ip.version === 4 ? 'ipv4' : 'ipv6';
+  const icmp = ip.version === 4 ? 1 : 58;
+  const l4 = ip.protocol === 6 ? 'tcp' : ip.protocol === 17 ? 'udp' : ip.protocol === icmp ? 'icmp' : 'other';
+  return `${family}_${l4}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +185,10 @@ interface IpHeader {
   ttl: number;
   src: Buffer;
   dst: Buffer;
+  /** IPv4 protocol or IPv6 (fixed header) next header */
+  protocol: number;
+  /** the packet's length by its header: IPv4 total length, IPv6 40 + payload length */
+  length: number;
 }
 
 const ETH_HLEN = 14;
@@ -193,6 +230,8 @@ function parseIpHeader(frame: Buffer, offset: number, version: 4 | 6): IpHeader 
       ttl: frame[offset + 8],
       src: frame.subarray(offset + 12, offset + 16),
       dst: frame.subarray(offset + 16, offset + 20),
+      protocol: frame[offset + 9],
+      length: totalLength,
     };
   }
   if (avail < 40) return undefined;
@@ -204,6 +243,8 @@ function parseIpHeader(frame: Buffer, offset: number, version: 4 | 6): IpHeader 
     ttl: frame[offset + 7],
     src: frame.subarray(offset + 8, offset + 24),
     dst: frame.subarray(offset + 24, offset + 40),
+    protocol: frame[offset + 6],
+    length: 40 + frame.readUInt16BE(offset + 4),
   };
 }
 
@@ -303,9 +344,19 @@ const NS_PER_SEC = 1_000_000_000n;
 /** Token bucket of FORWARDING.md "Policer"; true when the frame may go on. */
 function police(run: Run, isp: number, direction: Direction): boolean {
   const index = policerIndex(isp, direction);
-  const policer = run.tables.policers.get(index);
+  return bucket(run, run.tables.policers.get(index), run.opts.policerState, index, run.len);
+}
+
+/** The subscriber's own bucket, when its meter word says it has one: charged the IP bytes. */
+function policeSubscriber(run: Run, word: number | undefined, direction: Direction, ipBytes: number): boolean {
+  if (word === undefined || !meterPoliced(word)) return true;
+  const index = subPolicerIndex(meterSlot(word), direction);
+  return bucket(run, run.tables.subPolicers.get(index), run.opts.subPolicerState, index, ipBytes);
+}
+
+function bucket(run: Run, policer: Policer | undefined, states: PolicerState | undefined, index: number, length: number): boolean {
   if (!policer || policer.rate === 0n) return true;
-  const state = run.opts.policerState ?? new Map<number, PolicerBucket>();
+  const state = states ?? new Map<number, PolicerBucket>();
   const bucket = state.get(index) ?? { tokens: policer.burst, lastNs: 0n };
   const now = run.opts.nowNs ?? 0n;
   // a clock reading older than the bucket's (another CPU) earns nothing
@@ -318,7 +369,7 @@ function police(run: Run, isp: number, direction: Direction): boolean {
     tokens = policer.burst;
     frac = 0n;
   }
-  const len = BigInt(run.len);
+  const len = BigInt(length);
   const conforms = tokens >= len;
   state.set(index, { tokens: conforms ? tokens - len : tokens, lastNs: now > bucket.lastNs ? now : bucket.lastNs, frac });
   return conforms;
@@ -376,7 +427,7 @@ function nextHopTags(nexthop: NextHop): VlanTag[] {
 // Ingress push, shared by the access program (upstream) and the isp program (downstream):
 // FORWARDING.md access steps 4-7.
 
-function pushAndRedirect(run: Run, link: Link, ip: IpHeader, isp: number, direction: Direction, fec: Fec): ModelResult {
+function pushAndRedirect(run: Run, link: Link, ip: IpHeader, isp: number, direction: Direction, fec: Fec, meter?: number): ModelResult {
   const { tables } = run;
   // the IP packet with any padding, as it sits in the frame
   const packet = Buffer.from(run.received.subarray(link.l3));
@@ -400,11 +451,13 @@ function pushAndRedirect(run: Run, link: Link, ip: IpHeader, isp: number, direct
   const out = Buffer.concat([header, stack, packet]);
   if (exceedsMtu(out.length, nexthop.mtu)) return run.drop('mtu_exceeded');
 
+  if (!policeSubscriber(run, meter, direction, packet.length)) return run.drop('sub_policed');
   if (!police(run, isp, direction)) {
     run.countIsp(isp, direction, 'policed', packet.length);
     return run.drop('policed');
   }
   run.countIsp(isp, direction, 'in', packet.length);
+  run.meter(meter, direction, ip);
   return run.redirect(nexthop.ifindex, out);
 }
 
@@ -424,8 +477,9 @@ function parseEdge(run: Run, maxTags: number): Edge {
 // ---------------------------------------------------------------------------------------------
 // access program: end-user -> ISP
 
-/** The ISP, undefined for no match, or 'wrong_port' for a MAC/prefix match off its line. */
-function classify(run: Run, link: Link, ip: IpHeader): number | 'wrong_port' | undefined {
+/** The matching entry's ISP and meter word, undefined for no match, or 'wrong_port' for a
+ * MAC/prefix match off its line. */
+function classify(run: Run, link: Link, ip: IpHeader): { isp: number; meter?: number } | 'wrong_port' | undefined {
   const { tables } = run;
   const outer = link.tags.length > 0 ? link.tags[0].vid : 0;
   const inner = link.tags.length > 1 ? link.tags[1].vid : 0;
@@ -433,16 +487,16 @@ function classify(run: Run, link: Link, ip: IpHeader): number | 'wrong_port' | u
   // subscriber is provisioned on.
   const onLine = (c: SubClass): boolean => c.ifindex === run.opts.ingressIfindex && c.outerVid === outer && c.innerVid === inner;
   const byMac = tables.subMac.get(macKey(link.src));
-  if (byMac !== undefined) return onLine(byMac) ? byMac.isp : 'wrong_port';
+  if (byMac !== undefined) return onLine(byMac) ? byMac : 'wrong_port';
   if (link.tags.length > 0) {
-    for (const [key, isp] of tables.subVlan) {
-      if (key.ifindex === run.opts.ingressIfindex && key.outerVid === outer && key.innerVid === inner) return isp;
+    for (const [key, isp, meter] of tables.subVlan) {
+      if (key.ifindex === run.opts.ingressIfindex && key.outerVid === outer && key.innerVid === inner) return { isp, meter };
     }
   }
   const prefixes = ip.version === 4 ? tables.subV4 : tables.subV6;
   const byPrefix = longestMatch(prefixes.entries(), ip.version, ip.src);
   if (byPrefix === undefined) return undefined;
-  return onLine(byPrefix) ? byPrefix.isp : 'wrong_port';
+  return onLine(byPrefix) ? byPrefix : 'wrong_port';
 }
 
 function accessProgram(run: Run): ModelResult {
@@ -456,17 +510,18 @@ function accessProgram(run: Run): ModelResult {
   if ('result' in edge) return edge.result;
   const { link, ip } = edge;
 
-  const isp = classify(run, link, ip);
-  if (isp === 'wrong_port') return run.drop('wrong_port');
-  if (isp === undefined) {
+  const match = classify(run, link, ip);
+  if (match === 'wrong_port') return run.drop('wrong_port');
+  if (match === undefined) {
     return run.tables.settings.unknownPolicy === 'pass' ? run.pass() : run.drop('unknown_subscriber');
   }
+  const isp = match.isp;
   if (isp < 1 || isp >= MAX_ISPS) return run.drop('unknown_subscriber');
 
   const fec = run.tables.fecUp.get(isp);
   if (!fec || fec.labels.length === 0 || fec.labels.length > MAX_LABELS) return run.drop('no_fec');
 
-  return pushAndRedirect(run, link, ip, isp, 'up', fec);
+  return pushAndRedirect(run, link, ip, isp, 'up', fec, match.meter);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -651,7 +706,9 @@ function coreProgram(run: Run): ModelResult {
         const header = ethernetHeader(parseMac(route.dmac), parseMac(route.smac), tags, ipEthertype(ip.version));
         const out = Buffer.concat([header, packet]);
         if (exceedsMtu(out.length, route.mtu)) return run.drop('mtu_exceeded');
+        if (!policeSubscriber(run, route.meter, 'down', packet.length)) return run.drop('sub_policed');
         run.countIsp(ilm.isp, 'down', 'out', packet.length);
+        run.meter(route.meter, 'down', ip);
         return run.redirect(route.ifindex, out);
       }
     }

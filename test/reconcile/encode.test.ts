@@ -18,7 +18,7 @@ function keysOf(prefix: string): { sub: Buffer; down: Buffer } {
   const down = one('down_v4_exact', 'down_v4');
   expect(sub).toHaveLength(1);
   expect(down).toHaveLength(1);
-  expect(sub[0]![1]).toEqual(subMatchCodec.encode({ isp: 7, ifindex: 3, outerVid: 0, innerVid: 0 }));
+  expect(sub[0]![1]).toEqual(subMatchCodec.encode({ isp: 7, ifindex: 3, outerVid: 0, innerVid: 0, meter: 0 }));
   return { sub: sub[0]![0], down: down[0]![0] };
 }
 

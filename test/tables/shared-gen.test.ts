@@ -85,7 +85,7 @@ enum ff_sparse { FF_SP_ONE = 1, FF_SP_FIVE = 5 };
     const added = h.replace(/(\tFF_DROP_MAX = )(\d+),/, (_m, a: string, n: string) => `\tFF_DROP_NEW_THING = ${n},\n${a}${Number(n) + 1},`);
     expect(added).not.toBe(h);
     const ts = generate(added);
-    expect(ts).toMatch(/export const FF_DROP_REASON_NAMES = \[.*'wrong_port', 'new_thing'\] as const;/);
+    expect(ts).toMatch(/export const FF_DROP_REASON_NAMES = \[.*'sub_policed', 'new_thing'\] as const;/);
     expect(ts).toContain(`export const FF_DROP_MAX = ${gen.FF_DROP_MAX + 1};`);
   });
 

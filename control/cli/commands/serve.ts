@@ -1,6 +1,6 @@
 // `fecflow serve -c FILE`: run the daemon in the foreground (systemd runs it this way).
 import { join } from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { repoRoot } from '../../bpf/native.js';
 import type { CommandModule } from '../context.js';
 import { CliError } from '../errors.js';
@@ -22,9 +22,14 @@ export const serveCommand: CommandModule = {
       .option('--metrics-listen <addr...>', 'serve /metrics on these addresses instead of on the API (HOST:PORT)')
       .option('--allow-host <name...>', 'host names a plain-HTTP listener answers besides IP addresses and localhost (DNS rebinding guard)')
       .option('--webhook-retry <min,max>', 'webhook retry back-off in ms: first wait, longest wait', '1000,300000')
+      .option('--usage-interval <seconds>', 'seconds between readings of the per-subscriber counters into the registry', (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 86400) throw new InvalidArgumentError('a whole number of seconds, 1..86400');
+        return n;
+      }, 60)
       .addOption(new Option('--xdp-mode <mode>', 'force an XDP attach mode').choices(['auto', 'native', 'generic']).default('auto'))
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; metricsListen?: string[]; allowHost?: string[]; webhookRetry: string }, _cmd: Command) => {
+      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; metricsListen?: string[]; allowHost?: string[]; webhookRetry: string; usageInterval: number }, _cmd: Command) => {
         const retry = /^(\d{1,9}),(\d{1,9})$/.exec(o.webhookRetry);
         if (!retry || Number(retry[1]) < 1 || Number(retry[2]) < Number(retry[1])) throw new CliError(`--webhook-retry '${o.webhookRetry}': expected MIN,MAX in ms with 1 <= MIN <= MAX`, 2);
         // Loaded lazily: the daemon pulls in the native addon, which the other commands never need.
@@ -45,6 +50,7 @@ export const serveCommand: CommandModule = {
             metricsListen: o.metricsListen,
             allowHost: o.allowHost,
             webhookRetry: { minMs: Number(retry[1]), maxMs: Number(retry[2]) },
+            usageInterval: o.usageInterval,
           });
         } catch (err) {
           if (err instanceof StartError) throw new CliError(err.message);
