@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REGISTRY_VERSION } from '../../control/registry/registry.js';
 import { call, startHarness, type Harness } from './fakes.js';
-import { REGISTRY_VERSION } from '../../control/registry/registry.js';
 
 let h: Harness;
 beforeEach(async () => {
