@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ iproute2 tcpdump bpftool
-  iputils-ping python3-scapy prometheus frr tshark
+  iputils-ping python3-scapy prometheus frr tshark freeradius freeradius-utils
   dpkg-dev lintian man-db systemd)  # the last four: ./run package and its tests
 
 missing=()

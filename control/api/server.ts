@@ -18,6 +18,8 @@ import type { MetricsCollector } from '../metrics/collector.js';
 import { HttpError, compileRoutes, match, readBody, sendError, sendJson, validate, type RequestContext, type Reply, type Route } from './http.js';
 import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
 import { verifyRegistryFile } from '../registry/registry.js';
+import type { SessionManager } from '../sessions/manager.js';
+import { sessionRoutes } from './routes/sessions.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -28,6 +30,8 @@ export interface ApiDeps {
   ifname(ifindex: number): string;
   /** called after a successful detach (serve exits) */
   onDetached?(): void;
+  /** subscriber sessions and RADIUS, when the node runs them */
+  sessions?: SessionManager;
 }
 
 const STATUS_OF: Record<DaemonError['kind'], number> = {
@@ -100,7 +104,7 @@ export function routes(deps: ApiDeps): Route[] {
       },
     },
     { method: 'GET', path: '/v1/status', auth: false, handler: async () => ({ json: views.status(vd) }) },
-    { method: 'GET', path: '/v1/config', auth: false, handler: async () => ({ json: { config: raw() } }) },
+    { method: 'GET', path: '/v1/config', auth: false, handler: async () => ({ json: { config: views.withoutSecrets(raw()) } }) },
     { method: 'POST', path: '/v1/config', auth: true, handler: async () => fileOwned('the node, its interfaces, ISPs and labels') },
     {
       method: 'POST',
@@ -112,7 +116,7 @@ export function routes(deps: ApiDeps): Route[] {
         return changed(r);
       },
     },
-    { method: 'GET', path: '/v1/isps', auth: false, handler: async () => ({ json: { isps: model.isps(raw()) } }) },
+    { method: 'GET', path: '/v1/isps', auth: false, handler: async () => ({ json: { isps: model.isps(views.withoutSecrets(raw())) } }) },
     { method: 'POST', path: '/v1/isps', auth: true, handler: async () => fileOwned('ISPs') },
     { method: 'DELETE', path: '/v1/isps/:name', auth: true, handler: async () => fileOwned('ISPs') },
     {
@@ -240,6 +244,7 @@ export function routes(deps: ApiDeps): Route[] {
         return { json: { ok: true, token, path: deps.tokens.path } };
       },
     },
+    ...sessionRoutes(deps.sessions),
   ];
 }
 

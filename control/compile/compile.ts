@@ -232,6 +232,13 @@ export interface SubscriberContext {
   onlyAccess?: string;
   /** shares one SubClass object per distinct (ISP, line) among a million subscribers */
   intern?: Map<string, SubClass>;
+  /** the ISP id of the walled garden session-admitted subscribers go to while no session is open */
+  walledGarden?: number;
+}
+
+/** A subscriber that forwards only while a session is open, and has none now. */
+export function awaitingSession(s: Subscriber): boolean {
+  return s.admission === 'session' && s.session === undefined;
 }
 
 /** The node's access interface when there is exactly one. */
@@ -250,6 +257,7 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
   return {
     onlyAccess: onlyAccess(config),
     intern: new Map(),
+    walledGarden: walledGardenId(config),
     port(name) {
       const p = ports.get(name);
       if (!p) throw new Error(`compile: unknown interface '${name}' in a validated config`);
@@ -263,9 +271,20 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
   };
 }
 
-/** The entries one subscriber puts in the tables: the compiler and incremental changes share it. */
+function walledGardenId(config: Config): number | undefined {
+  const ref = config.sessions?.walledGarden;
+  return ref === undefined ? undefined : resolveIsp(config.isps, ref)?.id;
+}
+
+/**
+ * The entries one subscriber puts in the tables: the compiler and incremental changes share it.
+ * A session-admitted subscriber without an open session puts none (it does not forward), or
+ * those of the walled garden's ISP when the node names one.
+ */
 export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): SubscriberEntries {
-  const isp = ctx.ispId(s.isp);
+  const waiting = awaitingSession(s);
+  if (waiting && ctx.walledGarden === undefined) return { isp: ctx.ispId(s.isp), cls: subClassOf(s, ctx.ispId(s.isp), ctx), v4: [], v6: [], down: [] };
+  const isp = waiting ? ctx.walledGarden! : ctx.ispId(s.isp);
   const out: SubscriberEntries = { isp, cls: subClassOf(s, isp, ctx), v4: [], v6: [], down: [] };
   if (s.match.mac) out.mac = s.match.mac;
   const mv = s.match.vlan;
@@ -313,7 +332,7 @@ function subClassOf(s: Subscriber, isp: number, ctx: SubscriberContext): SubClas
 }
 
 function compileSubscribers(config: Config, port: (name: string) => Port, ispId: (r: IspRef) => number, t: Tables): void {
-  const ctx: SubscriberContext = { port, ispId, onlyAccess: onlyAccess(config), intern: new Map() };
+  const ctx: SubscriberContext = { port, ispId, onlyAccess: onlyAccess(config), intern: new Map(), walledGarden: walledGardenId(config) };
   const macs: Array<[string, SubClass]> = [];
   const v4: Array<[string, SubClass]> = [];
   const v6: Array<[string, SubClass]> = [];

@@ -20,6 +20,11 @@ import { ispNames } from '../daemon/views.js';
 import { watchConfig } from '../daemon/watch.js';
 import { configPipeline, parseConfigText } from '../daemon/wiring.js';
 import { checkConfig, type Config } from '../config/index.js';
+import { SessionStore } from '../registry/sessions.js';
+import { SessionManager } from '../sessions/manager.js';
+import { SessionMetrics } from '../sessions/metrics.js';
+import { RadiusClient } from '../radius/client.js';
+import { CoaListener } from '../radius/coa.js';
 
 export interface ServeOptions {
   config: string;
@@ -109,7 +114,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   }
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
-  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }) });
+  const store = new SessionStore(registry);
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }), admitted: () => store.admitted() });
   try {
     await daemon.start({ ...preread, validated });
     // After an upgrade that changed map layouts, the state is now in the new maps: switch.
@@ -140,6 +146,39 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     { onReadError: (map, err) => log.warn({ map, err: String(err) }, 'metrics: map read failed; family left out of this scrape') },
   );
 
+  const sessionMetrics = new SessionMetrics(metrics.registry, () => store.pendingCount(), () => store.openCounts());
+  const sessions = new SessionManager({
+    daemon: daemon as Daemon<unknown>,
+    store,
+    client: new RadiusClient({ badResponse: (reason) => sessionMetrics.badResponses.inc({ reason }) }),
+    log: log.child({ part: 'sessions' }),
+    metrics: sessionMetrics,
+  });
+  await sessions.start();
+  let coa: CoaListener | undefined;
+  const coaAt = daemon.running?.sessions?.coa;
+  if (coaAt) {
+    coa = new CoaListener({
+      address: coaAt.address,
+      port: coaAt.port,
+      manager: sessions,
+      peers: () => (daemon.running?.isps ?? []).flatMap((i) => (i.radius?.coa.from.length ? [{ isp: i.name, radius: i.radius }] : [])),
+      node: () => node,
+      window: () => daemon.running?.sessions?.eventWindow ?? 300,
+      log: log.child({ part: 'coa' }),
+      metrics: sessionMetrics,
+    });
+    try {
+      const port = await coa.listen();
+      log.info({ address: coaAt.address, port }, 'CoA/Disconnect listener ready');
+    } catch (err) {
+      await sessions.stop();
+      dp.close();
+      release();
+      throw new StartError(`cannot listen for CoA on ${coaAt.address}:${coaAt.port}: ${(err as Error).message}`);
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -152,11 +191,14 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     log: log.child({ part: 'api' }),
     ifname: (i) => env.ifname(i),
     onDetached: () => void stop('detached'),
+    sessions,
   });
   let api: Awaited<ReturnType<typeof listen>>;
   try {
     api = await listen(handler, addresses);
   } catch (err) {
+    coa?.close();
+    await sessions.stop();
     dp.close();
     release();
     throw new StartError(`cannot listen on ${addresses.map(formatListen).join(', ')}: ${(err as Error).message}`);
@@ -182,6 +224,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
+      coa?.close();
+      await sessions.stop();
       await api.close();
       if (!daemon.isDetached) dp.close();
       release();
