@@ -217,7 +217,7 @@ const ispRadius: z.ZodType<IspRadius, z.ZodTypeDef, unknown> = z
     secret,
     password: z.string().max(128, 'password takes at most 128 characters').optional(),
     accounting: z.boolean({ invalid_type_error: 'accounting must be true or false' }).default(true),
-    interimInterval: int('interimInterval', 60, 86_400).default(300),
+    interimInterval: int('interimInterval', 1, 86_400).default(300),
     timeout: int('timeout (ms)', 50, 60_000).default(2000),
     retries: int('retries', 0, 10).default(2),
     coa: z.object({ from: z.array(ipAddress('coa.from')).min(1, 'coa.from lists at least one address'), secret: secret.optional() }).strict().optional(),

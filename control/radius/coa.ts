@@ -188,3 +188,28 @@ function isRateAttribute(a: Attribute, r: IspRadius): boolean {
   }
   return false;
 }
+
+/** The listener a running config asks for (`sessions.coa`), listening; undefined when it asks
+ * for none. Peers, the node name and the window are read from the running config per request,
+ * so a reload changes them (the address and port take a restart). */
+export async function startCoaListener(
+  running: () => { node: string; isps: Array<{ name: string; radius?: IspRadius }>; sessions?: { coa?: { address: string; port: number }; eventWindow: number } } | undefined,
+  manager: SessionManager,
+  log: Logger,
+  metrics?: SessionMetrics,
+): Promise<{ listener: CoaListener; address: string; port: number } | undefined> {
+  const at = running()?.sessions?.coa;
+  if (!at) return undefined;
+  const listener = new CoaListener({
+    address: at.address,
+    port: at.port,
+    manager,
+    peers: () => (running()?.isps ?? []).flatMap((i) => (i.radius?.coa.from.length ? [{ isp: i.name, radius: i.radius }] : [])),
+    node: () => running()?.node ?? '',
+    window: () => running()?.sessions?.eventWindow ?? 300,
+    log,
+    metrics,
+  });
+  const port = await listener.listen();
+  return { listener, address: at.address, port };
+}

@@ -24,7 +24,7 @@ import { SessionStore } from '../registry/sessions.js';
 import { SessionManager } from '../sessions/manager.js';
 import { SessionMetrics } from '../sessions/metrics.js';
 import { RadiusClient } from '../radius/client.js';
-import { CoaListener } from '../radius/coa.js';
+import { startCoaListener, type CoaListener } from '../radius/coa.js';
 
 export interface ServeOptions {
   config: string;
@@ -156,27 +156,15 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   });
   await sessions.start();
   let coa: CoaListener | undefined;
-  const coaAt = daemon.running?.sessions?.coa;
-  if (coaAt) {
-    coa = new CoaListener({
-      address: coaAt.address,
-      port: coaAt.port,
-      manager: sessions,
-      peers: () => (daemon.running?.isps ?? []).flatMap((i) => (i.radius?.coa.from.length ? [{ isp: i.name, radius: i.radius }] : [])),
-      node: () => node,
-      window: () => daemon.running?.sessions?.eventWindow ?? 300,
-      log: log.child({ part: 'coa' }),
-      metrics: sessionMetrics,
-    });
-    try {
-      const port = await coa.listen();
-      log.info({ address: coaAt.address, port }, 'CoA/Disconnect listener ready');
-    } catch (err) {
-      await sessions.stop();
-      dp.close();
-      release();
-      throw new StartError(`cannot listen for CoA on ${coaAt.address}:${coaAt.port}: ${(err as Error).message}`);
-    }
+  try {
+    const c = await startCoaListener(() => daemon.running, sessions, log.child({ part: 'coa' }), sessionMetrics);
+    if (c) log.info({ address: c.address, port: c.port }, 'CoA/Disconnect listener ready');
+    coa = c?.listener;
+  } catch (err) {
+    await sessions.stop();
+    dp.close();
+    release();
+    throw new StartError(`cannot listen for CoA/Disconnect-Requests: ${(err as Error).message}`);
   }
 
   let stopping: Promise<void> | undefined;

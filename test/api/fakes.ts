@@ -19,6 +19,13 @@ import { MetricsCollector } from '../../control/metrics/collector.js';
 import { MAPS, CONFIG_MAPS } from '../../control/tables/layout.js';
 import { silentLogger } from '../../control/log.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../../control/metrics/collector.js';
+import type { UsageMeter } from '../../control/daemon/usage.js';
+import { SessionStore } from '../../control/registry/sessions.js';
+import { SessionManager } from '../../control/sessions/manager.js';
+import { SessionMetrics } from '../../control/sessions/metrics.js';
+import { RadiusClient } from '../../control/radius/client.js';
+import { startCoaListener } from '../../control/radius/coa.js';
+import type { Config } from '../../control/config/index.js';
 
 export const CONFIG = `node: test
 interfaces:
@@ -132,6 +139,8 @@ export interface Harness {
   fast: { planned: number; declined: number };
   snapshot(): string;
   registry: Registry;
+  sessions: SessionManager;
+  sessionMetrics: SessionMetrics;
   /** stops serving and closes the registry, keeping the directory (for a restart) */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -153,6 +162,10 @@ export interface HarnessOptions {
   devices?: Array<{ name: string; ifindex: number; mac: string; mtu: number }>;
   /** the node name the registry is kept under (default 'test') */
   node?: string;
+  /** the per-subscriber meters the daemon reads */
+  usage?: UsageMeter;
+  /** ms between the session manager's checks (default 1000) */
+  sessionTickMs?: number;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
@@ -188,6 +201,7 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
             return r;
           },
         };
+  const store = new SessionStore(registry);
   const daemon = new Daemon({
     configPath,
     pipeline,
@@ -195,6 +209,8 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     model: configModel,
     registry,
     log: silentLogger(),
+    usage: opts.usage,
+    admitted: () => store.admitted(),
   }) as Daemon<unknown>;
   await daemon.start();
   await waitReady(daemon);
@@ -212,7 +228,18 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     },
     { defaultMetrics: false },
   );
-  const handler = createHandler({ daemon, model: configModel, tokens, metrics, log: silentLogger(), ifname: (i) => env.ifname(i) });
+  const sessionMetrics = new SessionMetrics(metrics.registry, () => store.pendingCount(), () => store.openCounts());
+  const sessions = new SessionManager({
+    daemon,
+    store,
+    client: new RadiusClient({ badResponse: (reason) => sessionMetrics.badResponses.inc({ reason }) }),
+    log: silentLogger(),
+    metrics: sessionMetrics,
+    tickMs: opts.sessionTickMs,
+  });
+  await sessions.start();
+  const coa = await startCoaListener(() => daemon.running as Config | undefined, sessions, silentLogger(), sessionMetrics);
+  const handler = createHandler({ daemon, model: configModel, tokens, metrics, log: silentLogger(), ifname: (i) => env.ifname(i), sessions });
   const socket = join(dir, 'api.sock');
   const addrs: ListenAddress[] = [{ kind: 'tcp', host: '127.0.0.1', port: 0 }, { kind: 'unix', path: socket }];
   const srv = await listen(handler, addrs);
@@ -233,11 +260,17 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     fast,
     snapshot: () => [...maps.values()].map((m) => `${m.name}=${m.snapshot()}`).join('\n'),
     registry,
+    sessions,
+    sessionMetrics,
     async stop() {
+      coa?.listener.close();
+      await sessions.stop();
       await srv.close();
       registry.close();
     },
     async close() {
+      coa?.listener.close();
+      await sessions.stop();
       await srv.close();
       registry.close();
       rmSync(dir, { recursive: true, force: true });
