@@ -103,7 +103,7 @@ interface Daemon {
   logs: () => string;
 }
 
-function http(socket: string, method: string, path: string, body?: unknown, token?: string, agent: Agent | false = false): Promise<{ status: number; text: string }> {
+export function http(socket: string, method: string, path: string, body?: unknown, token?: string, agent: Agent | false = false): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
@@ -164,7 +164,7 @@ function pinDirs(root: string): string[] {
   return out;
 }
 
-class Rig {
+export class Rig {
   readonly lab = new Lab();
   readonly id = uniqueName('b');
   readonly dir = mkdtempSync(join(tmpdir(), 'fecflow-bench-'));

@@ -4,6 +4,7 @@ import type { PathResult, PerPacketResult } from './perpacket.js';
 import type { EndToEndResult } from './e2e.js';
 import type { ControlResult } from './control.js';
 import type { MeterResult } from './meter.js';
+import type { SessionBenchResult } from './sessions.js';
 import { fmt, type Summary } from './lib/stats.js';
 
 export const TARGETS = {
@@ -11,6 +12,7 @@ export const TARGETS = {
   nsPerPacketAt1M: 67,
   e2eRatioVsKernel: 3,
   coldApplySeconds: 5,
+  sessionOpensPerSecond: 1000,
   coldStartRssMiB: 1024,
   restartSeconds: 2,
   moveMedianMs: 1,
@@ -42,6 +44,12 @@ export const METHODS = {
     'repeat): the kernel times the generator\'s loop, inside which every batch\'s veth NAPI work of the whole chain runs on the ' +
     'same CPU, leaving out time the generator was scheduled out; wall-clock Mpps is kept beside it. Modes interleaved per ' +
     'round; median over rounds with min and max.',
+  sessions:
+    'A headend\'s fecflow serve in a fresh namespace with N session-admitted subscribers and Debian\'s FreeRADIUS (threaded, -f) in the ' +
+    'same namespace accepting every User-Name (PAP, Message-Authenticator required). C clients POST /v1/sessions over the Unix socket ' +
+    '(keep-alive), one per subscriber: Access-Request/Accept, one registry transaction (session, Start in ledger and outbox, audit) ' +
+    'and the classifier entry written, per open. opens/s = sessions opened / wall time of all opens. Then the outbox drains (every Start ' +
+    'answered), and all sessions are closed the same way.',
   controlPlane:
     'Cold apply: fecflow serve in a fresh namespace with a generated config of N subscriber prefixes, time from start to ' +
     'ready (/readyz) and to the last subscriber visible in sub_v4_exact, with the daemon\'s peak RSS and the kernel\'s memlock of ' +
@@ -191,6 +199,20 @@ export function report(r: BenchResult): string {
   if (r.endToEnd) out.push('', failed(r.endToEnd) ? `## End to end\n\nfailed: ${r.endToEnd.error}` : endToEnd(r.endToEnd));
   if (r.controlPlane) out.push('', failed(r.controlPlane) ? `## Control plane\n\nfailed: ${r.controlPlane.error}` : control(r.controlPlane));
   if (r.meter) out.push('', failed(r.meter) ? `## Per-subscriber usage\n\nfailed: ${r.meter.error}` : meter(r.meter));
+  if (r.sessions) out.push('', failed(r.sessions) ? `## Sessions\n\nfailed: ${r.sessions.error}` : sessions(r.sessions));
   out.push('', 'Method: see bench/README.md and `methods` in the JSON result.');
   return out.join('\n');
+}
+
+function sessions(s: SessionBenchResult): string {
+  const target = TARGETS.sessionOpensPerSecond;
+  return [
+    '## Sessions',
+    '',
+    '| what | value | target | note |',
+    '| --- | --- | --- | --- |',
+    `| session opens through the API, FreeRADIUS accepting | ${n(s.opens.perSecond)} /s | ≥ ${n(target)} /s ${s.opens.perSecond >= target ? 'met' : 'missed'} | ${n(s.subscribers)} sessions by ${s.concurrency} clients in ${s.opens.seconds} s; ${s.opens.failed} failed |`,
+    `| every Start answered | ${s.startsAnsweredSeconds} s | | from the first open |`,
+    `| session closes (Stop with final counters) | ${n(s.closes.perSecond)} /s | | ${s.closes.failed} failed |`,
+  ].join('\n');
 }

@@ -2,7 +2,7 @@
 // bench/results/<date>.json with the machine's description. Benchmarks, not tests: a slow
 // machine fails nothing; the targets are what the figures are reported against.
 //
-//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]
+//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter,sessions] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]
 //
 // --quick runs a tiny configuration (for the smoke test and while developing).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { runPerPacket, type PerPacketResult } from './perpacket.js';
 import { runEndToEnd, type EndToEndResult } from './e2e.js';
 import { runControlPlane, type ControlResult } from './control.js';
 import { runMeter, type MeterResult } from './meter.js';
+import { runSessions, type SessionBenchResult } from './sessions.js';
 import { report, METHODS } from './report.js';
 
 interface Args {
@@ -28,7 +29,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control', 'meter']), write: true };
+  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control', 'meter', 'sessions']), write: true };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
@@ -40,7 +41,7 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--paths') a.paths = argv[++i]!.split(',');
     else if (x === '--scales') a.scales = argv[++i]!.split(',').map(Number);
     else if (x === '--help' || x === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]');
+      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter,sessions] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]');
       process.exit(0);
     } else throw new Error(`unknown argument ${x}`);
   }
@@ -58,6 +59,7 @@ export interface BenchResult {
   endToEnd?: EndToEndResult | { error: string };
   controlPlane?: ControlResult | { error: string };
   meter?: MeterResult | { error: string };
+  sessions?: SessionBenchResult | { error: string };
 }
 
 async function main(): Promise<void> {
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
   result.endToEnd = await part('e2e', () => runEndToEnd(object, progDir, { ...cfg.endToEnd, log }));
   result.controlPlane = await part('control', () => runControlPlane({ ...cfg.control, log }));
   result.meter = await part('meter', () => runMeter(object, { ...cfg.meter, log }));
+  result.sessions = await part('sessions', () => runSessions({ ...cfg.sessions, log }));
   result.seconds = Math.round((performance.now() - t0) / 1000);
 
   console.log(report(result));

@@ -31,6 +31,8 @@ import { tenantRoutes } from './routes/tenants.js';
 import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
 import { verifyRegistryFile } from '../registry/registry.js';
 import { usageRoutes } from './routes/usage.js';
+import type { SessionManager } from '../sessions/manager.js';
+import { sessionRoutes } from './routes/sessions.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -49,6 +51,8 @@ export interface ApiDeps {
   /** the webhook sender, told when a webhook is added or removed */
   webhooksChanged?(): void;
   version?: string;
+  /** subscriber sessions and RADIUS, when the node runs them */
+  sessions?: SessionManager;
 }
 
 const STATUS_OF: Record<DaemonError['kind'], number> = {
@@ -178,7 +182,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
       auth: true,
       access: 'read',
       doc: { summary: 'The running config (router file + registry); secrets redacted for a reader', tags: ['node'], responses: { 200: { description: 'the config', schema: R.configReply } } },
-      handler: async (ctx) => ({ json: { config: ctx.principal?.role === 'admin' ? raw() : redactSecrets(raw()) } }),
+      handler: async (ctx) => ({ json: { config: ctx.principal?.role === 'admin' ? views.withoutSecrets(raw()) : redactSecrets(views.withoutSecrets(raw())) } }),
     },
     { method: 'POST', path: '/v1/config', auth: true, maxBody: MAX_BODY, doc: { summary: 'Refused: the router file is the operator\'s (409 file_owned)', tags: ['node'], responses: {} }, handler: async () => fileOwned('the node, its interfaces, ISPs and labels') },
     {
@@ -198,7 +202,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
       auth: true,
       access: 'isp',
       doc: { summary: 'ISPs with their rates and subscriber counts (an isp: token: its own)', tags: ['isps'], responses: { 200: { description: 'the ISPs', schema: R.ispsReply } } },
-      handler: async (ctx) => ({ json: { isps: ctx.scope.filter(model.isps(raw()), (i) => i.name) } }),
+      handler: async (ctx) => ({ json: { isps: ctx.scope.filter(model.isps(views.withoutSecrets(raw())), (i) => i.name) } }),
     },
     { method: 'POST', path: '/v1/isps', auth: true, doc: { summary: 'Refused: ISPs are the router file\'s (409 file_owned)', tags: ['isps'], responses: {} }, handler: async () => fileOwned('ISPs') },
     { method: 'DELETE', path: '/v1/isps/:name', auth: true, doc: { summary: 'Refused: ISPs are the router file\'s (409 file_owned)', tags: ['isps'], responses: {} }, handler: async () => fileOwned('ISPs') },
@@ -381,6 +385,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
         return { json: { ok: true, token, path: deps.tokens.path } };
       },
     },
+    ...sessionRoutes(deps.sessions),
     ...portalRoutes(),
     ...tenantRoutes({
       registry: daemon.registry,

@@ -18,6 +18,7 @@ import { checkCommand } from './commands/check.js';
 import { tokenCommand } from './commands/token.js';
 import { webhookCommand } from './commands/webhook.js';
 import { usageCommand } from './commands/usage.js';
+import { sessionCommand } from './commands/session.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -33,6 +34,7 @@ export const COMMANDS: CommandModule[] = [
   tokenCommand,
   webhookCommand,
   usageCommand,
+  sessionCommand,
 ];
 
 export const VERSION = '0.1.0';

@@ -250,6 +250,13 @@ export interface SubscriberContext {
   intern?: Map<string, SubClass>;
   /** the subscriber's meter slot (CompileEnv.meterSlot) */
   meterSlot?(subscriber: string): number;
+  /** the ISP id of the walled garden session-admitted subscribers go to while no session is open */
+  walledGarden?: number;
+}
+
+/** A subscriber that forwards only while a session is open, and has none now. */
+export function awaitingSession(s: Subscriber): boolean {
+  return s.admission === 'session' && s.session === undefined;
 }
 
 /** The node's access interface when there is exactly one. */
@@ -269,6 +276,7 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
     onlyAccess: onlyAccess(config),
     intern: new Map(),
     meterSlot: env.meterSlot?.bind(env),
+    walledGarden: walledGardenId(config),
     port(name) {
       const p = ports.get(name);
       if (!p) throw new Error(`compile: unknown interface '${name}' in a validated config`);
@@ -282,9 +290,19 @@ export function subscriberContext(config: Config, env: CompileEnv): SubscriberCo
   };
 }
 
-/** The entries one subscriber puts in the tables: the compiler and incremental changes share it. */
+function walledGardenId(config: Config): number | undefined {
+  const ref = config.sessions?.walledGarden;
+  return ref === undefined ? undefined : resolveIsp(config.isps, ref)?.id;
+}
+
+/**
+ * The entries one subscriber puts in the tables: the compiler and incremental changes share it.
+ * A session-admitted subscriber without an open session puts none (it does not forward), or
+ * those of the walled garden's ISP when the node names one.
+ */
 export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): SubscriberEntries {
-  const isp = ctx.ispId(s.isp);
+  const waiting = awaitingSession(s);
+  const isp = waiting ? (ctx.walledGarden ?? ctx.ispId(s.isp)) : ctx.ispId(s.isp);
   const slot = ctx.meterSlot?.(s.name) ?? 0;
   const policers: Array<[number, Policer]> = [];
   if (s.rate && slot === 0) {
@@ -297,6 +315,8 @@ export function compileSubscriber(s: Subscriber, ctx: SubscriberContext): Subscr
   const up = slot ? meterWord(slot, s.rate?.up !== undefined) : 0;
   const down = slot ? meterWord(slot, s.rate?.down !== undefined) : 0;
   const out: SubscriberEntries = { isp, cls: subClassOf(s, isp, ctx, up), v4: [], v6: [], down: [], meter: up, policers };
+  // waiting for a session with no walled garden: no classifier entry at all (it does not forward)
+  if (waiting && ctx.walledGarden === undefined) return out;
   if (s.match.mac) out.mac = s.match.mac;
   const mv = s.match.vlan;
   if (mv) out.vlan = { ifindex: ctx.port(mv.interface).info.ifindex, outerVid: mv.outer, innerVid: mv.inner ?? 0 };
@@ -351,7 +371,7 @@ function compileSubscribers(
   t: Tables,
   meterSlot: ((subscriber: string) => number) | undefined,
 ): void {
-  const ctx: SubscriberContext = { port, ispId, onlyAccess: onlyAccess(config), intern: new Map(), meterSlot };
+  const ctx: SubscriberContext = { port, ispId, onlyAccess: onlyAccess(config), intern: new Map(), meterSlot, walledGarden: walledGardenId(config) };
   const macs: Array<[string, SubClass]> = [];
   const v4: Array<[string, SubClass]> = [];
   const v6: Array<[string, SubClass]> = [];

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { MAX_ECMP, MAX_ISPS, MAX_LABEL, MAX_LABELS, MAX_RESERVED_LABEL } from '../tables/types.js';
 import { parseHostAddress, parseMac, parsePrefix, type Parsed } from './addr.js';
-import type { FecConfig, Interface, Isp, LabelBinding, NextHopRef, Subscriber, Tpid } from './types.js';
+import type { FecConfig, Interface, Isp, IspRadius, LabelBinding, NextHopRef, RadiusAttributeRef, SessionSettings, Subscriber, Tpid } from './types.js';
+import { isIP } from 'node:net';
 import { parseRate, parseSize } from './units.js';
 
 export const NODE_RE = /^[a-z0-9_-]{1,64}$/;
@@ -175,6 +176,99 @@ const ispRoute = z
   .object({ prefix, labels: labelStack, tc, nexthop: nexthops })
   .strict();
 
+const ipAddress = (what: string) =>
+  z
+    .string({ required_error: `${what} is required`, invalid_type_error: `${what} must be a string` })
+    .refine((a) => isIP(a) !== 0, (a) => ({ message: `${what} '${a}' is not an IPv4 or IPv6 address` }));
+
+const port = (what: string) => int(what, 1, 65535);
+
+/** A shared secret: RFC 2865 wants at least one octet; the attributes we hide with it take 128. */
+const secret = z
+  .string({ required_error: 'secret is required', invalid_type_error: 'secret must be a string (quote it in YAML)' })
+  .min(1, 'secret must not be empty')
+  .max(128, 'secret takes at most 128 characters');
+
+/** Well-known reply attributes carrying a rate in bit/s, by name. */
+export const RATE_ATTRIBUTES = new Map<string, RadiusAttributeRef>([
+  ['WISPr-Bandwidth-Max-Up', { vendor: 14122, type: 7 }],
+  ['WISPr-Bandwidth-Max-Down', { vendor: 14122, type: 8 }],
+]);
+
+/** 'WISPr-Bandwidth-Max-Up', a standard attribute number, or 'VENDOR:TYPE' of a Vendor-Specific. */
+const attributeRef = z
+  .union([z.string(), z.number()], { errorMap: () => ({ message: 'an attribute is a name, a number or VENDOR:TYPE' }) })
+  .transform((v, ctx): RadiusAttributeRef => {
+    if (typeof v === 'number' || /^\d+$/.test(v)) {
+      const t = Number(v);
+      if (Number.isInteger(t) && t >= 1 && t <= 255 && t !== 26) return { type: t };
+    } else {
+      const known = RATE_ATTRIBUTES.get(v);
+      if (known) return known;
+      const m = /^(\d{1,10}):(\d{1,3})$/.exec(v);
+      if (m && Number(m[1]) <= 0xffffff && Number(m[2]) >= 1 && Number(m[2]) <= 255) return { vendor: Number(m[1]), type: Number(m[2]) };
+    }
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `attribute '${v}' is not one of ${[...RATE_ATTRIBUTES.keys()].join(', ')}, a number 1..255 (not 26) or VENDOR:TYPE` });
+    return z.NEVER;
+  });
+
+const ispRadius: z.ZodType<IspRadius, z.ZodTypeDef, unknown> = z
+  .object({
+    server: ipAddress('server'),
+    authPort: port('authPort').default(1812),
+    acctPort: port('acctPort').default(1813),
+    secret,
+    password: z.string().max(128, 'password takes at most 128 characters').optional(),
+    accounting: z.boolean({ invalid_type_error: 'accounting must be true or false' }).default(true),
+    interimInterval: int('interimInterval', 1, 86_400).default(300),
+    timeout: int('timeout (ms)', 50, 60_000).default(2000),
+    retries: int('retries', 0, 10).default(2),
+    coa: z.object({ from: z.array(ipAddress('coa.from')).min(1, 'coa.from lists at least one address'), secret: secret.optional() }).strict().optional(),
+    rate: z.object({ up: attributeRef.optional(), down: attributeRef.optional() }).strict().optional(),
+  })
+  .strict()
+  .transform((r): IspRadius => {
+    const out: IspRadius = {
+      server: r.server,
+      authPort: r.authPort,
+      acctPort: r.acctPort,
+      secret: r.secret,
+      accounting: r.accounting,
+      interimInterval: r.interimInterval,
+      timeout: r.timeout,
+      retries: r.retries,
+      coa: { from: r.coa?.from ?? [], secret: r.coa?.secret ?? r.secret },
+      rate: r.rate ?? { up: RATE_ATTRIBUTES.get('WISPr-Bandwidth-Max-Up'), down: RATE_ATTRIBUTES.get('WISPr-Bandwidth-Max-Down') },
+    };
+    if (r.password !== undefined) out.password = r.password;
+    return out;
+  });
+
+const seconds = (what: string, min: number, max: number) =>
+  z
+    .number({ required_error: `${what} is required`, invalid_type_error: `${what} must be a number of seconds` })
+    .min(min, `${what} must be ${min}..${max} s`)
+    .max(max, `${what} must be ${min}..${max} s`);
+
+export const sessionsSchema: z.ZodType<SessionSettings, z.ZodTypeDef, unknown> = z
+  .object({
+    walledGarden: z.union([z.string().min(1), int('ISP id', 1, MAX_ISPS - 1)]).optional(),
+    coa: z.object({ address: ipAddress('coa.address'), port: int('coa.port', 0, 65535).default(3799) }).strict().optional(),
+    eventWindow: seconds('eventWindow', 1, 3600).default(300),
+    retry: z
+      .object({ initial: seconds('retry.initial', 0.05, 3600).default(1), max: seconds('retry.max', 0.05, 86_400).default(60) })
+      .strict()
+      .default({})
+      .refine((r) => r.max >= r.initial, { message: 'retry.max must not be below retry.initial' }),
+  })
+  .strict()
+  .transform((s): SessionSettings => {
+    const out: SessionSettings = { eventWindow: s.eventWindow, retry: { initial: s.retry.initial, max: s.retry.max } };
+    if (s.walledGarden !== undefined) out.walledGarden = s.walledGarden;
+    if (s.coa) out.coa = { address: s.coa.address, port: s.coa.port };
+    return out;
+  });
+
 export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
   .object({
     id: int('ISP id', 1, MAX_ISPS - 1),
@@ -188,6 +282,7 @@ export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
       })
       .strict()
       .optional(),
+    radius: ispRadius.optional(),
   })
   .strict()
   .transform((i) => {
@@ -201,6 +296,7 @@ export const ispSchema: z.ZodType<Isp, z.ZodTypeDef, unknown> = z
         routes: i.downstream.routes,
       };
     }
+    if (i.radius) out.radius = i.radius;
     return out;
   });
 
@@ -250,11 +346,16 @@ export const subscriberSchema: z.ZodType<Subscriber, z.ZodTypeDef, unknown> = z
       })
       .strict()
       .optional(),
+    admission: z.enum(['static', 'session'], { errorMap: () => ({ message: "admission must be 'static' or 'session'" }) }).optional(),
+    session: z.string().min(1).max(64).optional(),
     rate: rateLimits.optional(),
   })
   .strict()
   .transform((s) => {
     const out: Subscriber = { name: s.name, isp: s.isp, match: dropUndefined({ ...s.match }) };
+    if (s.admission !== undefined) out.admission = s.admission;
+    if (s.session !== undefined) out.session = s.session;
+    if (s.rate) out.rate = dropUndefined({ ...s.rate });
     if (out.match.vlan) out.match.vlan = dropUndefined(out.match.vlan);
     if (s.deliver) {
       out.deliver = dropUndefined({ ...s.deliver });
@@ -302,6 +403,7 @@ export const documentSchema = z
     isps: list('isps'),
     subscribers: list('subscribers'),
     ilm: list('ilm'),
+    sessions: z.unknown().optional(),
   })
   .strict();
 
@@ -361,7 +463,7 @@ function fastTags(v: unknown, withInterface: boolean): Obj | undefined {
 }
 
 export function fastSubscriber(v: unknown): Subscriber | undefined {
-  const s = plain(v, ['name', 'isp', 'match', 'deliver']);
+  const s = plain(v, ['name', 'isp', 'match', 'deliver', 'admission', 'session']);
   if (!s || !isName(s.name)) return undefined;
   if (!((typeof s.isp === 'string' && s.isp.length > 0) || isInt(s.isp, 1, MAX_ISPS - 1))) return undefined;
   const m = plain(s.match, ['mac', 'vlan', 'prefix']);
@@ -371,6 +473,14 @@ export function fastSubscriber(v: unknown): Subscriber | undefined {
   if (m.vlan !== undefined && (match.vlan = fastTags(m.vlan, true)) === undefined) return undefined;
   if (m.prefix !== undefined && (match.prefix = fastPrefixes(m.prefix)) === undefined) return undefined;
   const out: Subscriber = { name: s.name, isp: s.isp as string | number, match: match as Subscriber['match'] };
+  if (s.admission !== undefined) {
+    if (s.admission !== 'static' && s.admission !== 'session') return undefined;
+    out.admission = s.admission;
+  }
+  if (s.session !== undefined) {
+    if (typeof s.session !== 'string' || s.session.length === 0 || s.session.length > 64) return undefined;
+    out.session = s.session;
+  }
   if (s.deliver !== undefined) {
     const d = plain(s.deliver, ['interface', 'mac', 'vlan', 'addresses']);
     if (!d) return undefined;

@@ -65,6 +65,54 @@ export interface Isp {
   upstream?: FecConfig;
   /** tailend: where this ISP's traffic enters and how it is labelled back to the end-users */
   downstream?: { links: IspLink[]; routes: IspRoute[] };
+  /** the ISP's RADIUS server: sessions of its subscribers open only after its Access-Accept,
+   * and their accounting goes to it */
+  radius?: IspRadius;
+}
+
+/** Where a reply attribute is found: a standard attribute by number, or a vendor's (26). */
+export interface RadiusAttributeRef {
+  type: number;
+  vendor?: number;
+}
+
+export interface IspRadius {
+  /** the server's address (IPv4 or IPv6) */
+  server: string;
+  authPort: number;
+  acctPort: number;
+  secret: string;
+  /** the PAP password sent when a session is opened without one */
+  password?: string;
+  /** send Accounting-Request Start / Interim-Update / Stop (default true) */
+  accounting: boolean;
+  /** seconds between Interim-Updates unless the Access-Accept says (Acct-Interim-Interval) */
+  interimInterval: number;
+  /** ms to wait for an answer before a retransmission, and how many retransmissions */
+  timeout: number;
+  retries: number;
+  /** CoA and Disconnect-Requests are taken from these addresses only, with this secret */
+  coa: { from: string[]; secret: string };
+  /** which reply attributes carry the subscriber's rate, in bit/s */
+  rate: { up?: RadiusAttributeRef; down?: RadiusAttributeRef };
+}
+
+/** The node's session settings (the router file's `sessions:`). */
+export interface SessionSettings {
+  /** session-admitted subscribers without an open session go to this ISP instead of nowhere */
+  walledGarden?: IspRef;
+  /** where the CoA / Disconnect listener binds; none without it */
+  coa?: { address: string; port: number };
+  /** the window (s) an Event-Timestamp of a CoA or Disconnect-Request must fall in */
+  eventWindow: number;
+  /** accounting retries while a server does not answer: first wait and longest wait (s) */
+  retry: { initial: number; max: number };
+}
+
+/** The rate limit of one subscriber per direction (its `rate:`), as an ISP's policer. */
+export interface SubscriberRate {
+  up?: RateLimit;
+  down?: RateLimit;
 }
 
 export type Tpid = '802.1Q' | '802.1ad';
@@ -89,9 +137,12 @@ export interface Subscriber {
   match: SubscriberMatch;
   /** downstream: how the headend hands traffic back; missing fields come from match */
   deliver?: SubscriberDelivery;
-  /** the subscriber's own rate limit per direction (same form as an ISP's policer); the ISP's
-   * policer applies as well */
-  rate?: { up?: RateLimit; down?: RateLimit };
+  /** static (default): forwards whenever provisioned; session: only while a session is open */
+  admission?: 'static' | 'session';
+  /** the open session admitting it (set by the daemon from the registry's sessions, never stored) */
+  session?: string;
+  /** its own rate limit per direction */
+  rate?: SubscriberRate;
 }
 
 /** On an LSR: the ISP whose FEC a swapped or popped label is, and its direction, to count it. */
@@ -117,6 +168,8 @@ export interface Config {
   subscribers: Subscriber[];
   /** the incoming label map */
   ilm: LabelBinding[];
+  /** absent when the router file has no `sessions:` section */
+  sessions?: SessionSettings;
 }
 
 /** A subscriber's downstream delivery with the defaults from its match filled in. */

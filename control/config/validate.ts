@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { comparePrefixes, contains, parsePrefix, type ParsedPrefix } from './addr.js';
 import { capacityIssues } from './capacity.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
-import { documentSchema, fastSubscriber, interfaceSchema, ispSchema, labelBindingSchema, subscriberSchema } from './schema.js';
+import { documentSchema, fastSubscriber, interfaceSchema, ispSchema, labelBindingSchema, sessionsSchema, subscriberSchema } from './schema.js';
 import {
   neighbourMac,
   resolveDelivery,
@@ -24,7 +24,7 @@ import {
 
 export type Path = Array<string | number>;
 
-const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm'];
+const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm', 'sessions'];
 
 interface Parsed<T> {
   index: number;
@@ -223,6 +223,9 @@ export class Checker {
     this.checkIsps(isps, brokenIspAt);
     this.checkSubscribers(subscribers);
     this.checkIlm(ilm);
+    const sessions = raw.sessions === undefined ? undefined : sessionsSchema.safeParse(raw.sessions);
+    if (sessions && !sessions.success) this.zodIssues(['sessions'], sessions.error);
+    if (sessions?.success && sessions.data.walledGarden !== undefined) this.isp(['sessions', 'walledGarden'], sessions.data.walledGarden);
 
     if (this.found.length || !doc.success) return { issues: this.issues };
     const config: Config = {
@@ -234,6 +237,7 @@ export class Checker {
       subscribers: subscribers.map((e) => e.value),
       ilm: ilm.map((e) => e.value),
     };
+    if (sessions?.success) config.sessions = sessions.data;
     // Sizes last: counting is only meaningful on a config whose references all resolve.
     const tooBig = capacityIssues(config);
     if (tooBig.length) return { issues: tooBig };

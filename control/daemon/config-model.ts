@@ -108,6 +108,7 @@ function configMatch(m: SubscriberMatch): Obj {
 interface RawIndex {
   byKey: Map<string, number>;
   names: Set<string>;
+  byName: Map<string, number>;
 }
 
 // Kept per array while edits change it: appends and replacements update it, a removal moves it
@@ -117,10 +118,11 @@ const indexes = new WeakMap<Obj[], RawIndex>();
 function index(subs: Obj[]): RawIndex {
   let idx = indexes.get(subs);
   if (!idx) {
-    idx = { byKey: new Map(), names: new Set() };
+    idx = { byKey: new Map(), names: new Set(), byName: new Map() };
     for (let i = 0; i < subs.length; i++) {
       for (const k of keysOf(subs[i]!)) idx.byKey.set(k, i);
       idx.names.add(String(subs[i]!.name));
+      idx.byName.set(String(subs[i]!.name), i);
     }
     indexes.set(subs, idx);
   }
@@ -133,8 +135,16 @@ function applyChanges(raw: unknown, changes: RawSubscriberChange[]): void {
   const idx = indexes.get(subs);
   let removed = false;
   for (const c of changes) {
-    if (c.index !== undefined && c.after) subs[c.index] = c.after;
-    else if (c.index !== undefined) removed = true;
+    if (c.index !== undefined && c.after) {
+      const was = String(subs[c.index]!.name);
+      if (idx && was !== String(c.after.name)) {
+        idx.names.delete(was);
+        idx.byName.delete(was);
+        idx.names.add(String(c.after.name));
+        idx.byName.set(String(c.after.name), c.index);
+      }
+      subs[c.index] = c.after;
+    } else if (c.index !== undefined) removed = true;
   }
   let out = subs;
   if (removed) {
@@ -153,6 +163,7 @@ function applyChanges(raw: unknown, changes: RawSubscriberChange[]): void {
     if (keep) {
       for (const k of keysOf(c.after!)) keep.byKey.set(k, out.length - 1);
       keep.names.add(String(c.after!.name));
+      keep.byName.set(String(c.after!.name), out.length - 1);
     }
   }
 }
@@ -164,7 +175,11 @@ function shiftIndex(idx: RawIndex, subs: Obj[], gone: ReadonlySet<number>): void
     if (gone.has(i)) idx.byKey.delete(k);
     else if (i > order[0]!) idx.byKey.set(k, i - countBelow(order, i));
   }
-  for (const i of gone) idx.names.delete(String(subs[i]!.name));
+  for (const i of gone) {
+    idx.names.delete(String(subs[i]!.name));
+    idx.byName.delete(String(subs[i]!.name));
+  }
+  for (const [n, i] of idx.byName) if (i > order[0]!) idx.byName.set(n, i - countBelow(order, i));
 }
 
 function planEdit(raw: unknown, changes: RawSubscriberChange[], summary?: ImportSummary): SubscriberEdit {
@@ -321,6 +336,17 @@ export const configModel: ConfigModel = {
         const at = idx.byKey.get(keyOf(sub.match));
         if (at === undefined) throw notFound(`no subscriber matches ${keyOf(sub.match)}: use assign to add one`);
         return planEdit(raw, [{ index: at, after: withChanges(subs[at]!, sub) }]);
+      }
+      case 'patch': {
+        const at = idx.byName.get(op.name);
+        if (at === undefined) throw notFound(`no subscriber named '${op.name}'`);
+        const doc: Obj = { ...subs[at]! };
+        for (const [k, v] of Object.entries(op.set)) {
+          if (k === 'name' || k === 'match') throw invalid(`a patch cannot change a subscriber's ${k}`);
+          if (v === undefined) delete doc[k];
+          else doc[k] = v;
+        }
+        return planEdit(raw, [{ index: at, after: doc }]);
       }
       case 'remove': {
         const at = idx.byKey.get(keyOf(op.match));

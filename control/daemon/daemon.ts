@@ -41,7 +41,7 @@ export interface CommitResult {
 
 /** A registry change made with a commit: written after validation and before the maps, and
  * taken back when the map write fails. */
-interface RegistryChange {
+export interface RegistryChange {
   write(): void;
   undo(): void;
 }
@@ -67,7 +67,13 @@ export interface DaemonOptions<C> {
   events?: EventSink;
   /** the per-subscriber meters (control/daemon/usage.ts), when the data plane has them */
   usage?: UsageMeter;
+  /** subscriber -> id of its open session (the registry's sessions): a session-admitted
+   * subscriber forwards only while it has one */
+  admitted?(): Map<string, string>;
 }
+
+/** A document field the daemon derives at runtime (from the sessions) and never stores. */
+export const RUNTIME_FIELDS = ['session'] as const;
 
 /** The daemon itself, when it changes something on its own (start, reload, migration). */
 export const DAEMON_ACTOR: Actor = { name: 'daemon', role: 'system' };
@@ -153,7 +159,7 @@ export class Daemon<C = unknown> {
     const reg = this.opts.registry;
     const fileSubs = Array.isArray(fileRaw.subscribers) ? (fileRaw.subscribers as Obj[]) : [];
     if (reg.meta('initialized') === undefined) {
-      const raw = this.compose(fileRaw, fileSubs);
+      const raw = this.compose(fileRaw, this.withSessions(fileSubs.map((d) => ({ ...d }))));
       const res = await this.commit(raw, {
         trigger: 'start',
         // the registry then holds exactly the file's subscribers, which the caller validated
@@ -161,7 +167,7 @@ export class Daemon<C = unknown> {
         registry: {
           write: () =>
             reg.transaction(() => {
-              reg.writeSubscribers({ remove: [], put: fileSubs });
+              reg.writeSubscribers({ remove: [], put: fileSubs.map(stored) });
               reg.setMeta('initialized', new Date().toISOString());
               reg.setMeta('file_subscribers_imported', String(fileSubs.length));
               reg.writeAudit({ actor: DAEMON_ACTOR, action: 'registry.init', target: this.opts.configPath, detail: { importedFromFile: fileSubs.length } });
@@ -174,9 +180,21 @@ export class Daemon<C = unknown> {
       return res;
     }
     this.warnFileSubscribers(fileSubs.length);
-    const res = await this.commit(this.compose(fileRaw, reg.subscribers()), { trigger: 'start' });
+    const res = await this.commit(this.compose(fileRaw, this.withSessions(reg.subscribers())), { trigger: 'start' });
     this.fileText = text;
     return res;
+  }
+
+  /** Sets each document's `session` from the registry's open sessions (and drops one that
+   * names no open session): the only way a session reaches the running config at start. */
+  private withSessions(subs: Obj[]): Obj[] {
+    const open = this.opts.admitted?.() ?? new Map<string, string>();
+    for (const d of subs) {
+      const id = open.get(String(d.name));
+      if (id !== undefined) d.session = id;
+      else if ('session' in d) delete d.session;
+    }
+    return subs;
   }
 
   private warnFileSubscribers(n: number): void {
@@ -292,7 +310,7 @@ export class Daemon<C = unknown> {
   async editSubscribers(
     trigger: string,
     op: SubscriberOp,
-    opts: { dryRun?: boolean; actor?: Actor; guard?: SubscriberGuard } = {},
+    opts: { dryRun?: boolean; actor?: Actor; guard?: SubscriberGuard; with?: RegistryChange } = {},
   ): Promise<CommitResult & { summary?: SubscriberEditSummary }> {
     const model = this.opts.model;
     const actor = opts.actor ?? DAEMON_ACTOR;
@@ -309,6 +327,7 @@ export class Daemon<C = unknown> {
             reg.writeSubscribers(registryWrite(subs, edit.changes));
             reg.writeAudit(audit);
             for (const e of subscriberEvents(subs, edit.changes, false)) this.events.emit(e);
+            opts.with?.write();
           }),
         // what was told is taken back by telling the opposite: a reader never keeps a change
         // that did not happen
@@ -316,6 +335,7 @@ export class Daemon<C = unknown> {
           reg.transaction(() => {
             reg.writeSubscribers(registryUndo(subs, edit.changes));
             for (const e of subscriberEvents(subs, edit.changes, true)) this.events.emit(e);
+            opts.with?.undo();
           }),
       };
       const fast = this.opts.pipeline.planSubscribers && this.cfg !== undefined && this.tables !== undefined
@@ -544,9 +564,17 @@ export function registryWrite(subs: readonly Obj[], changes: readonly RawSubscri
   for (const c of changes) {
     const before = c.index !== undefined ? subs[c.index] : undefined;
     if (before && (!c.after || before.name !== c.after.name)) w.remove.push(String(before.name));
-    if (c.after) w.put.push(c.after);
+    if (c.after) w.put.push(stored(c.after));
   }
   return w;
+}
+
+/** A running document as the registry keeps it: without the fields derived at runtime. */
+function stored(doc: Obj): Obj {
+  if (!RUNTIME_FIELDS.some((f) => f in doc)) return doc;
+  const out = { ...doc };
+  for (const f of RUNTIME_FIELDS) delete out[f];
+  return out;
 }
 
 /** The rows that take registryWrite(subs, changes) back. */
@@ -555,7 +583,7 @@ export function registryUndo(subs: readonly Obj[], changes: readonly RawSubscrib
   for (const c of changes) {
     const before = c.index !== undefined ? subs[c.index] : undefined;
     if (c.after && (!before || before.name !== c.after.name)) w.remove.push(String(c.after.name));
-    if (before) w.put.push(before);
+    if (before) w.put.push(stored(before));
   }
   return w;
 }
@@ -609,6 +637,8 @@ function targetOf(op: SubscriberOp): string {
       return matchKey(op.subscriber.match);
     case 'remove':
       return matchKey(op.match);
+    case 'patch':
+      return op.name;
     case 'import':
       return `${op.subscribers.length} subscriber(s)`;
   }
@@ -621,6 +651,8 @@ function detailOf(op: SubscriberOp, summary?: SubscriberEditSummary): unknown {
       return { subscriber: op.subscriber };
     case 'remove':
       return { match: op.match };
+    case 'patch':
+      return { set: op.set };
     case 'import':
       return { rows: op.subscribers.length, replace: op.replace, summary };
   }

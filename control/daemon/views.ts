@@ -146,3 +146,23 @@ export function stats(deps: ViewDeps) {
     })),
   };
 }
+
+const HIDDEN = '(hidden)';
+
+/** The running config as reads show it: the ISPs' RADIUS secrets and passwords replaced (the
+ * running config itself is not touched). */
+export function withoutSecrets(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || !Array.isArray((raw as { isps?: unknown }).isps)) return raw;
+  const doc = raw as { isps: Array<Record<string, unknown>> };
+  if (!doc.isps.some((i) => i && typeof i === 'object' && i.radius)) return raw;
+  const isps = doc.isps.map((i) => {
+    const r = i?.radius as Record<string, unknown> | undefined;
+    if (!r || typeof r !== 'object') return i;
+    const radius: Record<string, unknown> = { ...r };
+    if ('secret' in radius) radius.secret = HIDDEN;
+    if ('password' in radius) radius.password = HIDDEN;
+    if (radius.coa && typeof radius.coa === 'object' && 'secret' in (radius.coa as object)) radius.coa = { ...(radius.coa as object), secret: HIDDEN };
+    return { ...i, radius };
+  });
+  return { ...doc, isps };
+}

@@ -91,6 +91,22 @@ const MIGRATIONS: string[] = [
      event INTEGER NOT NULL REFERENCES event(id), attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
      last_error TEXT, PRIMARY KEY (webhook, event)) WITHOUT ROWID;`,
   USAGE_MIGRATION,
+  // subscriber sessions, their RADIUS accounting outbox and the operator's ledger (./sessions.ts)
+  `CREATE TABLE subscriber_session (id TEXT PRIMARY KEY, subscriber TEXT NOT NULL, isp TEXT NOT NULL, username TEXT,
+     state TEXT NOT NULL CHECK (state IN ('open','closing','closed')), opened_at INTEGER NOT NULL, closed_at INTEGER,
+     cause TEXT, expires_at INTEGER, interim INTEGER NOT NULL, next_interim INTEGER, reply TEXT NOT NULL,
+     base TEXT NOT NULL, final TEXT, seq INTEGER NOT NULL DEFAULT 0);
+   CREATE UNIQUE INDEX subscriber_session_live ON subscriber_session (subscriber) WHERE state <> 'closed';
+   CREATE INDEX subscriber_session_due ON subscriber_session (next_interim) WHERE state = 'open';
+   CREATE INDEX subscriber_session_expiry ON subscriber_session (expires_at) WHERE state = 'open';
+   CREATE TABLE radius_outbox (id INTEGER PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL, isp TEXT NOT NULL,
+     status INTEGER NOT NULL, event_at INTEGER NOT NULL, attrs TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+     next_try INTEGER NOT NULL, sent_at INTEGER, UNIQUE (session, seq));
+   CREATE INDEX radius_outbox_pending ON radius_outbox (isp, id) WHERE sent_at IS NULL;
+   CREATE TABLE session_ledger (id INTEGER PRIMARY KEY, session TEXT NOT NULL, seq INTEGER NOT NULL, isp TEXT NOT NULL,
+     subscriber TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL, session_time INTEGER NOT NULL,
+     up_octets TEXT NOT NULL, up_packets TEXT NOT NULL, down_octets TEXT NOT NULL, down_packets TEXT NOT NULL,
+     usage TEXT NOT NULL, UNIQUE (session, seq));`,
 ];
 export const REGISTRY_VERSION = MIGRATIONS.length;
 

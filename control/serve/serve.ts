@@ -24,6 +24,11 @@ import { configPipeline, parseConfigText } from '../daemon/wiring.js';
 import { Meter, subStatsSource } from '../daemon/meter.js';
 import { UsageStore } from '../registry/usage.js';
 import { checkConfig, type Config } from '../config/index.js';
+import { SessionStore } from '../registry/sessions.js';
+import { SessionManager } from '../sessions/manager.js';
+import { SessionMetrics } from '../sessions/metrics.js';
+import { RadiusClient } from '../radius/client.js';
+import { startCoaListener, type CoaListener } from '../radius/coa.js';
 
 export interface ServeOptions {
   config: string;
@@ -148,9 +153,10 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot open the usage meter: ${(err as Error).message}`);
   }
   const env = new HostEnv();
+  const store = new SessionStore(registry);
   const pipeline = configPipeline({ env, meter, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
   const events = new EventLog(registry);
-  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events, usage: meter, log: log.child({ part: 'daemon' }) });
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events, usage: meter, log: log.child({ part: 'daemon' }), admitted: () => store.admitted() });
   meter.attach({
     provisioned: () => ((daemon.runningRaw as { subscribers?: Array<{ name?: unknown }> } | undefined)?.subscribers ?? []).map((s) => String(s.name)),
     provisionedCount: () => ((daemon.runningRaw as { subscribers?: unknown[] } | undefined)?.subscribers ?? []).length,
@@ -193,6 +199,27 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     { onReadError: (map, err) => log.warn({ map, err: String(err) }, 'metrics: map read failed; family left out of this scrape') },
   );
 
+  const sessionMetrics = new SessionMetrics(metrics.registry, () => store.pendingCount(), () => store.openCounts());
+  const sessions = new SessionManager({
+    daemon: daemon as Daemon<unknown>,
+    store,
+    client: new RadiusClient({ badResponse: (reason) => sessionMetrics.badResponses.inc({ reason }) }),
+    log: log.child({ part: 'sessions' }),
+    metrics: sessionMetrics,
+  });
+  await sessions.start();
+  let coa: CoaListener | undefined;
+  try {
+    const c = await startCoaListener(() => daemon.running, sessions, log.child({ part: 'coa' }), sessionMetrics);
+    if (c) log.info({ address: c.address, port: c.port }, 'CoA/Disconnect listener ready');
+    coa = c?.listener;
+  } catch (err) {
+    await sessions.stop();
+    dp.close();
+    release();
+    throw new StartError(`cannot listen for CoA/Disconnect-Requests: ${(err as Error).message}`);
+  }
+
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -209,6 +236,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     log: log.child({ part: 'api' }),
     ifname: (i) => env.ifname(i),
     onDetached: () => void stop('detached'),
+    sessions,
   });
   let api: Listening | undefined;
   let metricsApi: Listening | undefined;
@@ -216,6 +244,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     api = await listen(handler, addresses, { tls, allowHosts: o.allowHost });
     if (metricsAddresses.length) metricsApi = await listen(metricsHandler(metrics, log), metricsAddresses, { allowHosts: o.allowHost });
   } catch (err) {
+    coa?.close();
+    await sessions.stop();
     await api?.close();
     dp.close();
     release();
@@ -264,6 +294,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
+      coa?.close();
+      await sessions.stop();
       clearInterval(pruner);
       sender.stop();
       await listening.close();

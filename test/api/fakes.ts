@@ -21,6 +21,13 @@ import { MetricsCollector } from '../../control/metrics/collector.js';
 import { MAPS, CONFIG_MAPS } from '../../control/tables/layout.js';
 import { silentLogger } from '../../control/log.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../../control/metrics/collector.js';
+import type { UsageMeter } from '../../control/daemon/usage.js';
+import { SessionStore } from '../../control/registry/sessions.js';
+import { SessionManager } from '../../control/sessions/manager.js';
+import { SessionMetrics } from '../../control/sessions/metrics.js';
+import { RadiusClient } from '../../control/radius/client.js';
+import { startCoaListener } from '../../control/radius/coa.js';
+import type { Config } from '../../control/config/index.js';
 
 export const CONFIG = `node: test
 interfaces:
@@ -140,6 +147,8 @@ export interface Harness {
   apiTokens: TokenRegistry;
   /** makes a token with this role and returns its secret */
   mint(role: string, name?: string): string;
+  sessions: SessionManager;
+  sessionMetrics: SessionMetrics;
   /** stops serving and closes the registry, keeping the directory (for a restart) */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -165,6 +174,10 @@ export interface HarnessOptions {
   listen?: ListenOptions;
   /** serve /metrics elsewhere (the API answers 404 for it) */
   metricsElsewhere?: boolean;
+  /** the per-subscriber meters the daemon reads */
+  usage?: UsageMeter;
+  /** ms between the session manager's checks (default 1000) */
+  sessionTickMs?: number;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
@@ -201,6 +214,7 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
           },
         };
   const events = new EventLog(registry);
+  const store = new SessionStore(registry);
   const daemon = new Daemon({
     configPath,
     pipeline,
@@ -209,6 +223,8 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     registry,
     events,
     log: silentLogger(),
+    usage: opts.usage,
+    admitted: () => store.admitted(),
   }) as Daemon<unknown>;
   await daemon.start();
   await waitReady(daemon);
@@ -226,7 +242,18 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     },
     { defaultMetrics: false },
   );
-  const handler = createHandler({ daemon, model: configModel, tokens, metrics, metricsElsewhere: opts.metricsElsewhere, log: silentLogger(), ifname: (i) => env.ifname(i) });
+  const sessionMetrics = new SessionMetrics(metrics.registry, () => store.pendingCount(), () => store.openCounts());
+  const sessions = new SessionManager({
+    daemon,
+    store,
+    client: new RadiusClient({ badResponse: (reason) => sessionMetrics.badResponses.inc({ reason }) }),
+    log: silentLogger(),
+    metrics: sessionMetrics,
+    tickMs: opts.sessionTickMs,
+  });
+  await sessions.start();
+  const coa = await startCoaListener(() => daemon.running as Config | undefined, sessions, silentLogger(), sessionMetrics);
+  const handler = createHandler({ daemon, model: configModel, tokens, metrics, metricsElsewhere: opts.metricsElsewhere, log: silentLogger(), ifname: (i) => env.ifname(i), sessions });
   const socket = join(dir, 'api.sock');
   const addrs: ListenAddress[] = [{ kind: 'tcp', host: '127.0.0.1', port: 0 }, { kind: 'unix', path: socket }];
   const srv = await listen(handler, addrs, opts.listen);
@@ -252,11 +279,17 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     events,
     apiTokens,
     mint: (role, name = `t${++minted}-${role.replace(/[^A-Za-z0-9]/g, '-')}`) => registry.transaction(() => apiTokens.create(name, role, 'test').secret),
+    sessions,
+    sessionMetrics,
     async stop() {
+      coa?.listener.close();
+      await sessions.stop();
       await srv.close();
       registry.close();
     },
     async close() {
+      coa?.listener.close();
+      await sessions.stop();
       await srv.close();
       registry.close();
       rmSync(dir, { recursive: true, force: true });
