@@ -16,6 +16,8 @@ import type { MapIO } from '../../control/reconcile/index.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole } from '../../control/daemon/ports.js';
 import { TokenStore } from '../../control/daemon/token.js';
 import { configPipeline } from '../../control/daemon/wiring.js';
+import { Meter, type CounterSource } from '../../control/daemon/meter.js';
+import { USAGE_BYTES, UsageStore } from '../../control/registry/usage.js';
 import { HostEnv } from '../../control/daemon/netenv.js';
 import { MetricsCollector } from '../../control/metrics/collector.js';
 import { MAPS, CONFIG_MAPS } from '../../control/tables/layout.js';
@@ -59,6 +61,20 @@ ilm:
 `;
 
 /** An in-memory map keyed by the hex of the key. */
+/** The data plane's per-subscriber counters, in memory: zero until a test counts. */
+export class MemCounters implements CounterSource {
+  readonly buf: Buffer;
+  constructor(readonly slots = 4096) {
+    this.buf = Buffer.alloc(slots * USAGE_BYTES);
+  }
+  identity(): string {
+    return 'memory/1';
+  }
+  read(from: number, count: number): Buffer {
+    return Buffer.from(this.buf.subarray(from * USAGE_BYTES, (from + count) * USAGE_BYTES));
+  }
+}
+
 export class MemMap implements MapIO {
   readonly data = new Map<string, Buffer>();
   writes = 0;
@@ -199,7 +215,11 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
   void staticEnv;
   const dp = new FakeDataplane();
   const registry = Registry.open(registryPath(join(dir, 'state'), opts.node ?? 'test'), { check: true });
-  const full = configPipeline({ env, maps: () => ({ config: [...maps.values()], labelStats }) });
+  // per-subscriber meters over in-memory counters, as serve has them over the data plane's map:
+  // they hand out the slots a subscriber's own rate needs
+  const counters = new MemCounters();
+  const meter = Meter.open(new UsageStore(registry), counters, silentLogger());
+  const full = configPipeline({ env, meter, maps: () => ({ config: [...maps.values()], labelStats }) });
   const fast = { planned: 0, declined: 0 };
   const pipeline =
     opts.fastPath === false
@@ -223,9 +243,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     registry,
     events,
     log: silentLogger(),
-    usage: opts.usage,
+    usage: opts.usage ?? meter,
     admitted: () => store.admitted(),
   }) as Daemon<unknown>;
+  meter.attach({
+    provisioned: () => ((daemon.runningRaw as { subscribers?: Array<{ name?: unknown }> } | undefined)?.subscribers ?? []).map((x) => String(x.name)),
+    provisionedCount: () => ((daemon.runningRaw as { subscribers?: unknown[] } | undefined)?.subscribers ?? []).length,
+    exclusive: (fn) => daemon.exclusive(fn),
+  });
   await daemon.start();
   await waitReady(daemon);
   const tokens = TokenStore.inDir(join(dir, 'state'));
@@ -284,12 +309,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     async stop() {
       coa?.listener.close();
       await sessions.stop();
+      meter.stop();
       await srv.close();
       registry.close();
     },
     async close() {
       coa?.listener.close();
       await sessions.stop();
+      meter.stop();
       await srv.close();
       registry.close();
       rmSync(dir, { recursive: true, force: true });
