@@ -29,11 +29,11 @@ describeRoot('bench (tiny configuration)', () => {
     expect(text).toContain('| core swap | 100 |');
   });
 
-  it('sends through the namespace chain in all three modes and delivers what it sends', async () => {
+  it('sends through the namespace chain in all four modes (kernel, nftables baseline, XDP forwarder, fecflow) and delivers what it sends', async () => {
     const progs = buildBenchProgs(ROOT);
     const e = await runEndToEnd(OBJECT, progs, { subscribers: 100, flows: 100, frameSizes: [64], seconds: 0.05, rounds: 1, log: () => {} });
     const row = e.sizes[0]!;
-    for (const m of ['kernel', 'xdp-fwd', 'fecflow'] as const) {
+    for (const m of ['kernel', 'nft', 'xdp-fwd', 'fecflow'] as const) {
       expect(row[m].mpps.median).toBeGreaterThan(0);
       expect(row[m].delivered).toBeGreaterThan(0.5);
     }
