@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { MAX_ECMP, MAX_ISPS, MAX_LABEL, MAX_LABELS, MAX_RESERVED_LABEL } from '../tables/types.js';
 import { parseHostAddress, parseMac, parsePrefix, type Parsed } from './addr.js';
-import type { FecConfig, Interface, Isp, LabelBinding, NextHopRef, Subscriber, Tpid } from './types.js';
+import { DEFAULT_ICMP, type FecConfig, type Interface, type Isp, type LabelBinding, type NextHopRef, type Subscriber, type Tpid } from './types.js';
+import { FF_ICMP_MAX_BURST, FF_ICMP_MAX_RATE } from '../tables/shared.gen.js';
 import { parseRate, parseSize } from './units.js';
 
 export const NODE_RE = /^[a-z0-9_-]{1,64}$/;
@@ -297,6 +298,10 @@ export const documentSchema = z
     isps: list('isps'),
     subscribers: list('subscribers'),
     ilm: list('ilm'),
+    icmp: z
+      .object({ rate: int('icmp.rate', 0, FF_ICMP_MAX_RATE), burst: int('icmp.burst', 1, FF_ICMP_MAX_BURST).default(DEFAULT_ICMP.burst) })
+      .strict()
+      .optional(),
   })
   .strict();
 

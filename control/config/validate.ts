@@ -24,7 +24,7 @@ import {
 
 export type Path = Array<string | number>;
 
-const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm'];
+const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm', 'icmp'];
 
 interface Parsed<T> {
   index: number;
@@ -234,6 +234,7 @@ export class Checker {
       subscribers: subscribers.map((e) => e.value),
       ilm: ilm.map((e) => e.value),
     };
+    if (doc.data.icmp) config.icmp = { rate: doc.data.icmp.rate, burst: doc.data.icmp.burst };
     // Sizes last: counting is only meaningful on a config whose references all resolve.
     const tooBig = capacityIssues(config);
     if (tooBig.length) return { issues: tooBig };
