@@ -192,8 +192,8 @@ static __always_inline int edge_icmp(struct xdp_md *ctx, const struct ff_l3 *p, 
 	r.len = p->len;
 	r.ip_off = p->ip_off;
 	r.mtu = mtu;
-	r.ifindex = ctx->ingress_ifindex;
-	r.vid = vid;
+	r.src.ifindex = ctx->ingress_ifindex;
+	r.src.vid = vid;
 	r.proto = p->proto;
 	r.kind = kind;
 	__builtin_memcpy(r.dmac, p->eth->h_source, ETH_ALEN);
@@ -558,7 +558,7 @@ static __noinline int core_icmp(struct xdp_md *ctx, const struct core_state *s, 
 	if (!e)
 		return XDP_DROP;
 	r.len = s->len;
-	r.ifindex = ctx->ingress_ifindex;
+	r.src.ifindex = ctx->ingress_ifindex;
 	if (!core_stack(data, data_end, &r))
 		goto unroutable;
 	ip = data + (r.ip_off & 0xff);

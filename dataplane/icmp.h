@@ -41,9 +41,9 @@ struct icmp_request {
 	__u32 len;    /* the frame as received, for the counters */
 	__u32 ip_off; /* the offending IP packet's offset in the frame */
 	__u32 mtu;    /* FRAG_NEEDED, PACKET_TOO_BIG: the largest IP packet the next hop takes */
-	__u32 ifindex; /* with vid: whose address the error comes from */
-	__u16 vid;
+	struct ff_icmp_src_key src; /* whose address the error comes from: the port (and VLAN) */
 	__u16 proto;  /* ETH_P_IP or ETH_P_IPV6 */
+	__u16 pad0;
 	__u8 kind;    /* enum ff_icmp_kind */
 	__u8 nstack;  /* received label stack entries (for the extension); 0: none */
 	__u8 nout;    /* label stack entries to write in front of the new IP header */
@@ -242,9 +242,10 @@ __noinline int ff_icmp_build(struct xdp_md *ctx, struct icmp_request *r)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ff_icmp_src_key sk = {};
 	struct ff_icmp_src *src;
+	struct icmp_scratch *scratch;
 	struct ff_l2_out o;
+	__u32 zero = 0;
 	__u32 ip_off, ip_len = 0, quote, body, ext, icmp_len, iph, head, have, want, kind, nstack,
 	      nout, i, sum;
 	int v6, outcome;
@@ -268,9 +269,7 @@ __noinline int ff_icmp_build(struct xdp_md *ctx, struct icmp_request *r)
 	outcome = ff_icmp_check(data + ip_off, r->proto, data_end, &ip_len);
 	if (outcome)
 		goto out;
-	sk.ifindex = r->ifindex;
-	sk.vid = r->vid;
-	src = bpf_map_lookup_elem(&icmp_src, &sk);
+	src = bpf_map_lookup_elem(&icmp_src, &r->src);
 	if (!src || !(src->flags & (v6 ? FF_ICMP_SRC_HAS_V6 : FF_ICMP_SRC_HAS_V4))) {
 		outcome = FF_ICMP_NO_SOURCE;
 		goto out;
@@ -285,10 +284,15 @@ __noinline int ff_icmp_build(struct xdp_md *ctx, struct icmp_request *r)
 
 	quote = ip_len < FF_ICMP_QUOTE ? ip_len : FF_ICMP_QUOTE;
 	have = data_end - data;
-	if (ip_off + quote > have) {
-		outcome = FF_ICMP_UNROUTABLE;
+	outcome = FF_ICMP_UNROUTABLE;
+	if (quote < sizeof(struct iphdr) || ip_off + quote > have)
 		goto out;
-	}
+	scratch = bpf_map_lookup_elem(&icmp_scratch, &zero);
+	if (!scratch)
+		goto out;
+	/* the quote is set aside: the frame is then laid out afresh around it */
+	if (bpf_xdp_load_bytes(ctx, ip_off, scratch->quote, quote))
+		goto out;
 	ext = nstack ? 8 + 4 * nstack : 0;
 	body = ext ? FF_ICMP_QUOTE : quote;
 	icmp_len = 8 + body + ext;
@@ -301,23 +305,31 @@ __noinline int ff_icmp_build(struct xdp_md *ctx, struct icmp_request *r)
 	o.ethertype = nout ? ETH_P_MPLS_UC : r->proto;
 	head = l2_out_len(&o) + 4 * nout + iph + 8; /* everything in front of the quote */
 
-	outcome = FF_ICMP_UNROUTABLE;
-	if (ff_resize_head(ctx, ip_off, head))
-		goto out;
-	have = have - ip_off + head;
+	/* The frame becomes exactly want bytes: shorter by cutting the tail; longer by growing the
+	 * tail, or where the driver left no room there (a veth's small frames), the head. */
 	want = head + body + ext;
-	/* first cut to the quote (dropping any Ethernet padding after the packet), then grow */
-	if (bpf_xdp_adjust_tail(ctx, (int)(head + quote) - (int)have))
+	if (want <= have) {
+		if (bpf_xdp_adjust_tail(ctx, (int)want - (int)have))
+			goto out;
+	} else if (bpf_xdp_adjust_tail(ctx, (int)(want - have)) &&
+		   bpf_xdp_adjust_head(ctx, -(int)(want - have))) {
 		goto out;
-	if (want > head + quote && bpf_xdp_adjust_tail(ctx, (int)(want - head - quote)))
+	}
+	if (bpf_xdp_store_bytes(ctx, head & 0xff, scratch->quote, quote))
 		goto out;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	q = data + (head & 0xff); /* the quote */
 
-	/* RFC 4884: with an extension the quote is zero-padded to 128 bytes; the tail grown above
-	 * the quote is zeroed by bpf_xdp_adjust_tail */
+	/* RFC 4884: with an extension the quote is zero-padded to 128 bytes */
 	if (ext) {
+		__u32 pad = FF_ICMP_QUOTE - quote;
+
+		if (pad && bpf_xdp_store_bytes(ctx, (head + quote) & 0x1ff, scratch->zero, pad))
+			goto out;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		q = data + (head & 0xff);
 		/* extension header (version 2, checksum), one object: MPLS label stack, incoming */
 		e = q + FF_ICMP_QUOTE;
 		if ((void *)(e + 8) > data_end)

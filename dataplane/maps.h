@@ -227,6 +227,20 @@ struct {
 	__type(value, struct ff_icmp_limit);
 } icmp_limit SEC(".maps");
 
+/* Per-CPU room to set a quote aside while an ICMP error is laid out around it; never written
+ * by user space (zero stays zero). */
+struct icmp_scratch {
+	__u8 quote[FF_ICMP_QUOTE];
+	__u8 zero[FF_ICMP_QUOTE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct icmp_scratch);
+} icmp_scratch SEC(".maps");
+
 /* --- counters, owned by the data plane, summed over CPUs in user space --------------- */
 
 struct {

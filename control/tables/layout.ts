@@ -39,6 +39,7 @@ import {
 import {
   FF_DIR_MAX,
   FF_DROP_MAX,
+  FF_ICMP_QUOTE,
   FF_ICMP_SRC_HAS_V4,
   FF_ICMP_SRC_HAS_V6,
   FF_ILM_POP_CONTINUE,
@@ -236,6 +237,8 @@ export const MAPS = {
   icmp_src: layout('icmp_src', icmpSrcKeyCodec, icmpSrcCodec),
   icmp_limit: layout('icmp_limit', u32, icmpLimitCodec),
   hash_key: layout('hash_key', u32, hashKeyCodec, 'state'),
+  /** the ICMP builder's per-CPU scratch room (struct icmp_scratch); user space never writes it */
+  icmp_scratch: layout('icmp_scratch', u32, bytes(2 * FF_ICMP_QUOTE), 'state'),
   isp_stats: layout('isp_stats', u32, counterCodec, 'counter'),
   label_stats: layout('label_stats', u32, counterCodec, 'counter'),
   drop_stats: layout('drop_stats', u32, counterCodec, 'counter'),
