@@ -3,6 +3,7 @@ import type { BenchResult } from './run.js';
 import type { PathResult, PerPacketResult } from './perpacket.js';
 import type { EndToEndResult } from './e2e.js';
 import type { ControlResult } from './control.js';
+import type { IcmpResult } from './icmp.js';
 import { fmt, type Summary } from './lib/stats.js';
 
 export const TARGETS = {
@@ -45,6 +46,11 @@ export const METHODS = {
     'repeat): the kernel times the generator\'s loop, inside which every batch\'s veth NAPI work of the whole chain runs on the ' +
     'same CPU, leaving out time the generator was scheduled out; wall-clock Mpps is kept beside it. Modes interleaved per ' +
     'round; median over rounds with min and max.',
+  icmp:
+    'BPF_PROG_TEST_RUN once per frame (repeat = 1), the kernel\'s duration, median over the frames of a round, median over ' +
+    'rounds with min and max: a frame with TTL (or label TTL) 1 that the program turns into an ICMP error (access: time ' +
+    'exceeded out of the port, XDP_TX; LSR: with the RFC 4950 label stack, redirected along the LSP), the same frame with a TTL ' +
+    'left (forwarded), and the XDP_PASS floor program; the node\'s bucket is refilled each round so nothing is rate-limited.',
   controlPlane:
     'Cold apply: fecflow serve in a fresh namespace with a generated config of N subscriber prefixes, time from start to ' +
     'ready (/readyz) and to the last subscriber visible in sub_v4_exact, with the daemon\'s peak RSS and the kernel\'s memlock of ' +
@@ -183,6 +189,17 @@ function control(c: ControlResult): string {
   return out.join('\n');
 }
 
+function icmp(r: IcmpResult): string {
+  const out = [`## ICMP errors built in XDP (ns per frame, single runs, median of ${n(r.frames)} frames per round)`, ''];
+  out.push(
+    table(
+      ['case', 'error built and sent', 'same frame forwarded', 'XDP_PASS floor', 'error net of the floor'],
+      r.cases.map((c) => [c.title, fmt(c.error, 0), fmt(c.forward, 0), fmt(c.pass, 0), f1(c.error.median - c.pass.median)]),
+    ),
+  );
+  return out.join('\n');
+}
+
 export function report(r: BenchResult): string {
   const m = r.machine;
   const out = [
@@ -193,6 +210,7 @@ export function report(r: BenchResult): string {
   if (r.perPacket) out.push('', failed(r.perPacket) ? `## Per-packet cost\n\nfailed: ${r.perPacket.error}` : perPacket(r.perPacket));
   if (r.endToEnd) out.push('', failed(r.endToEnd) ? `## End to end\n\nfailed: ${r.endToEnd.error}` : endToEnd(r.endToEnd));
   if (r.controlPlane) out.push('', failed(r.controlPlane) ? `## Control plane\n\nfailed: ${r.controlPlane.error}` : control(r.controlPlane));
+  if (r.icmp) out.push('', failed(r.icmp) ? `## ICMP errors\n\nfailed: ${r.icmp.error}` : icmp(r.icmp));
   out.push('', 'Method: see bench/README.md and `methods` in the JSON result.');
   return out.join('\n');
 }

@@ -2,7 +2,7 @@
 // bench/results/<date>.json with the machine's description. Benchmarks, not tests: a slow
 // machine fails nothing; the targets are what the figures are reported against.
 //
-//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control] [--out FILE] [--no-write]
+//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control,icmp] [--out FILE] [--no-write]
 //
 // --quick runs a tiny configuration (for the smoke test and while developing).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { config, type BenchConfig } from './config.js';
 import { runPerPacket, type PerPacketResult } from './perpacket.js';
 import { runEndToEnd, type EndToEndResult } from './e2e.js';
 import { runControlPlane, type ControlResult } from './control.js';
+import { runIcmp, type IcmpResult } from './icmp.js';
 import { report, METHODS } from './report.js';
 
 interface Args {
@@ -24,7 +25,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control']), write: true };
+  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control', 'icmp']), write: true };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
@@ -34,7 +35,7 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--out') a.out = argv[++i];
     else if (x.startsWith('--out=')) a.out = x.slice(6);
     else if (x === '--help' || x === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control] [--out FILE] [--no-write]');
+      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control,icmp] [--out FILE] [--no-write]');
       process.exit(0);
     } else throw new Error(`unknown argument ${x}`);
   }
@@ -51,6 +52,7 @@ export interface BenchResult {
   perPacket?: PerPacketResult | { error: string };
   endToEnd?: EndToEndResult | { error: string };
   controlPlane?: ControlResult | { error: string };
+  icmp?: IcmpResult | { error: string };
 }
 
 async function main(): Promise<void> {
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
   result.perPacket = await part('perpacket', () => runPerPacket(object, progDir, { ...cfg.perPacket, log }));
   result.endToEnd = await part('e2e', () => runEndToEnd(object, progDir, { ...cfg.endToEnd, log }));
   result.controlPlane = await part('control', () => runControlPlane({ ...cfg.control, log }));
+  result.icmp = await part('icmp', () => runIcmp(object, progDir, { ...cfg.icmp, log }));
   result.seconds = Math.round((performance.now() - t0) / 1000);
 
   console.log(report(result));

@@ -7,6 +7,7 @@ import { describeRoot } from '../helpers/root.js';
 import { buildBenchProgs } from '../../bench/lib/progs.js';
 import { runPerPacket } from '../../bench/perpacket.js';
 import { runEndToEnd } from '../../bench/e2e.js';
+import { runIcmp } from '../../bench/icmp.js';
 import { report, METHODS } from '../../bench/report.js';
 import { describeMachine } from '../../bench/lib/machine.js';
 import { config } from '../../bench/config.js';
@@ -38,5 +39,12 @@ describeRoot('bench (tiny configuration)', () => {
       expect(row[m].delivered).toBeGreaterThan(0.5);
     }
     expect(e.fecflowDrops).toEqual({});
+  });
+
+  it('measures the ICMP errors the programs build (each case checked to send its error) with positive ns/frame', () => {
+    const progs = buildBenchProgs(ROOT);
+    const r = runIcmp(OBJECT, progs, { frames: 20, rounds: 1, log: () => {} });
+    expect(r.cases.map((c) => c.id)).toEqual(['access-v4', 'access-v6', 'lsr-v4']);
+    for (const c of r.cases) for (const v of [c.error, c.forward, c.pass]) expect(v.median).toBeGreaterThan(0);
   });
 });
