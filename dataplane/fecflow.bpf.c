@@ -643,7 +643,8 @@ static __noinline int core_icmp(struct xdp_md *ctx, const struct core_state *s, 
 		return XDP_DROP;
 	return redirect(nh->ifindex, s->len);
 unroutable:
-	ff_count_icmp(kind, FF_ICMP_UNROUTABLE, s->len);
+	if (ff_icmp_on())
+		ff_count_icmp(kind, FF_ICMP_UNROUTABLE, s->len);
 	return XDP_DROP;
 }
 

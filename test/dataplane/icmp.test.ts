@@ -226,6 +226,24 @@ describeRoot('ICMP errors built in XDP', () => {
     expect(all()).toBe(a0);
   });
 
+  it('hostile labelled frames with an expiring TTL are dropped and counted, never answered from garbage', () => {
+    dp.load(tables());
+    const [garbage, truncated, deep, lying] = scapy(
+      `${MPLS_ETHER}/MPLS(label=5000, s=1, ttl=1)/Raw(b'\\x55'*60)`,
+      `${MPLS_ETHER}/MPLS(label=5000, s=1, ttl=1)/Raw(b'\\x45\\x00\\x00\\x54'+b'\\x00'*6)`,
+      `${MPLS_ETHER}/MPLS(label=5000, s=0, ttl=1)/MPLS(label=5000, s=0, ttl=9)/MPLS(label=5000, s=0, ttl=9)/MPLS(label=5000, s=1, ttl=9)/IP(src='${SUB_V4}', dst='198.51.100.1')/UDP()`,
+      // an IPv4 header whose total length claims far more than the frame holds
+      `${MPLS_ETHER}/MPLS(label=5000, s=1, ttl=1)/IP(src='${SUB_V4}', dst='198.51.100.1', len=1400)/UDP()`,
+    );
+    for (const f of [garbage!, truncated!, deep!, lying!]) {
+      const u0 = icmpCount('time_exceeded_v4', 'unroutable') + icmpCount('time_exceeded_v6', 'unroutable');
+      const r = dp.runCounted('xdp_core', f);
+      expect(r.action).toBe(XDP_DROP);
+      expect(r.delta.drops).toEqual({ ttl_expired: { packets: 1n, bytes: BigInt(f.length) } });
+      expect(icmpCount('time_exceeded_v4', 'unroutable') + icmpCount('time_exceeded_v6', 'unroutable') - u0).toBe(1n);
+    }
+  });
+
   it('a burst beyond the bucket yields exactly the bucket\'s worth of errors and counts the rest', () => {
     dp.load(tables((t) => (t.icmpLimit = { rate: 1, burst: 5 })));
     // a full bucket whose clock is ahead of ours earns nothing during the test, however slow
