@@ -5,6 +5,7 @@ import type { EndToEndOptions } from './e2e.js';
 import type { ControlOptions } from './control.js';
 import type { MeterOptions } from './meter.js';
 import type { SessionBenchOptions } from './sessions.js';
+import type { IcmpOptions } from './icmp.js';
 
 export interface BenchConfig {
   quick: boolean;
@@ -13,6 +14,7 @@ export interface BenchConfig {
   control: Omit<ControlOptions, 'log'>;
   meter: Omit<MeterOptions, 'log'>;
   sessions: Omit<SessionBenchOptions, 'log'>;
+  icmp: Omit<IcmpOptions, 'log'>;
 }
 
 export function config(quick: boolean): BenchConfig {
@@ -24,6 +26,7 @@ export function config(quick: boolean): BenchConfig {
         control: { applySizes: [1000, 10000], applyBudgetSeconds: 60, moves: 50, moveBudgetSeconds: 20, isps: 100, labels: 1000, scrapes: 5, cliRuns: 2, kernelRoutes: 10000, rounds: 1 },
         meter: { subscribers: 10000, rounds: 1 },
         sessions: { subscribers: 2000, concurrency: 64 },
+        icmp: { frames: 200, rounds: 1 },
       }
     : {
         quick,
@@ -32,6 +35,7 @@ export function config(quick: boolean): BenchConfig {
         control: { applySizes: [10000, 100000, 1000000], applyBudgetSeconds: 300, moves: 1000, moveBudgetSeconds: 60, isps: 1000, labels: 10000, scrapes: 20, cliRuns: 10, kernelRoutes: 1000000, rounds: 3 },
         meter: { subscribers: 1000000, rounds: 3 },
         sessions: { subscribers: 20000, concurrency: 128 },
+        icmp: { frames: 2000, rounds: 5 },
       };
 }
 

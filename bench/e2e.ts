@@ -1,7 +1,9 @@
 // Benchmark 2: packets per second end to end, headend → LSR → tailend on veths, subscriber to
-// ISP, beside the same chain of namespaces doing plain kernel IPv4 forwarding, and beside a
-// minimal XDP forwarder (MAC rewrite + redirect on every router: the ceiling of any XDP
-// forwarder on this chain).
+// ISP, beside the same chain of namespaces doing plain kernel IPv4 forwarding, beside the
+// like-for-like kernel baseline (the same subscribers classified to their ISP by an nftables
+// map that sets a mark, and `ip rule fwmark` choosing the ISP's routing table: ./lib/nft.ts),
+// and beside a minimal XDP forwarder (MAC rewrite + redirect on every router: the ceiling of any
+// XDP forwarder on this chain).
 //
 // The generator is bench/progs/traffic.bpf.c's xdp_gen run as a live-frames test run in the gen
 // namespace: each frame gets the template header and the next subscriber's source address, and
@@ -17,6 +19,7 @@ import { counterCodec } from '../control/tables/layout.js';
 import { DROP_REASONS, emptyTables, type Tables } from '../control/tables/types.js';
 import { ether, ipv4, macBytes, udp } from '../test/helpers/frames.js';
 import { buildChain, type Chain, type Port } from './lib/chain.js';
+import { nftBaseline, type NftBaseline } from './lib/nft.js';
 import { summarize, type Summary } from './lib/stats.js';
 import { LABEL_BASE, loadTables, subV4 } from './lib/tables.js';
 
@@ -32,8 +35,8 @@ export interface EndToEndOptions {
   log: (msg: string) => void;
 }
 
-export type Mode = 'kernel' | 'xdp-fwd' | 'fecflow';
-export const MODES: Mode[] = ['kernel', 'xdp-fwd', 'fecflow'];
+export type Mode = 'kernel' | 'nft' | 'xdp-fwd' | 'fecflow';
+export const MODES: Mode[] = ['kernel', 'nft', 'xdp-fwd', 'fecflow'];
 
 export interface RateFigures {
   /** Mpps delivered to the ISP host over the generator's kernel-timed run, median over rounds */
@@ -50,7 +53,9 @@ export interface EndToEndResult {
   flows: number;
   secondsPerRun: number;
   tableLoadSeconds: number;
-  sizes: Array<{ frameBytes: number } & Record<Mode, RateFigures> & { ratioKernel: number; ratioXdpFwd: number }>;
+  /** the nftables baseline's set-up: its map of every subscriber and the per-ISP routing tables */
+  nftLoadSeconds: { map: number; tables: number };
+  sizes: Array<{ frameBytes: number } & Record<Mode, RateFigures> & { ratioKernel: number; ratioNft: number; ratioXdpFwd: number }>;
   /** packets the fecflow routers dropped (by reason) during the runs; should be none */
   fecflowDrops: Record<string, number>;
 }
@@ -110,6 +115,7 @@ export async function runEndToEnd(objectPath: string, progDir: string, opts: End
   const chain = buildChain();
   const objects: BpfObject[] = [];
   const own = (o: BpfObject) => (objects.push(o), o);
+  let nft: NftBaseline | undefined;
   try {
     const { g0, ha, hc, la, lb, tc, ti, ii } = chain.ports;
     const traffic = own(BpfObject.open(`${progDir}/traffic.bpf.o`));
@@ -122,6 +128,15 @@ export async function runEndToEnd(objectPath: string, progDir: string, opts: End
     for (const r of ['headend', 'lsr', 'tailend'] as const) withNetns(chain.ns[r], () => loadTables(routers[r], tables[r]));
     const tableLoadSeconds = (performance.now() - t0) / 1000;
     opts.log(`  chain built; ${opts.subscribers} subscribers and ${ISPS} ISPs loaded in ${tableLoadSeconds.toFixed(1)} s`);
+    nft = nftBaseline({
+      ns: chain.ns.headend,
+      source: subV4,
+      subscribers: opts.subscribers,
+      ispOf: (i) => (i % ISPS) + 1,
+      isps: ISPS,
+      route: { prefix: chain.dstPrefix, via: la.addr, dev: hc.name },
+    });
+    opts.log(`  nftables baseline: map of ${opts.subscribers} subscribers in ${nft.mapLoadSeconds.toFixed(1)} s, ${ISPS} routing tables in ${nft.tablesLoadSeconds.toFixed(1)} s`);
 
     chain.attach(ii, traffic.program('xdp_sink'));
     withNetns(chain.ns.gen, () => traffic.map('gen_port').set(u32.encode(g0.ifindex), u32.encode(g0.ifindex)));
@@ -131,6 +146,7 @@ export async function runEndToEnd(objectPath: string, progDir: string, opts: End
 
     const modePrograms: Record<Mode, Array<[Port, Program]>> = {
       kernel: [[ha, passFloor.program('xdp_floor_pass')]],
+      nft: [[ha, passFloor.program('xdp_floor_pass')]],
       'xdp-fwd': [[ha, fwd[0]!.program('xdp_floor_fwd')], [la, fwd[1]!.program('xdp_floor_fwd')], [tc, fwd[2]!.program('xdp_floor_fwd')]],
       fecflow: [[ha, routers.headend.program('xdp_access')], [la, routers.lsr.program('xdp_core')], [tc, routers.tailend.program('xdp_core')]],
     };
@@ -166,6 +182,7 @@ export async function runEndToEnd(objectPath: string, progDir: string, opts: End
         traffic.map('gen_cfg').set(u32.encode(0), cfg);
         for (const mode of MODES) {
           const links: XdpLink[] = modePrograms[mode].map(([p, prog]) => chain.attach(p, prog));
+          if (mode === 'nft') nft.enable();
           try {
             const acc = perSize.get(size)![mode];
             if (acc.count === 0) {
@@ -180,6 +197,7 @@ export async function runEndToEnd(objectPath: string, progDir: string, opts: End
             acc.got += r.got;
             opts.log(`  round ${round + 1}, ${size} B, ${mode.padEnd(8)}: ${r.mpps.toFixed(3)} Mpps (wall clock ${r.wallMpps.toFixed(3)}; ${((100 * r.got) / r.sent).toFixed(1)}% of ${r.sent} delivered)`);
           } finally {
+            if (mode === 'nft') nft.disable();
             for (const l of links) l.detach();
           }
         }
@@ -188,8 +206,13 @@ export async function runEndToEnd(objectPath: string, progDir: string, opts: End
     for (const size of opts.frameSizes) {
       const acc = perSize.get(size)!;
       const fig = (m: Mode): RateFigures => ({ mpps: summarize(acc[m].mpps), wallMpps: summarize(acc[m].wallMpps), delivered: acc[m].sent ? acc[m].got / acc[m].sent : 0 });
-      const row = { frameBytes: size, kernel: fig('kernel'), 'xdp-fwd': fig('xdp-fwd'), fecflow: fig('fecflow') };
-      sizes.push({ ...row, ratioKernel: row.fecflow.mpps.median / row.kernel.mpps.median, ratioXdpFwd: row.fecflow.mpps.median / row['xdp-fwd'].mpps.median });
+      const row = { frameBytes: size, kernel: fig('kernel'), nft: fig('nft'), 'xdp-fwd': fig('xdp-fwd'), fecflow: fig('fecflow') };
+      sizes.push({
+        ...row,
+        ratioKernel: row.fecflow.mpps.median / row.kernel.mpps.median,
+        ratioNft: row.fecflow.mpps.median / row.nft.mpps.median,
+        ratioXdpFwd: row.fecflow.mpps.median / row['xdp-fwd'].mpps.median,
+      });
     }
     const fecflowDrops: Record<string, number> = {};
     for (const [name, o] of Object.entries(routers)) {
@@ -198,8 +221,10 @@ export async function runEndToEnd(objectPath: string, progDir: string, opts: End
         if (n) fecflowDrops[`${name}/${reason}`] = n;
       });
     }
-    return { subscribers: opts.subscribers, isps: ISPS, flows, secondsPerRun: opts.seconds, tableLoadSeconds, sizes, fecflowDrops };
+    const nftLoadSeconds = { map: nft.mapLoadSeconds, tables: nft.tablesLoadSeconds };
+    return { subscribers: opts.subscribers, isps: ISPS, flows, secondsPerRun: opts.seconds, tableLoadSeconds, nftLoadSeconds, sizes, fecflowDrops };
   } finally {
+    nft?.disable();
     chain.cleanup();
     for (const o of objects) o.close();
   }

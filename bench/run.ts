@@ -2,7 +2,7 @@
 // bench/results/<date>.json with the machine's description. Benchmarks, not tests: a slow
 // machine fails nothing; the targets are what the figures are reported against.
 //
-//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter,sessions] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]
+//   node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter,sessions,icmp] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]
 //
 // --quick runs a tiny configuration (for the smoke test and while developing).
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { runEndToEnd, type EndToEndResult } from './e2e.js';
 import { runControlPlane, type ControlResult } from './control.js';
 import { runMeter, type MeterResult } from './meter.js';
 import { runSessions, type SessionBenchResult } from './sessions.js';
+import { runIcmp, type IcmpResult } from './icmp.js';
 import { report, METHODS } from './report.js';
 
 interface Args {
@@ -29,7 +30,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control', 'meter', 'sessions']), write: true };
+  const a: Args = { quick: false, only: new Set(['perpacket', 'e2e', 'control', 'meter', 'sessions', 'icmp']), write: true };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--quick') a.quick = true;
@@ -41,7 +42,7 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--paths') a.paths = argv[++i]!.split(',');
     else if (x === '--scales') a.scales = argv[++i]!.split(',').map(Number);
     else if (x === '--help' || x === '-h') {
-      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter,sessions] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]');
+      console.log('usage: node dist/bench/run.js [--quick] [--only perpacket,e2e,control,meter,sessions,icmp] [--paths ID,..] [--scales N,..] [--out FILE] [--no-write]');
       process.exit(0);
     } else throw new Error(`unknown argument ${x}`);
   }
@@ -60,6 +61,7 @@ export interface BenchResult {
   controlPlane?: ControlResult | { error: string };
   meter?: MeterResult | { error: string };
   sessions?: SessionBenchResult | { error: string };
+  icmp?: IcmpResult | { error: string };
 }
 
 async function main(): Promise<void> {
@@ -98,6 +100,7 @@ async function main(): Promise<void> {
   result.controlPlane = await part('control', () => runControlPlane({ ...cfg.control, log }));
   result.meter = await part('meter', () => runMeter(object, { ...cfg.meter, log }));
   result.sessions = await part('sessions', () => runSessions({ ...cfg.sessions, log }));
+  result.icmp = await part('icmp', () => runIcmp(object, progDir, { ...cfg.icmp, log }));
   result.seconds = Math.round((performance.now() - t0) / 1000);
 
   console.log(report(result));

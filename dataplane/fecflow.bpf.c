@@ -27,6 +27,7 @@
 #include "policer.h"
 #include "meter.h"
 #include "prefix.h"
+#include "icmp.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
@@ -180,11 +181,48 @@ static __always_inline int emit(struct xdp_md *ctx, __u32 keep_off, const struct
 	return redirect(ifindex, len);
 }
 
+/* An edge frame (access or isp port) that cannot go on: counted as a drop for reason, and
+ * answered with an ICMP error of kind out of the port it came in on (XDP_TX), the MACs swapped
+ * and its tags kept. vid picks the port's source address (the isp program's VLAN, else 0). */
+static __always_inline int edge_icmp(struct xdp_md *ctx, const struct ff_l3 *p, __u32 reason,
+				     __u8 kind, __u32 mtu, __u16 vid)
+{
+	struct icmp_request r = {};
+
+	ff_drop(reason, p->len);
+	r.len = p->len;
+	r.ip_off = p->ip_off;
+	r.mtu = mtu;
+	r.src.ifindex = ctx->ingress_ifindex;
+	r.src.vid = vid;
+	r.proto = p->proto;
+	r.kind = kind;
+	__builtin_memcpy(r.dmac, p->eth->h_source, ETH_ALEN);
+	__builtin_memcpy(r.smac, p->eth->h_dest, ETH_ALEN);
+	if (p->ntags) {
+		r.outer_tpid = bpf_ntohs(p->eth->h_proto);
+		r.outer_vid = p->outer_vid;
+		r.inner_vid = p->inner_vid;
+	}
+	if (ff_icmp_build(ctx, &r) != FF_ICMP_SENT)
+		return XDP_DROP;
+	return XDP_TX;
+}
+
+/* The IPv4 header's don't-fragment bit. */
+static __always_inline int ipv4_df(void *ip, void *data_end)
+{
+	struct iphdr *ip4 = ip;
+
+	return (void *)(ip4 + 1) <= data_end && (ip4->frag_off & bpf_htons(0x4000));
+}
+
 /* Ingress push (access upstream, isp downstream): FORWARDING.md access steps 4-7. */
-/* meter: the subscriber's meter word (access), 0 where no subscriber is known (isp). */
+/* meter: the subscriber's meter word (access), 0 where no subscriber is known (isp); vid: the
+ * ISP port's VLAN (isp), which picks the ICMP source address, else 0. */
 static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *data_end,
 				    const struct ff_settings *st, const struct ff_fec *fec,
-				    __u32 isp, __u32 dir, __u32 meter)
+				    __u32 isp, __u32 dir, __u32 meter, __u16 vid)
 {
 	__u32 n = fec->nlabels, ip_len = p->len - p->ip_off, out_len;
 	struct ff_nh_group *g;
@@ -193,7 +231,9 @@ static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *d
 	__u8 label_ttl;
 
 	if (p->ttl <= 1)
-		return ff_drop(FF_DROP_TTL_EXPIRED, p->len);
+		return edge_icmp(ctx, p, FF_DROP_TTL_EXPIRED,
+				 p->proto == ETH_P_IP ? FF_ICMP_TIME_EXCEEDED_V4 : FF_ICMP_TIME_EXCEEDED_V6,
+				 0, vid);
 	g = nh_group_get(fec->nh_group);
 	if (!g)
 		return ff_drop(FF_DROP_NO_NEXTHOP, p->len);
@@ -202,8 +242,17 @@ static __always_inline int push_fec(struct xdp_md *ctx, struct ff_l3 *p, void *d
 		return ff_drop(FF_DROP_NO_NEXTHOP, p->len);
 	l2_out_nexthop(&o, nh, ETH_P_MPLS_UC);
 	out_len = ip_len + l2_out_len(&o) + n * FF_MPLS_HLEN;
-	if (mtu_exceeded(out_len, nh->mtu))
+	if (mtu_exceeded(out_len, nh->mtu)) {
+		/* the largest IP packet that fits: the MTU less the tag and labels in front of it */
+		__u32 fits = nh->mtu - (l2_out_len(&o) - FF_ETH_HLEN) - n * FF_MPLS_HLEN;
+
+		if (p->proto == ETH_P_IPV6)
+			return edge_icmp(ctx, p, FF_DROP_MTU_EXCEEDED, FF_ICMP_PACKET_TOO_BIG, fits, vid);
+		if (ipv4_df(p->ip, data_end))
+			return edge_icmp(ctx, p, FF_DROP_MTU_EXCEEDED, FF_ICMP_FRAG_NEEDED, fits, vid);
+		/* no fragmentation here: a packet that may be fragmented is dropped */
 		return ff_drop(FF_DROP_MTU_EXCEEDED, p->len);
+	}
 	/* The subscriber's own bucket first: a packet it drops takes no tokens from the ISP's
 	 * bucket, which the ISP's other subscribers share. */
 	if (!ff_police_sub(meter, dir, ip_len))
@@ -305,7 +354,7 @@ int xdp_access(struct xdp_md *ctx)
 	fec = bpf_map_lookup_elem(&fec_up, &isp);
 	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
 		return ff_drop(FF_DROP_NO_FEC, p.len);
-	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_UP, c->meter);
+	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_UP, c->meter, 0);
 }
 
 SEC("xdp")
@@ -357,7 +406,7 @@ int xdp_isp(struct xdp_md *ctx)
 	}
 	if (!fec || fec->nlabels == 0 || fec->nlabels > FF_MAX_LABELS)
 		return ff_drop(FF_DROP_NO_ROUTE, p.len);
-	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_DOWN, 0);
+	return push_fec(ctx, &p, data_end, &st, fec, isp, FF_DIR_DOWN, 0, pk.vid);
 }
 
 /* ---- core ------------------------------------------------------------------------------ */
@@ -454,12 +503,208 @@ static __always_inline void count_transit(const struct core_state *s)
 			     s->len - s->keep_off);
 }
 
+/* The label stack as received, down to its bottom entry (at most FF_MAX_LABELS), into r: the
+ * entries for the extension and the offset of the IP packet below. 0 if it ends deeper. */
+static __always_inline int core_stack(void *data, void *data_end, struct icmp_request *r)
+{
+	__be32 *e = data + FF_ETH_HLEN;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < FF_MAX_LABELS; i++) {
+		__be32 *x = e + i;
+
+		if ((void *)(x + 1) > data_end)
+			return 0;
+		r->stack[i] = *x;
+		if (bpf_ntohl(*x) & FF_MPLS_S_BIT) {
+			r->nstack = i + 1;
+			r->ip_off = FF_ETH_HLEN + (i + 1) * FF_MPLS_HLEN;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The labels of a FEC (1..3), as an ICMP error pushes them: TTL 255, S on the last. */
+static __always_inline int core_icmp_fec(struct icmp_request *r, const struct ff_fec *fec)
+{
+	__u32 i, n = fec->nlabels;
+
+	if (n == 0 || n > FF_MAX_LABELS)
+		return 0;
+#pragma unroll
+	for (i = 0; i < FF_MAX_LABELS; i++)
+		if (i < n)
+			r->out[i] = ff_icmp_entry(fec->label[i], fec->tc, i == n - 1);
+	r->nout = n;
+	return 1;
+}
+
+/*
+ * A labelled frame that cannot go on (FORWARDING.md, "ICMP errors"): counted as a drop for
+ * reason, and turned into an ICMP error carrying the received label stack (RFC 4950) from the
+ * address of the port it came in on. mtu == 0: its TTL expired; else it would leave as out_len
+ * bytes through a next hop of that L3 MTU. Where the error goes: an LSR (swap, or a pop with
+ * labels left) sends it on along the LSP, to be returned by the LSP's egress (RFC 3032 section
+ * 2.3.2); the tailend (pop to ISP) sends it back on the ISP's route to the source, the headend
+ * (pop to subscriber) on the ISP's upstream FEC.
+ */
+static __noinline int core_icmp(struct xdp_md *ctx, const struct core_state *s, __u32 reason,
+				__u32 mtu, __u32 out_len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct ff_ilm *e = s->ilm;
+	struct icmp_request r = {};
+	struct ff_nexthop *nh = NULL;
+	struct ff_fec *fec = NULL;
+	__u32 d, i, n = 0, isp;
+	__u8 *ip, kind = mtu ? FF_ICMP_FRAG_NEEDED : FF_ICMP_TIME_EXCEEDED_V4;
+
+	ff_drop(reason, s->len);
+	if (!e)
+		return XDP_DROP;
+	r.len = s->len;
+	r.src.ifindex = ctx->ingress_ifindex;
+	if (!core_stack(data, data_end, &r))
+		goto unroutable;
+	ip = data + (r.ip_off & 0xff);
+	if ((void *)(ip + 1) > data_end)
+		goto unroutable;
+	if ((*ip >> 4) == 4) {
+		r.proto = ETH_P_IP;
+		/* no fragmentation here: a packet that may be fragmented is dropped */
+		if (mtu && !ipv4_df(ip, data_end))
+			return XDP_DROP;
+	} else if ((*ip >> 4) == 6) {
+		r.proto = ETH_P_IPV6;
+		kind = mtu ? FF_ICMP_PACKET_TOO_BIG : FF_ICMP_TIME_EXCEEDED_V6;
+	} else {
+		goto unroutable;
+	}
+	r.kind = kind;
+	if (mtu)
+		r.mtu = mtu - (out_len - FF_ETH_HLEN - (s->len - r.ip_off));
+	d = (s->keep_off - FF_ETH_HLEN) / FF_MPLS_HLEN - 1; /* the entry that decided */
+	isp = e->isp;
+
+	switch (e->action) {
+	case FF_ILM_SWAP:
+		n = e->nlabels;
+		if (n == 0 || n > FF_MAX_LABELS)
+			goto unroutable;
+#pragma unroll
+		for (i = 0; i < FF_MAX_LABELS; i++)
+			if (i < n)
+				r.out[i] = ff_icmp_entry(e->label[i], e->tc, s->bos && i == n - 1);
+		/* fallthrough: the entries below the swapped one go on as they came */
+	case FF_ILM_POP_FORWARD:
+		if (e->action == FF_ILM_POP_FORWARD && s->bos)
+			goto unroutable; /* PHP of the last label: the LSP ends at the next hop */
+#pragma unroll
+		for (i = 1; i < FF_MAX_LABELS; i++) {
+			__u32 j = d + i;
+
+			if (j >= r.nstack || j >= FF_MAX_LABELS || n >= FF_ICMP_OUT_LABELS)
+				break;
+			r.out[n++] = r.stack[j] | bpf_htonl(0xff);
+		}
+		r.nout = n;
+		nh = core_nexthop(ctx, e->nh_group);
+		break;
+	case FF_ILM_POP_TO_ISP:
+		if (r.proto == ETH_P_IP) {
+			struct iphdr *ip4 = (void *)ip;
+
+			if ((void *)(ip4 + 1) > data_end)
+				goto unroutable;
+			fec = ff_scoped_prefix_v4(&isp_route_v4_exact, &isp_route_v4, &s->st,
+						  FF_PT_ISP_ROUTE_V4, isp, &ip4->saddr);
+		} else {
+			struct ipv6hdr *ip6 = (void *)ip;
+
+			if ((void *)(ip6 + 1) > data_end)
+				goto unroutable;
+			fec = ff_scoped_prefix_v6(&isp_route_v6_exact, &isp_route_v6, &s->st,
+						  FF_PT_ISP_ROUTE_V6, isp, &ip6->saddr);
+		}
+		break;
+	case FF_ILM_POP_TO_SUB:
+		fec = bpf_map_lookup_elem(&fec_up, &isp);
+		break;
+	default:
+		goto unroutable;
+	}
+	if (fec) {
+		if (!core_icmp_fec(&r, fec))
+			goto unroutable;
+		nh = core_nexthop(ctx, fec->nh_group);
+	}
+	if (!nh)
+		goto unroutable;
+	__builtin_memcpy(r.dmac, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(r.smac, nh->smac, ETH_ALEN);
+	r.outer_tpid = ETH_P_8021Q;
+	r.outer_vid = nh->vid;
+	if (ff_icmp_build(ctx, &r) != FF_ICMP_SENT)
+		return XDP_DROP;
+	return redirect(nh->ifindex, s->len);
+unroutable:
+	if (ff_icmp_on())
+		ff_count_icmp(kind, FF_ICMP_UNROUTABLE, s->len);
+	return XDP_DROP;
+}
+
+/*
+ * An ICMP error that a router of the LSP sent on along it towards its source (core_icmp) comes
+ * out at the egress addressed to the other side: at the tailend to an end-user, at the headend
+ * to an ISP host. The egress returns it: it pushes the FEC back (the ISP's route at the tailend,
+ * its upstream FEC at the headend) and sends it to that FEC's next hop. Label TTL: the IP TTL
+ * after the last pop (uniform), 255 (pipe). Nothing is counted for the ISP: it is the routers'
+ * own traffic.
+ */
+static __always_inline int core_return(struct xdp_md *ctx, const struct core_state *s,
+				       const struct ff_fec *fec, __u16 proto, __u8 ip_ttl)
+{
+	struct ff_nexthop *nh;
+	struct ff_l2_out o;
+	__u32 n = fec->nlabels;
+
+	if (n == 0 || n > FF_MAX_LABELS)
+		return ff_drop(FF_DROP_NO_ROUTE, s->len);
+	if (!s->pipe && ip_ttl == 0)
+		return ff_drop(FF_DROP_TTL_EXPIRED, s->len);
+	nh = core_nexthop(ctx, fec->nh_group);
+	if (!nh)
+		return ff_drop(FF_DROP_NO_NEXTHOP, s->len);
+	l2_out_nexthop(&o, nh, ETH_P_MPLS_UC);
+	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o) + n * FF_MPLS_HLEN, nh->mtu))
+		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	return emit(ctx, s->keep_off, &o, fec->label, n, fec->tc, 1, s->pipe ? 255 : ip_ttl,
+		    s->len, nh->ifindex);
+}
+
+/* The IP TTL or hop limit of a validated header. */
+static __always_inline __u8 ip_ttl_of(void *ip, __u16 proto, void *data_end)
+{
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip4 = ip;
+
+		return (void *)(ip4 + 1) <= data_end ? ip4->ttl : 0;
+	} else {
+		struct ipv6hdr *ip6 = ip;
+
+		return (void *)(ip6 + 1) <= data_end ? ip6->hop_limit : 0;
+	}
+}
+
 static __always_inline int core_swap(struct xdp_md *ctx, const struct core_state *s)
 {
 	const struct ff_ilm *e = s->ilm;
 	struct ff_nexthop *nh;
 	struct ff_l2_out o;
-	__u32 n = e->nlabels;
+	__u32 n = e->nlabels, out_len;
 
 	if (n == 0 || n > FF_MAX_LABELS)
 		return ff_drop(FF_DROP_UNKNOWN_LABEL, s->len);
@@ -467,8 +712,9 @@ static __always_inline int core_swap(struct xdp_md *ctx, const struct core_state
 	if (!nh)
 		return ff_drop(FF_DROP_NO_NEXTHOP, s->len);
 	l2_out_nexthop(&o, nh, ETH_P_MPLS_UC);
-	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o) + n * FF_MPLS_HLEN, nh->mtu))
-		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	out_len = s->len - s->keep_off + l2_out_len(&o) + n * FF_MPLS_HLEN;
+	if (mtu_exceeded(out_len, nh->mtu))
+		return core_icmp(ctx, s, FF_DROP_MTU_EXCEEDED, nh->mtu, out_len);
 	count_transit(s);
 	return emit(ctx, s->keep_off, &o, e->label, n, e->tc, s->bos, s->ttl, s->len, nh->ifindex);
 }
@@ -481,6 +727,7 @@ static __always_inline int core_pop_forward(struct xdp_md *ctx, const struct cor
 	struct ff_nexthop *nh;
 	struct ff_l2_out o;
 	int proto = ETH_P_MPLS_UC;
+	__u32 out_len;
 
 	if (s->bos) {
 		void *ip;
@@ -501,8 +748,9 @@ static __always_inline int core_pop_forward(struct xdp_md *ctx, const struct cor
 	if (!nh)
 		return ff_drop(FF_DROP_NO_NEXTHOP, s->len);
 	l2_out_nexthop(&o, nh, proto);
-	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), nh->mtu))
-		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	out_len = s->len - s->keep_off + l2_out_len(&o);
+	if (mtu_exceeded(out_len, nh->mtu))
+		return core_icmp(ctx, s, FF_DROP_MTU_EXCEEDED, nh->mtu, out_len);
 	count_transit(s);
 	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, nh->ifindex);
 }
@@ -514,20 +762,46 @@ static __always_inline int core_pop_to_isp(struct xdp_md *ctx, const struct core
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ff_nexthop *nh;
 	struct ff_l2_out o;
+	__u32 out_len;
 	void *ip;
 	int proto;
 
 	if (!s->bos)
 		return ff_drop(FF_DROP_MALFORMED, s->len);
 	proto = last_pop(data, data_end, s, &ip);
+	if (proto == -FF_DROP_TTL_EXPIRED - 1)
+		return core_icmp(ctx, s, FF_DROP_TTL_EXPIRED, 0, 0);
 	if (proto < 0)
 		return ff_drop(-proto - 1, s->len);
+	/* an ICMP error for one of the ISP's end-users, sent along the LSP: return it */
+	if (ff_is_icmp_error(ip, proto, data_end)) {
+		struct ff_fec *back;
+
+		if (proto == ETH_P_IP) {
+			struct iphdr *ip4 = ip;
+
+			if ((void *)(ip4 + 1) > data_end)
+				return ff_drop(FF_DROP_MALFORMED, s->len);
+			back = ff_scoped_prefix_v4(&isp_route_v4_exact, &isp_route_v4, &s->st,
+						   FF_PT_ISP_ROUTE_V4, s->ilm->isp, &ip4->daddr);
+		} else {
+			struct ipv6hdr *ip6 = ip;
+
+			if ((void *)(ip6 + 1) > data_end)
+				return ff_drop(FF_DROP_MALFORMED, s->len);
+			back = ff_scoped_prefix_v6(&isp_route_v6_exact, &isp_route_v6, &s->st,
+						   FF_PT_ISP_ROUTE_V6, s->ilm->isp, &ip6->daddr);
+		}
+		if (back)
+			return core_return(ctx, s, back, proto, ip_ttl_of(ip, proto, data_end));
+	}
 	nh = core_nexthop(ctx, s->ilm->nh_group);
 	if (!nh)
 		return ff_drop(FF_DROP_NO_NEXTHOP, s->len);
 	l2_out_nexthop(&o, nh, proto);
-	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), nh->mtu))
-		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	out_len = s->len - s->keep_off + l2_out_len(&o);
+	if (mtu_exceeded(out_len, nh->mtu))
+		return core_icmp(ctx, s, FF_DROP_MTU_EXCEEDED, nh->mtu, out_len);
 	ff_count_isp(s->ilm->isp, FF_DIR_UP, FF_POINT_OUT, s->len - s->keep_off);
 	return emit(ctx, s->keep_off, &o, NULL, 0, 0, 0, 0, s->len, nh->ifindex);
 }
@@ -539,13 +813,15 @@ static __always_inline int core_pop_to_sub(struct xdp_md *ctx, const struct core
 	void *data_end = (void *)(long)ctx->data_end;
 	struct ff_sub_route *r;
 	struct ff_l2_out o;
-	__u32 isp = s->ilm->isp;
+	__u32 isp = s->ilm->isp, out_len;
 	void *ip;
 	int proto;
 
 	if (!s->bos)
 		return ff_drop(FF_DROP_MALFORMED, s->len);
 	proto = last_pop(data, data_end, s, &ip);
+	if (proto == -FF_DROP_TTL_EXPIRED - 1)
+		return core_icmp(ctx, s, FF_DROP_TTL_EXPIRED, 0, 0);
 	if (proto < 0)
 		return ff_drop(-proto - 1, s->len);
 	if (proto == ETH_P_IP) {
@@ -563,16 +839,25 @@ static __always_inline int core_pop_to_sub(struct xdp_md *ctx, const struct core
 		r = ff_scoped_prefix_v6(&down_v6_exact, &down_v6, &s->st, FF_PT_DOWN_V6, isp,
 					&ip6->daddr);
 	}
-	if (!r)
+	if (!r) {
+		/* an ICMP error for one of the ISP's hosts, sent along the LSP: return it */
+		if (ff_is_icmp_error(ip, proto, data_end)) {
+			struct ff_fec *back = bpf_map_lookup_elem(&fec_up, &isp);
+
+			if (back)
+				return core_return(ctx, s, back, proto, ip_ttl_of(ip, proto, data_end));
+		}
 		return ff_drop(FF_DROP_NO_ROUTE, s->len);
+	}
 	o.dmac = r->dmac;
 	o.smac = r->smac;
 	o.outer_tpid = r->outer_tpid ? r->outer_tpid : ETH_P_8021Q;
 	o.outer_vid = r->outer_vid;
 	o.inner_vid = r->inner_vid;
 	o.ethertype = proto;
-	if (mtu_exceeded(s->len - s->keep_off + l2_out_len(&o), r->mtu))
-		return ff_drop(FF_DROP_MTU_EXCEEDED, s->len);
+	out_len = s->len - s->keep_off + l2_out_len(&o);
+	if (mtu_exceeded(out_len, r->mtu))
+		return core_icmp(ctx, s, FF_DROP_MTU_EXCEEDED, r->mtu, out_len);
 	if (!ff_police_sub(r->meter, FF_DIR_DOWN, s->len - s->keep_off))
 		return ff_drop(FF_DROP_SUB_POLICED, s->len);
 	ff_count_isp(isp, FF_DIR_DOWN, FF_POINT_OUT, s->len - s->keep_off);
@@ -620,8 +905,14 @@ int xdp_core(struct xdp_md *ctx)
 		/* RFC 3443: uniform decrements once per router; pipe treats every exposed
 		 * entry as newly received. */
 		if (i == 0 || s.pipe) {
-			if (mpls_ttl(entry) <= 1)
-				return ff_drop(FF_DROP_TTL_EXPIRED, s.len);
+			if (mpls_ttl(entry) <= 1) {
+				/* answered where a label decides where the frame goes */
+				if (!s.ilm || s.ilm->action == FF_ILM_POP_CONTINUE)
+					return ff_drop(FF_DROP_TTL_EXPIRED, s.len);
+				s.bos = mpls_bos(entry);
+				s.keep_off = FF_ETH_HLEN + (i + 1) * FF_MPLS_HLEN;
+				return core_icmp(ctx, &s, FF_DROP_TTL_EXPIRED, 0, 0);
+			}
 			s.ttl = mpls_ttl(entry) - 1;
 		}
 		if (s.ilm)

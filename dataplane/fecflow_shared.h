@@ -319,4 +319,68 @@ struct ff_sub_counters {
 	struct ff_counter type[FF_TT_MAX];
 };
 
+/* --- ICMP errors (icmp.h) ------------------------------------------------------------ */
+
+#define FF_ICMP_SRC_ENTRIES 1024
+/* The most of the offending packet an ICMP error quotes; with an RFC 4884 extension the quote
+ * is zero-padded to exactly this (RFC 4884 wants at least 128 bytes). */
+#define FF_ICMP_QUOTE       128
+/* Limits the configuration accepts for the per-node token bucket (messages per second, messages). */
+#define FF_ICMP_MAX_RATE    1000000
+#define FF_ICMP_MAX_BURST   1000000
+
+/* What an ICMP error says; the index of icmp_stats is kind * FF_ICMP_OUTCOME_MAX + outcome. */
+enum ff_icmp_kind {
+	FF_ICMP_TIME_EXCEEDED_V4 = 0, /* type 11 code 0 */
+	FF_ICMP_FRAG_NEEDED = 1,      /* type 3 code 4, with the next-hop MTU (RFC 1191) */
+	FF_ICMP_TIME_EXCEEDED_V6 = 2, /* ICMPv6 type 3 code 0 */
+	FF_ICMP_PACKET_TOO_BIG = 3,   /* ICMPv6 type 2, with the MTU */
+	FF_ICMP_KIND_MAX = 4,
+};
+
+/* What became of an ICMP error the data plane owed. Errors are only ever owed for a frame that
+ * was dropped (counted in drop_stats with its own reason). */
+enum ff_icmp_outcome {
+	FF_ICMP_SENT = 0,         /* built and sent (XDP_TX back out of the port, or redirected) */
+	FF_ICMP_RATE_LIMITED = 1, /* the node's token bucket was empty */
+	FF_ICMP_NO_SOURCE = 2,    /* the port has no address of the packet's family */
+	FF_ICMP_SUPPRESSED = 3,   /* never answered (RFC 1812 4.3.2.7): an ICMP error, a non-first
+				   * fragment, a source that is not one host */
+	FF_ICMP_UNROUTABLE = 4,   /* no way back (no return FEC, no next hop, a label stack deeper
+				   * than followed, no room in the frame) */
+	FF_ICMP_OUTCOME_MAX = 5,
+};
+
+#define FF_ICMP_STATS_ENTRIES (FF_ICMP_KIND_MAX * FF_ICMP_OUTCOME_MAX)
+
+/* icmp_src: (port, VLAN id or 0) -> the router's addresses to send ICMP errors from. The isp
+ * program looks up its port's VLAN, the others VLAN 0. */
+struct ff_icmp_src_key {
+	__u32 ifindex;
+	__u16 vid;
+	__u8 pad[2];
+};
+
+#define FF_ICMP_SRC_HAS_V4 1
+#define FF_ICMP_SRC_HAS_V6 2
+
+struct ff_icmp_src {
+	__u8 v4[4];
+	__u8 v6[16];
+	__u8 flags; /* FF_ICMP_SRC_HAS_* */
+	__u8 pad[3];
+};
+
+/* icmp_limit[0]: the node's token bucket for ICMP errors. The control plane writes rate and
+ * burst (rate == 0: send none); credit and last_ns belong to the data plane and are reset
+ * (credit = burst x 1e9, last_ns = 0) whenever rate or burst change. */
+struct ff_icmp_limit {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 rate;    /* messages per second, 0..FF_ICMP_MAX_RATE */
+	__u64 burst;   /* messages, 1..FF_ICMP_MAX_BURST */
+	__u64 credit;  /* in 1e-9 messages */
+	__u64 last_ns;
+};
+
 #endif /* FECFLOW_SHARED_H */

@@ -223,6 +223,36 @@ struct {
 	__type(value, struct ff_hash_key);
 } hash_key SEC(".maps");
 
+/* ICMP errors: the router's address on each port, and the node's token bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FF_ICMP_SRC_ENTRIES);
+	__type(key, struct ff_icmp_src_key);
+	__type(value, struct ff_icmp_src);
+} icmp_src SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ff_icmp_limit);
+} icmp_limit SEC(".maps");
+
+/* Per-CPU room to set a quote aside while an ICMP error is laid out around it; never written
+ * by user space (zero stays zero). */
+struct icmp_scratch {
+	__u8 quote[FF_ICMP_QUOTE];
+	__u8 zero[FF_ICMP_QUOTE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct icmp_scratch);
+} icmp_scratch SEC(".maps");
+
 /* --- counters, owned by the data plane, summed over CPUs in user space --------------- */
 
 struct {
@@ -255,5 +285,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ff_counter);
 } drop_stats SEC(".maps");
+
+/* By kind * FF_ICMP_OUTCOME_MAX + outcome; bytes are those of the frame that caused it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FF_ICMP_STATS_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct ff_counter);
+} icmp_stats SEC(".maps");
 
 #endif /* FECFLOW_MAPS_H */

@@ -4,6 +4,7 @@
 
 import { comparePrefixes, parsePrefix, type ParsedPrefix } from '../config/addr.js';
 import {
+  DEFAULT_ICMP,
   neighbourMac,
   resolveDelivery,
   resolveIsp,
@@ -23,6 +24,8 @@ import {
   subPolicerIndex,
   type Policer,
   type Fec,
+  type IcmpSource,
+  type IcmpSourceKey,
   type IlmEntry,
   type Mac,
   type NextHop,
@@ -177,9 +180,38 @@ export function compile(config: Config, env: CompileEnv): Tables {
 
   const locals = config.interfaces.flatMap((i) => i.addresses.map(bareAddress));
   for (const a of [...new Set(locals)].sort()) t.local.add(a);
+  compileIcmp(config, ports, t);
 
   t.txPorts = new Set([...t.txPorts].sort((a, b) => a - b));
   return t;
+}
+
+/**
+ * ICMP errors: the node's token bucket, and the address each port sends them from — its own
+ * first address of the family, or for a port without one (unnumbered) the node's lowest address
+ * of the family on any port; link-local IPv6 addresses never (an error must reach beyond the
+ * link). An ISP link that is a VLAN of its device is keyed by that VLAN, as the isp program
+ * looks it up.
+ */
+function compileIcmp(config: Config, ports: Map<string, Port>, t: Tables): void {
+  t.icmpLimit = { ...(config.icmp ?? DEFAULT_ICMP) };
+  const usable = (a: string, v6: boolean) => (a.includes(':') === v6 && !(v6 && /^fe[89ab]/i.test(a)) ? a : undefined);
+  const first = (addrs: string[], v6: boolean) => addrs.map(bareAddress).find((a) => usable(a, v6));
+  // the node's fallback is the lowest address of the family, whatever order the file lists ports in
+  const all = config.interfaces.flatMap((i) => i.addresses.map(bareAddress)).sort();
+  const node = { v4: first(all, false), v6: first(all, true) };
+  const byKey = new Map<string, [IcmpSourceKey, IcmpSource]>();
+  for (const { iface, info } of ports.values()) {
+    const key = { ifindex: info.ifindex, vid: iface.role === 'isp' ? (iface.vlan ?? 0) : 0 };
+    const src: IcmpSource = {};
+    const v4 = first(iface.addresses, false) ?? node.v4;
+    const v6 = first(iface.addresses, true) ?? node.v6;
+    if (v4 !== undefined) src.v4 = v4;
+    if (v6 !== undefined) src.v6 = v6;
+    const k = `${key.ifindex}/${key.vid}`;
+    if (!byKey.has(k) && (v4 !== undefined || v6 !== undefined)) byKey.set(k, [key, src]);
+  }
+  t.icmpSources = [...byKey.values()].sort((a, b) => a[0].ifindex - b[0].ifindex || a[0].vid - b[0].vid);
 }
 
 /** The transit counter of an LSR's label: its ISP's index and direction, if the binding names one. */

@@ -6,8 +6,9 @@
 import { z } from 'zod';
 import { MAX_ECMP, MAX_ISPS, MAX_LABEL, MAX_LABELS, MAX_RESERVED_LABEL } from '../tables/types.js';
 import { parseHostAddress, parseMac, parsePrefix, type Parsed } from './addr.js';
-import type { FecConfig, Interface, Isp, IspRadius, LabelBinding, NextHopRef, RadiusAttributeRef, SessionSettings, Subscriber, Tpid } from './types.js';
+import { DEFAULT_ICMP, type FecConfig, type Interface, type Isp, type IspRadius, type LabelBinding, type NextHopRef, type RadiusAttributeRef, type SessionSettings, type Subscriber, type Tpid } from './types.js';
 import { isIP } from 'node:net';
+import { FF_ICMP_MAX_BURST, FF_ICMP_MAX_RATE } from '../tables/shared.gen.js';
 import { parseRate, parseSize } from './units.js';
 
 export const NODE_RE = /^[a-z0-9_-]{1,64}$/;
@@ -404,6 +405,10 @@ export const documentSchema = z
     subscribers: list('subscribers'),
     ilm: list('ilm'),
     sessions: z.unknown().optional(),
+    icmp: z
+      .object({ rate: int('icmp.rate', 0, FF_ICMP_MAX_RATE), burst: int('icmp.burst', 1, FF_ICMP_MAX_BURST).default(DEFAULT_ICMP.burst) })
+      .strict()
+      .optional(),
   })
   .strict();
 

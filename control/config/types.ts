@@ -170,7 +170,20 @@ export interface Config {
   ilm: LabelBinding[];
   /** absent when the router file has no `sessions:` section */
   sessions?: SessionSettings;
+  /** the node's limit on the ICMP errors its data plane sends; absent: DEFAULT_ICMP */
+  icmp?: IcmpErrors;
 }
+
+/** ICMP errors (time exceeded, fragmentation needed, packet too big): one token bucket per node. */
+export interface IcmpErrors {
+  /** messages per second; 0 sends none */
+  rate: number;
+  /** messages sent back to back before the rate applies */
+  burst: number;
+}
+
+/** As Linux does by default (net.ipv4.icmp_msgs_per_sec, icmp_msgs_burst). */
+export const DEFAULT_ICMP: IcmpErrors = { rate: 1000, burst: 50 };
 
 /** A subscriber's downstream delivery with the defaults from its match filled in. */
 export interface ResolvedDelivery {

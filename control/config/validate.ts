@@ -24,7 +24,7 @@ import {
 
 export type Path = Array<string | number>;
 
-const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm', 'sessions'];
+const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm', 'sessions', 'icmp'];
 
 interface Parsed<T> {
   index: number;
@@ -238,6 +238,7 @@ export class Checker {
       ilm: ilm.map((e) => e.value),
     };
     if (sessions?.success) config.sessions = sessions.data;
+    if (doc.data.icmp) config.icmp = { rate: doc.data.icmp.rate, burst: doc.data.icmp.burst };
     // Sizes last: counting is only meaningful on a config whose references all resolve.
     const tooBig = capacityIssues(config);
     if (tooBig.length) return { issues: tooBig };

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { BpfError, BpfMap, BpfObject, Program, XdpLink, ensureBpffs, ifindexOf } from '../bpf/index.js';
 import type { MapIO } from '../reconcile/index.js';
 import { ensureHashKey } from '../reconcile/hashkey.js';
-import { readDropStats, readIspStats, readLabelStats } from './counters.js';
+import { readDropStats, readIcmpStats, readIspStats, readLabelStats } from './counters.js';
 import { detachLinkPin, nodePinDirs, removeNodeDirs } from './offline.js';
 import { CARRIED, COUNTER_MAPS, MigrationRefused, clearCarried, clearStaging, dropCarried, keepCarried, planMigration, refusals, repin, stage, type MigrationPlan } from './migrate.js';
 import type { AttachedProgram, CounterReader, Dataplane, InterfaceRole, Role } from './ports.js';
@@ -333,6 +333,7 @@ export class BpfDataplane implements Dataplane {
       ispStats: () => this.withCarried('isp_stats', readIspStats, (r) => `${r.isp}/${r.direction}/${r.point}`),
       labelStats: () => this.withCarried('label_stats', readLabelStats, (r) => String(r.label)),
       dropStats: () => this.withCarried('drop_stats', readDropStats, (r) => r.reason),
+      icmpStats: () => this.withCarried('icmp_stats', readIcmpStats, (r) => `${r.kind}/${r.outcome}`),
     };
   }
 

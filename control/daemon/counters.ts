@@ -4,8 +4,8 @@
 // zero entries are skipped by looking at 32-bit words, and only the rest is summed (exactly,
 // as bigint).
 import type { BpfMap } from '../bpf/index.js';
-import { DROP_REASONS, ispStatsSlot } from '../tables/types.js';
-import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
+import { DROP_REASONS, ICMP_KINDS, ICMP_OUTCOMES, ispStatsSlot } from '../tables/types.js';
+import type { DropCounterRow, IcmpCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
 
 const words = new WeakMap<Buffer, Uint32Array>();
 
@@ -69,6 +69,21 @@ export function readDropStats(m: BpfMap): DropCounterRow[] {
     const reason = DROP_REASONS[b.keys.readUInt32LE(i * 4)];
     if (!reason) continue;
     rows.push({ reason, ...(sumAt(b.values, i * m.valueBufferSize, m.perCpuStride, cpus) ?? { packets: 0n, bytes: 0n }) });
+  }
+  return rows;
+}
+
+/** Every (kind, outcome) of icmp_stats, zeros included. */
+export function readIcmpStats(m: BpfMap): IcmpCounterRow[] {
+  const b = m.readPacked();
+  const cpus = cpusOf(m);
+  const rows: IcmpCounterRow[] = [];
+  for (let i = 0; i < b.count; i++) {
+    const idx = b.keys.readUInt32LE(i * 4);
+    const kind = ICMP_KINDS[Math.floor(idx / ICMP_OUTCOMES.length)];
+    const outcome = ICMP_OUTCOMES[idx % ICMP_OUTCOMES.length];
+    if (!kind || !outcome) continue;
+    rows.push({ kind, outcome, ...(sumAt(b.values, i * m.valueBufferSize, m.perCpuStride, cpus) ?? { packets: 0n, bytes: 0n }) });
   }
   return rows;
 }

@@ -4,7 +4,7 @@
 // control/reconcile; unit tests pass fakes, so the daemon's logic (source of truth, atomic
 // edits, refusing a bad config, persistence) is tested without root.
 import type { Tables } from '../tables/types.js';
-import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
+import type { DropCounterRow, IcmpCounterRow, IspCounterRow, LabelCounterRow } from '../metrics/collector.js';
 import type { Issue } from './errors.js';
 import type { RawSubscriberChange } from './model.js';
 
@@ -30,6 +30,8 @@ export interface CounterReader {
   ispStats(): IspCounterRow[];
   labelStats(): LabelCounterRow[];
   dropStats(): DropCounterRow[];
+  /** absent where the data plane has no icmp_stats (test fakes) */
+  icmpStats?(): IcmpCounterRow[];
 }
 
 /** What the daemon needs from the loaded BPF object. */

@@ -2,7 +2,7 @@
 // its counters, per-ISP counters. They join the compiled tables (numbers) with the config's
 // names (ISPs) and the interface names, so an operator reads "isp-a via eth1", not "3 via 7".
 import type { Fec, IlmEntry, NhGroup, NextHop, Tables, Direction, Point } from '../tables/types.js';
-import { DROP_REASONS } from '../tables/types.js';
+import { DROP_REASONS, ICMP_KINDS, ICMP_OUTCOMES } from '../tables/types.js';
 import type { Daemon } from './daemon.js';
 import type { ConfigModel } from './model.js';
 
@@ -136,6 +136,7 @@ export function stats(deps: ViewDeps) {
     e[r.direction][r.point] = { packets: String(r.packets), bytes: String(r.bytes) };
   }
   const dropBy = new Map(drops.map((d) => [d.reason, d]));
+  const icmpBy = new Map((c.icmpStats?.() ?? []).map((r) => [`${r.kind}/${r.outcome}`, r]));
   return {
     at: Date.now(),
     isps: [...byIsp.entries()].sort((a, b) => a[0] - b[0]).map(([index, v]) => ({ isp: names.get(index) ?? String(index), index, ...v })),
@@ -143,6 +144,12 @@ export function stats(deps: ViewDeps) {
       reason,
       packets: String(dropBy.get(reason)?.packets ?? 0n),
       bytes: String(dropBy.get(reason)?.bytes ?? 0n),
+    })),
+    /** ICMP errors owed per kind: how many were sent, rate-limited, had no source address, were
+     * suppressed (never about an ICMP error) or had no way back */
+    icmp: ICMP_KINDS.map((kind) => ({
+      kind,
+      ...Object.fromEntries(ICMP_OUTCOMES.map((o) => [o, String(icmpBy.get(`${kind}/${o}`)?.packets ?? 0n)])),
     })),
   };
 }

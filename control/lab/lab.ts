@@ -10,7 +10,7 @@ import { stringify } from 'yaml';
 import { repoRoot } from '../bpf/native.js';
 import { routerApi, type RouterApi } from './api.js';
 import { attachHostProgram, buildHostProgram, buildVlanProgram, readSourceCounts, type SourceCount } from './hosts.js';
-import { planOf, routerConfigText, routerDocument, type PlanState } from './plan.js';
+import { planOf, routerConfigText, routerDocument, type LinkOptions, type PlanState } from './plan.js';
 import { readState, writeState, type DaemonRecord, type LabState } from './state.js';
 import { LabError, ip, netnsExists, nsRun, processAlive, processStartTime, run, sleep, stopProcess, tryRun } from './sys.js';
 import {
@@ -52,6 +52,8 @@ export interface UpOptions {
   say?: Say;
   /** log level of the daemons */
   logLevel?: string;
+  /** the MTU of the tailend's links to the ISP hosts (68..1500; default 1500) */
+  ispMtu?: number;
 }
 
 export interface RouterStatus {
@@ -117,6 +119,10 @@ export class Lab {
       daemons: {},
       generation: 0,
     };
+    if (o.ispMtu !== undefined) {
+      if (!Number.isInteger(o.ispMtu) || o.ispMtu < 68 || o.ispMtu > ACCESS_MTU) throw new Error(`lab: the ISP link MTU must be an integer from 68 to ${ACCESS_MTU}, not ${o.ispMtu}`);
+      st.ispMtu = o.ispMtu;
+    }
     // Recorded before anything exists, so that `down` finds all of it whatever happens next.
     writeState(st);
     const lab = new Lab(names, st);
@@ -132,7 +138,7 @@ export class Lab {
         CORE_LINKS.flatMap((l) => [l.a.port, l.b.port].map((ifname) => ({ ns: names.switchNs, ifname }))),
       );
       say('writing router configs (label plan generation 0) and starting one `fecflow serve` per router');
-      for (const r of ROUTERS) lab.writeConfig(r, routerConfigText(r));
+      for (const r of ROUTERS) lab.writeConfig(r, routerConfigText(r, planOf(0), undefined, lab.links()));
       await Promise.all(ROUTERS.map((r) => lab.startDaemon(r, { logLevel: o.logLevel })));
       say('daemons ready; resolving gateways (ARP/ND) from every host');
       await lab.warmUp();
@@ -193,6 +199,11 @@ export class Lab {
 
   // ---- the network ----
 
+  /** The link options the lab was built with (they stay in every config it writes). */
+  private links(): LinkOptions {
+    return this.state.ispMtu === undefined ? {} : { ispMtu: this.state.ispMtu };
+  }
+
   private buildNetwork(): void {
     const n = this.names;
     for (const ns of n.namespaces) {
@@ -235,7 +246,7 @@ export class Lab {
     for (const i of ISPS) {
       const p = ISP_PLAN[i];
       const host = n.ispNs(i);
-      veth(p.tailendIf, te, p.router.mac, 'eth0', host, p.host.mac, ACCESS_MTU);
+      veth(p.tailendIf, te, p.router.mac, 'eth0', host, p.host.mac, this.state.ispMtu ?? ACCESS_MTU);
       nsRun(host, '/usr/bin/python3', [featuresScript(), 'eth0', ...CHECKSUM_OFFLOAD_OFF]);
       addAddresses(te, p.tailendIf, [`${p.router.v4}/${p.len.v4}`, `${p.router.v6}/${p.len.v6}`]);
       addAddresses(host, 'eth0', [`${p.host.v4}/${p.len.v4}`, `${p.host.v6}/${p.len.v6}`]);
@@ -426,7 +437,7 @@ export class Lab {
    * registry since the daemon's first start (moves made through the API stay), so the new file
    * lists none. */
   async applyPlan(r: RouterName, plan: PlanState): Promise<void> {
-    const { subscribers: _owned, ...gen } = routerDocument(r, plan) as Record<string, unknown>;
+    const { subscribers: _owned, ...gen } = routerDocument(r, plan, undefined, this.links()) as Record<string, unknown>;
     this.writeConfig(r, stringify(gen, { lineWidth: 0 }));
     await this.api(r).send('POST', '/v1/reload');
   }

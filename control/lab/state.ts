@@ -35,6 +35,8 @@ export interface LabState {
   daemons: Partial<Record<RouterName, DaemonRecord>>;
   /** the label plan generation the routers run */
   generation: number;
+  /** the MTU of the tailend's ISP links, when not the default */
+  ispMtu?: number;
 }
 
 export const stateFile = (stateDir: string): string => join(stateDir, 'state.json');

@@ -7,7 +7,7 @@
 // Series labels are ISP, direction, point, reason, label — never a subscriber.
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Direction, Point } from '../tables/types.js';
-import { DIRECTIONS, DROP_REASONS, ispStatsIndex } from '../tables/types.js';
+import { DIRECTIONS, DROP_REASONS, ICMP_KINDS, ICMP_OUTCOMES, ispStatsIndex } from '../tables/types.js';
 
 export interface IspCounterRow {
   isp: number;
@@ -29,6 +29,14 @@ export interface DropCounterRow {
   bytes: bigint;
 }
 
+/** ICMP errors the data plane owed, by kind and what became of them (fecflow_shared.h). */
+export interface IcmpCounterRow {
+  kind: string;
+  outcome: string;
+  packets: bigint;
+  bytes: bigint;
+}
+
 export interface ProgramInfo {
   role: string;
   id: number;
@@ -46,6 +54,8 @@ export interface MetricsSource {
   readIspStats(): IspCounterRow[] | Promise<IspCounterRow[]>;
   readLabelStats(): LabelCounterRow[] | Promise<LabelCounterRow[]>;
   readDropStats(): DropCounterRow[] | Promise<DropCounterRow[]>;
+  /** absent where the data plane has no icmp_stats (older object, test fakes) */
+  readIcmpStats?(): IcmpCounterRow[] | Promise<IcmpCounterRow[]>;
   /** configured ISPs: index -> name */
   ispNames(): Map<number, string>;
   programs(): ProgramInfo[];
@@ -72,7 +82,7 @@ export class MetricsCollector {
       registers: [this.registry],
     });
     // Start at 0 so rate() works from the first failure on.
-    for (const map of ['isp_stats', 'label_stats', 'drop_stats']) this.readErrors.inc({ map }, 0);
+    for (const map of ['isp_stats', 'label_stats', 'drop_stats', 'icmp_stats']) this.readErrors.inc({ map }, 0);
     if (opts.defaultMetrics !== false) {
       collectDefaultMetrics({ register: this.registry });
       // prom-client names a few gauges *_total (nodejs_active_handles_total, …), which
@@ -103,6 +113,10 @@ export class MetricsCollector {
 
     const drops = await this.read('drop_stats', () => this.source.readDropStats());
     if (drops) renderDrops(out, drops);
+
+    const readIcmp = this.source.readIcmpStats?.bind(this.source);
+    const icmp = readIcmp ? await this.read('icmp_stats', readIcmp) : undefined;
+    if (icmp) renderIcmp(out, icmp);
 
     renderInfo(out, this.source.programs(), this.source.tableEntries(), this.source.lastReconcile());
     return out.join('') + (await this.registry.metrics());
@@ -176,6 +190,14 @@ function renderDrops(out: string[], rows: DropCounterRow[]): void {
   const byReason = new Map(rows.map((r) => [r.reason, r]));
   const lines = DROP_REASONS.map((reason) => `fecflow_drops_total{reason="${reason}"} ${byReason.get(reason)?.packets ?? 0n}\n`).join('');
   family(out, 'fecflow_drops_total', 'counter', 'Frames dropped by the data plane, per reason.', lines);
+}
+
+function renderIcmp(out: string[], rows: IcmpCounterRow[]): void {
+  const by = new Map(rows.map((r) => [`${r.kind}/${r.outcome}`, r]));
+  const lines = ICMP_KINDS.flatMap((kind) =>
+    ICMP_OUTCOMES.map((outcome) => `fecflow_icmp_errors_total{kind="${kind}",outcome="${outcome}"} ${by.get(`${kind}/${outcome}`)?.packets ?? 0n}\n`),
+  ).join('');
+  family(out, 'fecflow_icmp_errors_total', 'counter', 'ICMP errors the data plane owed (time exceeded, fragmentation needed, packet too big), per kind and outcome: sent, rate_limited, no_source, suppressed, unroutable.', lines);
 }
 
 function renderInfo(out: string[], programs: ProgramInfo[], tables: Record<string, number>, rec: ReconcileInfo): void {

@@ -5,6 +5,9 @@ import {
   fecCodec,
   ilmCodec,
   ispPortKeyCodec,
+  icmpLimitCodec,
+  icmpSrcCodec,
+  icmpSrcKeyCodec,
   localKeyCodec,
   lpmV4KeyCodec,
   lpmV6KeyCodec,
@@ -82,6 +85,12 @@ function describeKey(map: string, k: Buffer): string {
     }
     case 'settings':
       return 'settings';
+    case 'icmp_limit':
+      return 'icmp errors';
+    case 'icmp_src': {
+      const v = icmpSrcKeyCodec.decode(k);
+      return `icmp source if ${v.ifindex}${v.vid ? ` vlan ${v.vid}` : ''}`;
+    }
     default:
       return k.toString('hex');
   }
@@ -129,6 +138,14 @@ function describeValue(map: string, v: Buffer): string {
     case 'settings': {
       const s = settingsCodec.decode(v);
       return `ttl ${s.ttlMode ? 'pipe' : 'uniform'}, unknown subscribers ${s.unknownPolicy ? 'pass' : 'drop'}`;
+    }
+    case 'icmp_limit': {
+      const l = icmpLimitCodec.decode(v);
+      return `${l.rate}/s burst ${l.burst}`;
+    }
+    case 'icmp_src': {
+      const x = icmpSrcCodec.decode(v);
+      return [x.flags & 1 ? x.v4 : '', x.flags & 2 ? x.v6 : ''].filter(Boolean).join(' ');
     }
     case 'label_stats':
       return 'counter';

@@ -69,6 +69,7 @@ const ARRAY_SIZES: Record<string, number> = {
   nh_group: FF_MAX_NH_GROUPS,
   nexthop: FF_MAX_NEXTHOPS,
   policer: FF_MAX_ISPS * FF_DIR_MAX,
+  icmp_limit: 1,
 };
 
 /**

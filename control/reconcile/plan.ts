@@ -26,7 +26,7 @@ export type ManagedMap = (typeof WRITE_ORDER)[number];
 export const LABEL_STATS = 'label_stats';
 
 /** Maps that are arrays in the object, for when a desired map was not observed. */
-const ARRAY_MAPS = new Set(['settings', 'fec_up', 'nh_group', 'nexthop', 'policer']);
+const ARRAY_MAPS = new Set(['settings', 'fec_up', 'nh_group', 'nexthop', 'policer', 'icmp_limit']);
 
 export interface Change {
   key: Buffer;

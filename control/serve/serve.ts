@@ -191,6 +191,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       readIspStats: () => dp.counters().ispStats(),
       readLabelStats: () => dp.counters().labelStats(),
       readDropStats: () => dp.counters().dropStats(),
+      readIcmpStats: () => dp.counters().icmpStats?.() ?? [],
       ispNames: () => ispNames({ daemon, model: configModel, ifname: (i) => env.ifname(i) }),
       programs: () => (daemon.isDetached ? [] : dp.roleInfo()),
       tableEntries: () => daemon.tableSizes(),

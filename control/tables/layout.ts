@@ -25,6 +25,8 @@ import {
   MAX_LABELS,
   type DropReason,
   type Fec,
+  type IcmpLimit,
+  type IcmpSource,
   type IlmEntry,
   type NextHop,
   type Policer,
@@ -38,6 +40,9 @@ import {
 import {
   FF_DIR_MAX,
   FF_DROP_MAX,
+  FF_ICMP_QUOTE,
+  FF_ICMP_SRC_HAS_V4,
+  FF_ICMP_SRC_HAS_V6,
   FF_ILM_POP_CONTINUE,
   FF_ILM_POP_FORWARD,
   FF_ILM_POP_TO_ISP,
@@ -140,6 +145,11 @@ export const policerCodec = struct({
   lastNs: u64,
 });
 export const hashKeyCodec = struct({ k0: u32, k1: u32 });
+export const icmpSrcKeyCodec = struct({ ifindex: u32, vid: u16, pad: pad(2) });
+/** flags: FF_ICMP_SRC_HAS_V4 | FF_ICMP_SRC_HAS_V6 */
+export const icmpSrcCodec = struct({ v4: ipv4, v6: ipv6, flags: u8, pad: pad(3) });
+/** `lock` as in policerCodec; credit and lastNs are the data plane's (written as a full bucket). */
+export const icmpLimitCodec = struct({ lock: pad(4), pad: pad(4), rate: u64, burst: u64, credit: u64, lastNs: u64 });
 export const counterCodec = struct({ packets: u64, bytes: u64 });
 /** One direction of one subscriber: a counter per traffic type (enum ff_traffic_type). */
 export const subCountersCodec = struct({ type: array(counterCodec, FF_TT_MAX) });
@@ -164,6 +174,9 @@ export const SHARED_STRUCTS: Record<string, StructCodec<any>> = {
   ff_local_key: localKeyCodec,
   ff_policer: policerCodec,
   ff_hash_key: hashKeyCodec,
+  ff_icmp_src_key: icmpSrcKeyCodec,
+  ff_icmp_src: icmpSrcCodec,
+  ff_icmp_limit: icmpLimitCodec,
   ff_counter: counterCodec,
   ff_sub_counters: subCountersCodec,
 };
@@ -229,11 +242,16 @@ export const MAPS = {
   local: layout('local', localKeyCodec, u32),
   policer: layout('policer', u32, policerCodec),
   sub_policer: layout('sub_policer', u32, policerCodec),
+  icmp_src: layout('icmp_src', icmpSrcKeyCodec, icmpSrcCodec),
+  icmp_limit: layout('icmp_limit', u32, icmpLimitCodec),
   hash_key: layout('hash_key', u32, hashKeyCodec, 'state'),
+  /** the ICMP builder's per-CPU scratch room (struct icmp_scratch); user space never writes it */
+  icmp_scratch: layout('icmp_scratch', u32, bytes(2 * FF_ICMP_QUOTE), 'state'),
   isp_stats: layout('isp_stats', u32, counterCodec, 'counter'),
   label_stats: layout('label_stats', u32, counterCodec, 'counter'),
   drop_stats: layout('drop_stats', u32, counterCodec, 'counter'),
   sub_stats: layout('sub_stats', u32, subCountersCodec, 'meter'),
+  icmp_stats: layout('icmp_stats', u32, counterCodec, 'counter'),
 } as const satisfies Record<string, MapLayout>;
 
 export type MapName = keyof typeof MAPS;
@@ -269,8 +287,10 @@ export const MAP_WRITE_ORDER = [
   'sub_v6_exact',
   'sub_v6',
   'local',
+  'icmp_src',
   'settings',
   'policer',
+  'icmp_limit',
 ] as const;
 
 /** The configuration maps (everything the reconciler writes but the label counters, which it
@@ -486,6 +506,24 @@ function encodePolicer(p: Policer): Buffer {
   return policerCodec.encode({ frac: 0, rate: p.rate, burst: p.burst, tokens: p.burst, lastNs: 0n });
 }
 
+function encodeIcmpSource(s: IcmpSource): Buffer {
+  const flags = (s.v4 !== undefined ? FF_ICMP_SRC_HAS_V4 : 0) | (s.v6 !== undefined ? FF_ICMP_SRC_HAS_V6 : 0);
+  return icmpSrcCodec.encode({ v4: s.v4 ?? '0.0.0.0', v6: s.v6 ?? '::', flags });
+}
+
+function decodeIcmpSource(b: Buffer): IcmpSource {
+  const v = icmpSrcCodec.decode(b);
+  const out: IcmpSource = {};
+  if (v.flags & FF_ICMP_SRC_HAS_V4) out.v4 = v.v4;
+  if (v.flags & FF_ICMP_SRC_HAS_V6) out.v6 = v.v6;
+  return out;
+}
+
+/** A full bucket, so a change of rate or burst never starts with a debt. */
+function encodeIcmpLimit(l: IcmpLimit): Buffer {
+  return icmpLimitCodec.encode({ rate: BigInt(l.rate), burst: BigInt(l.burst), credit: BigInt(l.burst) * 1_000_000_000n, lastNs: 0n });
+}
+
 function encodeLocal(addr: string): Buffer {
   const family = isIPv4(addr) ? 4 : isIPv6(addr) ? 6 : 0;
   if (family === 0) throw new CodecError(`local: '${addr}' is not an IP address`);
@@ -575,6 +613,8 @@ export function encodeTables(t: Tables, context: EncodeContext = {}): EncodedTab
   for (const a of t.local) put('local', encodeLocal(a), ONE);
   for (const [idx, p] of t.policers) put('policer', u32.encode(idx), encodePolicer(p));
   for (const [idx, p] of t.subPolicers ?? []) put('sub_policer', u32.encode(idx), encodePolicer(p));
+  for (const [k, v] of t.icmpSources) put('icmp_src', icmpSrcKeyCodec.encode(k), encodeIcmpSource(v));
+  if (t.icmpLimit.rate > 0) put('icmp_limit', u32.encode(0), encodeIcmpLimit(t.icmpLimit));
 
   // Which lookups the programs can leave out, from what was just encoded.
   const skip = context.skip ?? skipBits((m) => out.get(m)!.length === 0);
@@ -660,6 +700,15 @@ export function decodeTables(enc: EncodedTables): Tables {
       const p = policerCodec.decode(v);
       return [u32.decode(k), { rate: p.rate, burst: p.burst }] as const;
     })),
+    icmpSources: byKey('icmp_src', (k, v) => {
+      const key = icmpSrcKeyCodec.decode(k);
+      return [{ ifindex: key.ifindex, vid: key.vid }, decodeIcmpSource(v)];
+    }),
+    icmpLimit: (() => {
+      const e = get('icmp_limit').find(([k]) => u32.decode(k) === 0);
+      const l = e ? icmpLimitCodec.decode(e[1]) : { rate: 0n, burst: 0n };
+      return l.rate === 0n ? { rate: 0, burst: 0 } : { rate: Number(l.rate), burst: Number(l.burst) };
+    })(),
   };
 }
 
@@ -671,6 +720,11 @@ export function sameConfigValue(map: string, a: Buffer, b: Buffer): boolean {
   if (map === 'policer' || map === 'sub_policer') {
     const x = policerCodec.decode(a);
     const y = policerCodec.decode(b);
+    return x.rate === y.rate && x.burst === y.burst;
+  }
+  if (map === 'icmp_limit') {
+    const x = icmpLimitCodec.decode(a);
+    const y = icmpLimitCodec.decode(b);
     return x.rate === y.rate && x.burst === y.burst;
   }
   return a.equals(b);

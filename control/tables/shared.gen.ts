@@ -31,6 +31,13 @@ export const FF_SKIP_SUB_MAC = 1;
 export const FF_SKIP_SUB_VLAN = 2;
 export const FF_METER_SLOT_MASK = 16777215;
 export const FF_METER_POLICED = 2147483648;
+export const FF_ICMP_SRC_ENTRIES = 1024;
+export const FF_ICMP_QUOTE = 128;
+export const FF_ICMP_MAX_RATE = 1000000;
+export const FF_ICMP_MAX_BURST = 1000000;
+export const FF_ICMP_STATS_ENTRIES = 20;
+export const FF_ICMP_SRC_HAS_V4 = 1;
+export const FF_ICMP_SRC_HAS_V6 = 2;
 
 // enum ff_ttl_mode
 export const FF_TTL_UNIFORM = 0;
@@ -176,3 +183,37 @@ export const FF_ILM_ACTION = {
   'pop_to_isp': 4,
   'pop_to_sub': 5,
 } as const;
+
+// enum ff_icmp_kind
+export const FF_ICMP_TIME_EXCEEDED_V4 = 0;
+export const FF_ICMP_FRAG_NEEDED = 1;
+export const FF_ICMP_TIME_EXCEEDED_V6 = 2;
+export const FF_ICMP_PACKET_TOO_BIG = 3;
+export const FF_ICMP_KIND_MAX = 4;
+/** enum ff_icmp_kind: member name (lowercase, without 'FF_ICMP_') → value */
+export const FF_ICMP_KIND = {
+  'time_exceeded_v4': 0,
+  'frag_needed': 1,
+  'time_exceeded_v6': 2,
+  'packet_too_big': 3,
+} as const;
+/** enum ff_icmp_kind: the member names, indexed by value */
+export const FF_ICMP_KIND_NAMES = ['time_exceeded_v4', 'frag_needed', 'time_exceeded_v6', 'packet_too_big'] as const;
+
+// enum ff_icmp_outcome
+export const FF_ICMP_SENT = 0;
+export const FF_ICMP_RATE_LIMITED = 1;
+export const FF_ICMP_NO_SOURCE = 2;
+export const FF_ICMP_SUPPRESSED = 3;
+export const FF_ICMP_UNROUTABLE = 4;
+export const FF_ICMP_OUTCOME_MAX = 5;
+/** enum ff_icmp_outcome: member name (lowercase, without 'FF_ICMP_') → value */
+export const FF_ICMP_OUTCOME = {
+  'sent': 0,
+  'rate_limited': 1,
+  'no_source': 2,
+  'suppressed': 3,
+  'unroutable': 4,
+} as const;
+/** enum ff_icmp_outcome: the member names, indexed by value */
+export const FF_ICMP_OUTCOME_NAMES = ['sent', 'rate_limited', 'no_source', 'suppressed', 'unroutable'] as const;

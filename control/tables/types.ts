@@ -9,6 +9,9 @@ import {
   FF_DIRECTION,
   FF_DIRECTION_NAMES,
   FF_DROP_REASON_NAMES,
+  FF_ICMP_KIND_NAMES,
+  FF_ICMP_OUTCOME_MAX,
+  FF_ICMP_OUTCOME_NAMES,
   FF_MAX_ECMP,
   FF_MAX_ISPS,
   FF_MAX_LABEL,
@@ -103,6 +106,26 @@ export interface Policer {
   burst: bigint;
 }
 
+/** icmp_src key: the port (and the ISP link's VLAN, else 0) an ICMP error is sent from. */
+export interface IcmpSourceKey {
+  ifindex: number;
+  vid: number;
+}
+
+/** The router's addresses an ICMP error from that port carries as its source (one per family). */
+export interface IcmpSource {
+  v4?: string;
+  v6?: string;
+}
+
+/** The node's token bucket for ICMP errors; rate 0 sends none. */
+export interface IcmpLimit {
+  /** messages per second */
+  rate: number;
+  /** messages */
+  burst: number;
+}
+
 /**
  * What a MAC or prefix classifier entry holds: the subscriber's ISP and the access line it is
  * provisioned on (port and tags, 0 for none). The data plane honours the match only on that
@@ -167,6 +190,9 @@ export interface Tables {
   policers: Map<number, Policer>;
   /** per-subscriber buckets, by subPolicerIndex(slot, direction) */
   subPolicers: Map<number, Policer>;
+  /** ICMP errors: the source address of each port, sorted by (ifindex, vid) */
+  icmpSources: Array<[IcmpSourceKey, IcmpSource]>;
+  icmpLimit: IcmpLimit;
 }
 
 export function emptyTables(): Tables {
@@ -189,7 +215,18 @@ export function emptyTables(): Tables {
     local: new Set(),
     policers: new Map(),
     subPolicers: new Map(),
+    icmpSources: [],
+    icmpLimit: { rate: 0, burst: 0 },
   };
+}
+
+/** ICMP error kinds and outcomes, in the order of their enums; icmp_stats index = kind x outcomes + outcome. */
+export const ICMP_KINDS = FF_ICMP_KIND_NAMES;
+export type IcmpKind = (typeof ICMP_KINDS)[number];
+export const ICMP_OUTCOMES = FF_ICMP_OUTCOME_NAMES;
+export type IcmpOutcome = (typeof ICMP_OUTCOMES)[number];
+export function icmpStatsIndex(kind: IcmpKind, outcome: IcmpOutcome): number {
+  return ICMP_KINDS.indexOf(kind) * FF_ICMP_OUTCOME_MAX + ICMP_OUTCOMES.indexOf(outcome);
 }
 
 /** Drop reasons, in the order of enum ff_drop_reason (index = the reason's value). */

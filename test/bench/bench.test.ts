@@ -7,6 +7,7 @@ import { describeRoot } from '../helpers/root.js';
 import { buildBenchProgs } from '../../bench/lib/progs.js';
 import { runPerPacket } from '../../bench/perpacket.js';
 import { runEndToEnd } from '../../bench/e2e.js';
+import { runIcmp } from '../../bench/icmp.js';
 import { report, METHODS } from '../../bench/report.js';
 import { describeMachine } from '../../bench/lib/machine.js';
 import { config } from '../../bench/config.js';
@@ -29,14 +30,21 @@ describeRoot('bench (tiny configuration)', () => {
     expect(text).toContain('| core swap | 100 |');
   });
 
-  it('sends through the namespace chain in all three modes and delivers what it sends', async () => {
+  it('sends through the namespace chain in all four modes (kernel, nftables baseline, XDP forwarder, fecflow) and delivers what it sends', async () => {
     const progs = buildBenchProgs(ROOT);
     const e = await runEndToEnd(OBJECT, progs, { subscribers: 100, flows: 100, frameSizes: [64], seconds: 0.05, rounds: 1, log: () => {} });
     const row = e.sizes[0]!;
-    for (const m of ['kernel', 'xdp-fwd', 'fecflow'] as const) {
+    for (const m of ['kernel', 'nft', 'xdp-fwd', 'fecflow'] as const) {
       expect(row[m].mpps.median).toBeGreaterThan(0);
       expect(row[m].delivered).toBeGreaterThan(0.5);
     }
     expect(e.fecflowDrops).toEqual({});
+  });
+
+  it('measures the ICMP errors the programs build (each case checked to send its error) with positive ns/frame', () => {
+    const progs = buildBenchProgs(ROOT);
+    const r = runIcmp(OBJECT, progs, { frames: 20, rounds: 1, log: () => {} });
+    expect(r.cases.map((c) => c.id)).toEqual(['access-v4', 'access-v6', 'lsr-v4']);
+    for (const c of r.cases) for (const v of [c.error, c.forward, c.pass]) expect(v.median).toBeGreaterThan(0);
   });
 });

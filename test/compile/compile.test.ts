@@ -34,6 +34,18 @@ function interfaces(): any[] {
   ];
 }
 
+// ICMP errors of interfaces(): each port's own first address, else the node's lowest one (acc0 has
+// no IPv6 address, isp0 and isp-b none at all); the ISP VLAN port keyed by its VLAN; Linux's limits.
+const ICMP: Pick<Tables, 'icmpSources' | 'icmpLimit'> = {
+  icmpSources: [
+    [{ ifindex: 10, vid: 0 }, { v4: '192.0.2.1', v6: '2001:db8:ff::' }],
+    [{ ifindex: 11, vid: 0 }, { v4: '10.255.0.0', v6: '2001:db8:ff::' }],
+    [{ ifindex: 12, vid: 0 }, { v4: '10.255.0.0', v6: '2001:db8:ff::' }],
+    [{ ifindex: 13, vid: 200 }, { v4: '10.255.0.0', v6: '2001:db8:ff::' }],
+  ],
+  icmpLimit: { rate: 1000, burst: 50 },
+};
+
 function tables(patch: Partial<Tables>): Tables {
   return { ...emptyTables(), ...patch };
 }
@@ -99,6 +111,7 @@ describe('exact tables', () => {
         downV6: [[{ isp: 1, prefix: '2001:db8:1::/64' }, alice]],
         local: new Set(['10.255.0.0', '192.0.2.1', '2001:db8:ff::']),
         policers: new Map([[2, { rate: 12_500_000n, burst: 262_144n }]]),
+        ...ICMP,
       }),
     );
   });
@@ -169,8 +182,29 @@ describe('exact tables', () => {
         ispRouteV6: [[{ isp: 1, prefix: '2001:db8::/32' }, { labels: [3001], tc: 2, nhGroup: NH_P1 }]],
         local: new Set(['10.255.0.0', '192.0.2.1', '2001:db8:ff::']),
         policers: new Map([[3, { rate: 125_000_000n, burst: 1_048_576n }]]),
+        ...ICMP,
       }),
     );
+  });
+
+  test('ICMP errors: the file sets the bucket (rate 0 sends none); an unnumbered port borrows the node\'s lowest address; link-local IPv6 is never a source', () => {
+    const c = validateConfig({
+      node: 'x',
+      icmp: { rate: 0, burst: 5 },
+      interfaces: [
+        { name: 'acc0', device: 'eth0', role: 'access', addresses: ['fe80::1/64', '198.51.100.9/24'] },
+        { name: 'core0', device: 'eth1', role: 'core', addresses: ['10.9.0.1/31', '10.1.0.1/31'] },
+      ],
+    });
+    const t = compile(c, env);
+    expect(t.icmpLimit).toEqual({ rate: 0, burst: 5 });
+    expect(t.icmpSources).toEqual([
+      [{ ifindex: 10, vid: 0 }, { v4: '198.51.100.9' }],
+      [{ ifindex: 11, vid: 0 }, { v4: '10.9.0.1' }],
+    ]);
+    expect(() => validateConfig({ node: 'x', icmp: { rate: 1_000_001 } })).toThrow(/icmp/);
+    expect(() => validateConfig({ node: 'x', icmp: { rate: 10, burst: 0 } })).toThrow(/icmp/);
+    expect(() => validateConfig({ node: 'x', icmp: { rate: 10, every: 1 } })).toThrow(/every/);
   });
 
   test('an LSR: swap, PHP and pop-continue entries', () => {

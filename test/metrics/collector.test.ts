@@ -62,6 +62,16 @@ describe('metrics collector', () => {
     expect(t).not.toMatch(/subscriber=/);
   });
 
+  it('writes the ICMP errors owed per kind and outcome, zeros included, and leaves them out where the data plane has none', async () => {
+    const c = new MetricsCollector(source({ readIcmpStats: () => [{ kind: 'frag_needed', outcome: 'rate_limited', packets: 9_007_199_254_740_993n, bytes: 1n }] }), { defaultMetrics: false });
+    const s = series(await c.render(), 'fecflow_icmp_errors_total');
+    expect(s).toHaveLength(4 * 5);
+    expect(s).toContain('fecflow_icmp_errors_total{kind="frag_needed",outcome="rate_limited"} 9007199254740993');
+    expect(s).toContain('fecflow_icmp_errors_total{kind="time_exceeded_v6",outcome="sent"} 0');
+    const none = new MetricsCollector(source(), { defaultMetrics: false });
+    expect(series(await none.render(), 'fecflow_icmp_errors_total')).toEqual([]);
+  });
+
   it('leaves a family out and counts the error when its map cannot be read', async () => {
     const c = new MetricsCollector(source({ readLabelStats: () => { throw new Error('EBADF'); } }), { defaultMetrics: false });
     const t1 = await c.render();

@@ -680,6 +680,11 @@ function coreProgram(run: Run): ModelResult {
         const ip = parseInnerIp(work, inner);
         if (!ip) return run.drop('malformed');
         if (!lastPopTtl(work, ip, ttl)) return run.drop('ttl_expired');
+        // an ICMP error for one of the ISP's end-users, sent along the LSP: returned
+        if (isIcmpError(work, ip)) {
+          const back = scopedMatch(ip.version === 4 ? tables.ispRouteV4 : tables.ispRouteV6, ilm.isp, ip.version, ip.dst);
+          if (back) return returnAlong(run, work, inner, ip, back, flowHash);
+        }
         const nexthop = selectNextHop(tables, ilm.nhGroup, flowHash);
         if (!nexthop) return run.drop('no_nexthop');
         const packet = work.subarray(inner);
@@ -698,7 +703,12 @@ function coreProgram(run: Run): ModelResult {
         if (!lastPopTtl(work, ip, ttl)) return run.drop('ttl_expired');
         const routes = ip.version === 4 ? tables.downV4 : tables.downV6;
         const route = scopedMatch(routes, ilm.isp, ip.version, ip.dst);
-        if (!route) return run.drop('no_route');
+        if (!route) {
+          // an ICMP error for one of the ISP's hosts, sent along the LSP: returned upstream
+          const back = isIcmpError(work, ip) ? tables.fecUp.get(ilm.isp) : undefined;
+          if (back) return returnAlong(run, work, inner, ip, back, flowHash);
+          return run.drop('no_route');
+        }
         const tags: VlanTag[] = [];
         if (route.outerVid !== 0) tags.push({ tpid: route.outerTpid, vid: route.outerVid });
         if (route.innerVid !== 0) tags.push({ tpid: ETH_P_8021Q, vid: route.innerVid });
@@ -713,6 +723,41 @@ function coreProgram(run: Run): ModelResult {
       }
     }
   }
+}
+
+/**
+ * Whether an IP packet is an ICMP error message (FORWARDING.md, "ICMP errors"): ICMPv4 types 3,
+ * 4, 5, 11, 12 right after an IPv4 header that is not a later fragment; ICMPv6 types below 128
+ * as the IPv6 next header. A type byte beyond the frame is no error.
+ */
+function isIcmpError(frame: Buffer, ip: IpHeader): boolean {
+  if (ip.version === 4) {
+    if (frame[ip.offset + 9] !== 1) return false;
+    if ((frame.readUInt16BE(ip.offset + 6) & 0x1fff) !== 0) return false;
+    const at = ip.offset + (frame[ip.offset] & 0x0f) * 4;
+    return at < frame.length && [3, 4, 5, 11, 12].includes(frame[at]);
+  }
+  if (frame[ip.offset + 6] !== 58) return false;
+  const at = ip.offset + 40;
+  return at < frame.length && frame[at] < 128;
+}
+
+/**
+ * The egress returns an ICMP error a router of the LSP sent along it (FORWARDING.md, "ICMP
+ * errors"): the FEC back pushed over the IP packet, label TTL the IP TTL after the last pop
+ * (uniform) or 255 (pipe), to that FEC's next hop; nothing counted for the ISP.
+ */
+function returnAlong(run: Run, work: Buffer, inner: number, ip: IpHeader, fec: Fec, flowHash: number): ModelResult {
+  const n = fec.labels.length;
+  if (n === 0 || n > MAX_LABELS) return run.drop('no_route');
+  const uniform = run.tables.settings.ttlMode === 'uniform';
+  const ipTtl = work[ip.offset + (ip.version === 4 ? 8 : 7)];
+  if (uniform && ipTtl === 0) return run.drop('ttl_expired');
+  const nexthop = selectNextHop(run.tables, fec.nhGroup, flowHash);
+  if (!nexthop) return run.drop('no_nexthop');
+  const out = Buffer.concat([macHeader(nexthop, ETH_P_MPLS), pushedStack(fec.labels, fec.tc, uniform ? ipTtl : 255), work.subarray(inner)]);
+  if (exceedsMtu(out.length, nexthop.mtu)) return run.drop('mtu_exceeded');
+  return run.redirect(nexthop.ifindex, out);
 }
 
 /** The frame with the labels above `offset` removed, MACs kept, and the given ethertype. */

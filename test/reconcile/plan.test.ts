@@ -21,7 +21,7 @@ const array = (n: number, valueSize: number, set: Record<number, Buffer> = {}) =
 function emptyObserved(): Observed {
   const o: Observed = new Map();
   for (const m of WRITE_ORDER) {
-    o.set(m, ['settings', 'fec_up', 'nh_group', 'nexthop'].includes(m) ? array(8, 4) : m === 'policer' ? array(8, 40) : hash());
+    o.set(m, ['settings', 'fec_up', 'nh_group', 'nexthop'].includes(m) ? array(8, 4) : m === 'policer' || m === 'icmp_limit' ? array(8, 40) : hash());
   }
   return o;
 }
@@ -182,10 +182,14 @@ describe('step order', () => {
       'write sub_v6_exact',
       'write sub_v6',
       'write local',
+      'write icmp_src',
       'write settings',
       'write policer',
+      'write icmp_limit',
+      'remove icmp_limit',
       'remove policer',
       'remove settings',
+      'remove icmp_src',
       'remove local',
       'remove sub_v6',
       'remove sub_v6_exact',
@@ -213,7 +217,7 @@ describe('step order', () => {
     expect(p.steps.filter((s) => s.phase === 'remove').map((s) => s.op)).toEqual(
       WRITE_ORDER.slice()
         .reverse()
-        .map((m) => (['settings', 'fec_up', 'nh_group', 'nexthop', 'policer'].includes(m) ? 'set' : 'delete')),
+        .map((m) => (['settings', 'fec_up', 'nh_group', 'nexthop', 'policer', 'icmp_limit'].includes(m) ? 'set' : 'delete')),
     );
   });
 });
