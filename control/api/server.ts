@@ -18,6 +18,8 @@ import type { MetricsCollector } from '../metrics/collector.js';
 import { HttpError, compileRoutes, match, readBody, sendError, sendJson, validate, type RequestContext, type Reply, type Route } from './http.js';
 import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
 import { verifyRegistryFile } from '../registry/registry.js';
+import type { Broker } from '../broker/broker.js';
+import { brokerRoutes } from './routes/broker.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -28,6 +30,8 @@ export interface ApiDeps {
   ifname(ifindex: number): string;
   /** called after a successful detach (serve exits) */
   onDetached?(): void;
+  /** the broker of devices and providers (its routes are served when there is one) */
+  broker?: Broker;
 }
 
 const STATUS_OF: Record<DaemonError['kind'], number> = {
@@ -240,6 +244,7 @@ export function routes(deps: ApiDeps): Route[] {
         return { json: { ok: true, token, path: deps.tokens.path } };
       },
     },
+    ...brokerRoutes(deps.broker),
   ];
 }
 

@@ -20,6 +20,7 @@ import { ispNames } from '../daemon/views.js';
 import { watchConfig } from '../daemon/watch.js';
 import { configPipeline, parseConfigText } from '../daemon/wiring.js';
 import { checkConfig, type Config } from '../config/index.js';
+import { Broker } from '../broker/broker.js';
 
 export interface ServeOptions {
   config: string;
@@ -124,6 +125,17 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const programs = dp.programs();
   log.info({ node, programs: programs.map((p) => `${p.ifname}:${p.role}:${p.mode}`) }, 'data plane ready');
 
+  // The broker's key lives beside the registry; sessions a stop left half opened are taken back.
+  let broker: Broker;
+  try {
+    broker = new Broker({ daemon: daemon as Daemon<unknown>, model: configModel, log: log.child({ part: 'broker' }) });
+    await broker.start();
+  } catch (err) {
+    dp.close();
+    release();
+    throw new StartError(`cannot start the broker: ${(err as Error).message}`);
+  }
+
   const tokens = TokenStore.inDir(o.stateDir);
   await tokens.load();
 
@@ -152,11 +164,13 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     log: log.child({ part: 'api' }),
     ifname: (i) => env.ifname(i),
     onDetached: () => void stop('detached'),
+    broker,
   });
   let api: Awaited<ReturnType<typeof listen>>;
   try {
     api = await listen(handler, addresses);
   } catch (err) {
+    broker.stop();
     dp.close();
     release();
     throw new StartError(`cannot listen on ${addresses.map(formatListen).join(', ')}: ${(err as Error).message}`);
@@ -183,6 +197,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGINT', int);
       watcher?.close();
       await api.close();
+      broker.stop();
+      await broker.idle();
       if (!daemon.isDetached) dp.close();
       release();
       resolveStopped();

@@ -18,6 +18,7 @@ import { HostEnv } from '../../control/daemon/netenv.js';
 import { MetricsCollector } from '../../control/metrics/collector.js';
 import { MAPS, CONFIG_MAPS } from '../../control/tables/layout.js';
 import { silentLogger } from '../../control/log.js';
+import { Broker, type BrokerOptions } from '../../control/broker/broker.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../../control/metrics/collector.js';
 
 export const CONFIG = `node: test
@@ -132,6 +133,7 @@ export interface Harness {
   fast: { planned: number; declined: number };
   snapshot(): string;
   registry: Registry;
+  broker: Broker;
   /** stops serving and closes the registry, keeping the directory (for a restart) */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -153,6 +155,8 @@ export interface HarnessOptions {
   devices?: Array<{ name: string; ifindex: number; mac: string; mtu: number }>;
   /** the node name the registry is kept under (default 'test') */
   node?: string;
+  /** options of the broker (its clock, gate, tick) */
+  broker?: Partial<BrokerOptions>;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
@@ -212,7 +216,9 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     },
     { defaultMetrics: false },
   );
-  const handler = createHandler({ daemon, model: configModel, tokens, metrics, log: silentLogger(), ifname: (i) => env.ifname(i) });
+  const broker = new Broker({ daemon, model: configModel, log: silentLogger(), tickMs: 0, ...opts.broker });
+  await broker.start();
+  const handler = createHandler({ daemon, model: configModel, tokens, metrics, log: silentLogger(), ifname: (i) => env.ifname(i), broker });
   const socket = join(dir, 'api.sock');
   const addrs: ListenAddress[] = [{ kind: 'tcp', host: '127.0.0.1', port: 0 }, { kind: 'unix', path: socket }];
   const srv = await listen(handler, addrs);
@@ -233,12 +239,17 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     fast,
     snapshot: () => [...maps.values()].map((m) => `${m.name}=${m.snapshot()}`).join('\n'),
     registry,
+    broker,
     async stop() {
       await srv.close();
+      broker.stop();
+      await broker.idle();
       registry.close();
     },
     async close() {
       await srv.close();
+      broker.stop();
+      await broker.idle();
       registry.close();
       rmSync(dir, { recursive: true, force: true });
     },
