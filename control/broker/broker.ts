@@ -516,9 +516,10 @@ export class Broker {
         this.store.addSession(row);
         reg.writeAudit({ actor, action: 'broker.session.request', target: id, detail: { cpe: c.name, provider: p.name, traffic } });
       });
-      let gateId: string;
+      // an application provider is reached through whatever ISP the line uses: no gate
+      let gateId = 'asp';
       try {
-        gateId = (await this.gate.open(c.subscriber, p.kind === 'isp' ? p.name : c.isp, { actor, session: id })).id;
+        if (p.kind === 'isp') gateId = (await this.gate.open(c.subscriber, p.name, { actor, session: id })).id;
       } catch (err) {
         const msg = (err as Error).message;
         reg.transaction(() => {
@@ -612,6 +613,7 @@ export class Broker {
     });
     if (!closed) return false;
     this.done.closed++;
+    if (this.store.provider(s.provider)?.kind !== 'isp') return true;
     try {
       await this.gate.close(s.gateId ?? '', cause, { actor, subscriber: s.subscriber, restore: s.homeIsp });
     } catch (err) {

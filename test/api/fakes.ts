@@ -19,6 +19,7 @@ import { MetricsCollector } from '../../control/metrics/collector.js';
 import { MAPS, CONFIG_MAPS } from '../../control/tables/layout.js';
 import { silentLogger } from '../../control/log.js';
 import { Broker, type BrokerOptions } from '../../control/broker/broker.js';
+import type { UsageMeter } from '../../control/daemon/usage.js';
 import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../../control/metrics/collector.js';
 
 export const CONFIG = `node: test
@@ -155,6 +156,8 @@ export interface HarnessOptions {
   devices?: Array<{ name: string; ifindex: number; mac: string; mtu: number }>;
   /** the node name the registry is kept under (default 'test') */
   node?: string;
+  /** the per-subscriber meters the daemon reads usage from (none by default) */
+  usage?: UsageMeter;
   /** options of the broker (its clock, gate, tick) */
   broker?: Partial<BrokerOptions>;
 }
@@ -199,6 +202,7 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     model: configModel,
     registry,
     log: silentLogger(),
+    usage: opts.usage,
   }) as Daemon<unknown>;
   await daemon.start();
   await waitReady(daemon);

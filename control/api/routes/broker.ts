@@ -108,6 +108,9 @@ function toUsage(u: { up: Partial<Record<TrafficType, { packets: string | number
 }
 
 async function smallJson(ctx: RequestContext, limit = SMALL_BODY): Promise<{ text: string; json: unknown }> {
+  // a declared length over the limit is refused before a byte is read (a streamed one is cut off)
+  const declared = Number(ctx.req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new HttpError(413, 'too_large', `request body over ${limit} bytes`);
   const text = await readBody(ctx.req, limit);
   if (text.trim() === '') return { text, json: {} };
   try {
