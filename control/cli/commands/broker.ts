@@ -86,7 +86,7 @@ export const brokerCommands: CommandModule = {
       .option('--bill-to <who>', 'cpe (each device is billed) or provider (the provider is billed for its devices)', 'cpe')
       .option('--up <rate>', "plan's upstream rate, e.g. 100Mbit")
       .option('--down <rate>', "plan's downstream rate, e.g. 1Gbit")
-      .option('--traffic <types>', `traffic types the plan allows, comma separated (default all: ${TRAFFIC_TYPES.join(',')})`, trafficList)
+      .option('--traffic <types>', `traffic types the plan allows, comma separated (default all: ${TRAFFIC_TYPES.join(', ')})`, trafficList)
       .option('--token-ttl <seconds>', 'lifetime of a session token', int)
       .option('--webhook <url>', 'ask the provider to accept each session at this URL (HTTPS; plain HTTP only to loopback)')
       .option('--webhook-secret-file <path>', "file holding the webhook's HMAC secret (or set FECFLOW_WEBHOOK_SECRET)")
