@@ -293,7 +293,7 @@ export class Broker {
   // ---- providers -------------------------------------------------------------------------
 
   private ispNames(): Set<string> {
-    return new Set(this.o.model.isps(this.o.daemon.runningRaw).map((i) => i.name));
+    return new Set(this.o.model.ispNames(this.o.daemon.runningRaw).values());
   }
 
   addProvider(actor: Actor, p: NewProvider): ProviderRow {

@@ -211,6 +211,8 @@ describe('brokered sessions', () => {
     expect(r1.json.token).not.toBe(s.json.token);
     const replay = await renew(s.json.token);
     expect([replay.status, replay.json.error.code]).toEqual([401, 'replayed_token']);
+    // the refusal disturbed nothing: the current token still holds
+    expect((await call(h, 'POST', '/v1/broker/tokens/verify', { token: r1.json.token, provider: 'beta' }, null)).json.active).toBe(true);
     expect((await call(h, 'POST', '/v1/broker/tokens/verify', { token: s.json.token, provider: 'beta' }, null)).json.error.code).toBe('replayed_token');
 
     // a token of another session (bob's, with alpha) presented for alice's session
@@ -259,6 +261,21 @@ describe('brokered sessions', () => {
     const notAllowed = await signed(h, alice, clock.ms, 'POST', '/v1/broker/device/sessions', { provider: 'video', traffic: ['ipv4_tcp'] });
     expect(notAllowed.json.error.code).toBe('traffic_not_allowed');
     expect((await open(alice, 'nobody')).json.error.code).toBe('unknown_provider');
+  });
+
+  it('refuses hostile device bodies after the signature, with 400, and opens nothing', async () => {
+    const alice = await setup(h, 'alice', clock.ms);
+    const live = h.broker.store.liveSessions().length;
+    for (const body of [{ provider: 5 }, { provider: 'beta', traffic: 'ipv4_tcp' }, { provider: 'beta', traffic: ['ipv4_tcp', 'gopher'] }, { provider: 'beta', admin: true }, JSON.parse('{"provider":"beta","__proto__":{"admin":true}}'), []]) {
+      const r = await signed(h, alice, clock.ms, 'POST', '/v1/broker/device/sessions', body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+    }
+    const huge = await signed(h, alice, clock.ms, 'POST', '/v1/broker/device/sessions', { provider: 'beta', pad: 'x'.repeat(20_000) });
+    expect(huge.status).toBe(413);
+    const renewNoToken = await signed(h, alice, clock.ms, 'POST', '/v1/broker/device/sessions/bs-x/renew', { token: 1 });
+    expect(renewNoToken.status).toBe(400);
+    expect(h.broker.store.liveSessions().length).toBe(live);
+    expect(ispOf('s1')).toBe('alpha');
   });
 
   it('records usage from the meter at renewal and close, with ids of session and sequence', async () => {
