@@ -318,17 +318,30 @@ export class Broker {
   }
 
   async revokeProvider(actor: Actor, name: string): Promise<{ closed: number }> {
+    return this.revoke(actor, 'provider', name, (n) => this.store.provider(n), (n, at) => this.store.revokeProvider(n, at), (s) => s.provider === name);
+  }
+
+  /** Revokes a provider or a CPE (audited), then closes its live sessions. */
+  private revoke(
+    actor: Actor,
+    what: 'provider' | 'cpe',
+    name: string,
+    find: (name: string) => { revokedAt: number | null } | undefined,
+    mark: (name: string, at: number) => void,
+    owns: (s: SessionRow) => boolean,
+  ): Promise<{ closed: number }> {
+    const label = what === 'cpe' ? 'CPE' : what;
     return this.serial(async () => {
       const reg = this.o.daemon.registry;
-      const p = this.store.provider(name);
-      if (!p) throw new BrokerError(404, 'not_found', `no provider '${name}'`);
-      if (p.revokedAt !== null) throw new BrokerError(409, 'conflict', `provider '${name}' is revoked already`);
+      const row = find(name);
+      if (!row) throw new BrokerError(404, 'not_found', `no ${label} '${name}'`);
+      if (row.revokedAt !== null) throw new BrokerError(409, 'conflict', `${label} '${name}' is revoked already`);
       reg.transaction(() => {
-        this.store.revokeProvider(name, this.now());
-        reg.writeAudit({ actor, action: 'broker.provider.revoke', target: name });
+        mark(name, this.now());
+        reg.writeAudit({ actor, action: `broker.${what}.revoke`, target: name });
       });
       let closed = 0;
-      for (const s of this.store.liveSessions()) if (s.provider === name && (await this.closeLocked(s, 'provider revoked', actor))) closed++;
+      for (const s of this.store.liveSessions()) if (owns(s) && (await this.closeLocked(s, `${what} revoked`, actor))) closed++;
       return { closed };
     });
   }
@@ -375,19 +388,7 @@ export class Broker {
   }
 
   async revokeCpe(actor: Actor, name: string): Promise<{ closed: number }> {
-    return this.serial(async () => {
-      const reg = this.o.daemon.registry;
-      const c = this.store.cpe(name);
-      if (!c) throw new BrokerError(404, 'not_found', `no CPE '${name}'`);
-      if (c.revokedAt !== null) throw new BrokerError(409, 'conflict', `CPE '${name}' is revoked already`);
-      reg.transaction(() => {
-        this.store.revokeCpe(name, this.now());
-        reg.writeAudit({ actor, action: 'broker.cpe.revoke', target: name });
-      });
-      let closed = 0;
-      for (const s of this.store.liveSessions()) if (s.cpe === name && (await this.closeLocked(s, 'cpe revoked', actor))) closed++;
-      return { closed };
-    });
+    return this.revoke(actor, 'cpe', name, (n) => this.store.cpe(n), (n, at) => this.store.revokeCpe(n, at), (s) => s.cpe === name);
   }
 
   // ---- signed requests ----------------------------------------------------------------------

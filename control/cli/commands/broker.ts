@@ -10,6 +10,7 @@ import { json, table } from '../output.js';
 import { resolveClientOptions, DEFAULT_URL } from '../client.js';
 import { billCsv, type Bill } from '../../broker/billing.js';
 import { Agent, DeviceError } from '../../broker/agent.js';
+import type { SessionView } from '../../broker/broker.js';
 import { TRAFFIC_TYPES } from '../../daemon/usage.js';
 
 export const DEFAULT_AGENT_DIR = '/var/lib/fecflow-agent';
@@ -42,17 +43,7 @@ function perGbOf(cmd: Command, list: string[]): Record<string, string> {
   return out;
 }
 
-interface SessionRow {
-  id: string;
-  cpe: string;
-  provider: string;
-  state: string;
-  openedAt: string;
-  expiresAt: string;
-  cause: string | null;
-  renewals: number;
-  usage?: { seconds: number; up: { bytes: string; packets: string }; down: { bytes: string; packets: string } };
-}
+type SessionRow = SessionView & { usage?: { seconds: number; up: { bytes: string }; down: { bytes: string } } };
 
 function sessionTable(rows: SessionRow[]): string {
   return table(
@@ -63,6 +54,29 @@ function sessionTable(rows: SessionRow[]): string {
 
 function agentDir(o: { dir?: string }, ctx: CliContext): string {
   return o.dir ?? ctx.env.FECFLOW_AGENT_DIR ?? DEFAULT_AGENT_DIR;
+}
+
+/** `fecflow provider|cpe revoke NAME` */
+function revokeCommand(ctx: CliContext, parent: Command, what: string, collection: string, description: string): void {
+  parent
+    .command('revoke')
+    .description(description)
+    .argument('<name>')
+    .option('--json', 'print JSON')
+    .action(async (name: string, _o, cmd: Command) => {
+      const r = await ctx.client(cmd).send('POST', `/v1/broker/${collection}/${encodeURIComponent(name)}/revoke`, {});
+      if (wantsJson(cmd)) return ctx.io.out(json(r));
+      ctx.io.out(`${what} ${name} revoked; ${r.closed} session(s) closed\n`);
+    });
+}
+
+/** The agent enrolled in --dir, or a one-line error. */
+function loadAgent(o: { dir?: string }, ctx: CliContext): Agent {
+  try {
+    return Agent.load(agentDir(o, ctx));
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
 }
 
 function deviceError(err: unknown): never {
@@ -152,16 +166,7 @@ export const brokerCommands: CommandModule = {
         ctx.io.out(`  tokens last ${p.profile.tokenTtl} s; webhook ${p.webhook?.url ?? 'none (accepts per profile)'}\n`);
         ctx.io.out(r.sessions.length ? sessionTable(r.sessions) : '  no open sessions\n');
       });
-    provider
-      .command('revoke')
-      .description('revoke a provider: no new sessions, its open sessions close')
-      .argument('<name>')
-      .option('--json', 'print JSON')
-      .action(async (name: string, _o, cmd: Command) => {
-        const r = await ctx.client(cmd).send('POST', `/v1/broker/providers/${encodeURIComponent(name)}/revoke`, {});
-        if (wantsJson(cmd)) return ctx.io.out(json(r));
-        ctx.io.out(`provider ${name} revoked; ${r.closed} session(s) closed\n`);
-      });
+    revokeCommand(ctx, provider, 'provider', 'providers', 'revoke a provider: no new sessions, its open sessions close');
 
     // ---- CPEs ----
     const cpe = program.command('cpe').description('customer devices (CPE) registered with the broker');
@@ -202,16 +207,7 @@ export const brokerCommands: CommandModule = {
         ctx.io.out(`cpe ${r.cpe.name}: ${r.cpe.state}; line ${r.cpe.subscriber}, home ISP ${r.cpe.isp}\n`);
         ctx.io.out(r.sessions.length ? sessionTable(r.sessions) : '  no sessions\n');
       });
-    cpe
-      .command('revoke')
-      .description('revoke a device: its key opens no session, its open sessions close')
-      .argument('<name>')
-      .option('--json', 'print JSON')
-      .action(async (name: string, _o, cmd: Command) => {
-        const r = await ctx.client(cmd).send('POST', `/v1/broker/cpes/${encodeURIComponent(name)}/revoke`, {});
-        if (wantsJson(cmd)) return ctx.io.out(json(r));
-        ctx.io.out(`cpe ${name} revoked; ${r.closed} session(s) closed\n`);
-      });
+    revokeCommand(ctx, cpe, 'cpe', 'cpes', 'revoke a device: its key opens no session, its open sessions close');
 
     // ---- sessions, counters, key ----
     const broker = program.command('broker').description("the broker's sessions, counters and public key");
@@ -293,13 +289,7 @@ export const brokerCommands: CommandModule = {
       .requiredOption('--provider <name>', 'the provider to use')
       .option('--traffic <types>', 'traffic types to ask for (default: what the plan allows)', trafficList)
       .action(async (o: { dir?: string; provider: string; traffic?: string[] }) => {
-        const a = (() => {
-          try {
-            return Agent.load(agentDir(o, ctx));
-          } catch (err) {
-            throw new CliError((err as Error).message);
-          }
-        })();
+        const a = loadAgent(o, ctx);
         const stop = new AbortController();
         const onSig = (): void => stop.abort();
         process.once('SIGTERM', onSig);
@@ -322,12 +312,7 @@ export const brokerCommands: CommandModule = {
       .description("the device's sessions and what it used, as the broker recorded it")
       .option('--json', 'print JSON')
       .action(async (o: { dir?: string }, cmd: Command) => {
-        let a: Agent;
-        try {
-          a = Agent.load(agentDir(o, ctx));
-        } catch (err) {
-          throw new CliError((err as Error).message);
-        }
+        const a = loadAgent(o, ctx);
         const r = await a.status().catch(deviceError);
         if (wantsJson(cmd)) return ctx.io.out(json(r));
         ctx.io.out(`device ${r.cpe.name} (${r.cpe.state}), broker ${a.state.broker}\n`);
@@ -336,12 +321,7 @@ export const brokerCommands: CommandModule = {
     dirOpt(agent.command('close'))
       .description("close the device's current session")
       .action(async (o: { dir?: string }) => {
-        let a: Agent;
-        try {
-          a = Agent.load(agentDir(o, ctx));
-        } catch (err) {
-          throw new CliError((err as Error).message);
-        }
+        const a = loadAgent(o, ctx);
         const id = a.state.session?.id;
         await a.close().catch(deviceError);
         ctx.io.out(id ? `session ${id} closed\n` : 'no session\n');
