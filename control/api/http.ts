@@ -55,6 +55,9 @@ export interface Route {
    * of an admin unless `access` allows more (control/api/access.ts).
    */
   auth: boolean;
+  /** an open route (auth: false) whose handler authenticates the caller itself, by other means
+   * than a token (a device's signature, an enrolment code): says how */
+  selfAuth?: string;
   /** who besides admin may call it: 'read' (reader), 'isp' (reader on reads; isp: tokens, scoped by the handler through ctx.scope) */
   access?: Access;
   /** the largest request body taken, in bytes (default SMALL_BODY) */

@@ -33,6 +33,8 @@ import { verifyRegistryFile } from '../registry/registry.js';
 import { usageRoutes } from './routes/usage.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { sessionRoutes } from './routes/sessions.js';
+import type { Broker } from '../broker/broker.js';
+import { brokerRoutes } from './routes/broker.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -53,6 +55,8 @@ export interface ApiDeps {
   version?: string;
   /** subscriber sessions and RADIUS, when the node runs them */
   sessions?: SessionManager;
+  /** the broker of devices and providers (its routes are served when there is one) */
+  broker?: Broker;
 }
 
 const STATUS_OF: Record<DaemonError['kind'], number> = {
@@ -386,6 +390,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
       },
     },
     ...sessionRoutes(deps.sessions),
+    ...brokerRoutes(deps.broker),
     ...portalRoutes(),
     ...tenantRoutes({
       registry: daemon.registry,
@@ -413,7 +418,7 @@ export function createHandler(deps: ApiDeps): (req: IncomingMessage, res: Server
   const stores = storesOf(deps);
   const list = routes(deps, stores);
   for (const r of list) {
-    if (!r.auth && !OPEN_PATHS.has(r.path)) throw new Error(`route ${r.method} ${r.path} is open (auth: false), which only ${[...OPEN_PATHS].join(', ')} may be`);
+    if (!r.auth && !OPEN_PATHS.has(r.path) && !r.selfAuth) throw new Error(`route ${r.method} ${r.path} is open (auth: false), which only ${[...OPEN_PATHS].join(', ')} may be`);
   }
   const table = compileRoutes(list);
   return (req, res) => {

@@ -19,6 +19,7 @@ import { tokenCommand } from './commands/token.js';
 import { webhookCommand } from './commands/webhook.js';
 import { usageCommand } from './commands/usage.js';
 import { sessionCommand } from './commands/session.js';
+import { brokerCommands } from './commands/broker.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -35,6 +36,7 @@ export const COMMANDS: CommandModule[] = [
   webhookCommand,
   usageCommand,
   sessionCommand,
+  brokerCommands,
 ];
 
 export const VERSION = '0.1.0';

@@ -107,6 +107,25 @@ const MIGRATIONS: string[] = [
      subscriber TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL, session_time INTEGER NOT NULL,
      up_octets TEXT NOT NULL, up_packets TEXT NOT NULL, down_octets TEXT NOT NULL, down_packets TEXT NOT NULL,
      usage TEXT NOT NULL, UNIQUE (session, seq));`,
+  // the broker (control/registry/broker.ts): providers, CPEs and their keys, enrolment codes,
+  // request nonces, brokered sessions, and the usage ledger billing reads
+  `CREATE TABLE broker_provider (name TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('isp','asp')), profile TEXT NOT NULL,
+     webhook_url TEXT, webhook_secret TEXT, created_at INTEGER NOT NULL, revoked_at INTEGER);
+   CREATE TABLE broker_cpe (name TEXT PRIMARY KEY, isp TEXT NOT NULL, subscriber TEXT NOT NULL, public_key TEXT,
+     created_at INTEGER NOT NULL, enrolled_at INTEGER, revoked_at INTEGER);
+   CREATE TABLE broker_enrolment (code_hash TEXT PRIMARY KEY, cpe TEXT NOT NULL REFERENCES broker_cpe(name),
+     expires_at INTEGER NOT NULL, used_at INTEGER);
+   CREATE TABLE broker_nonce (cpe TEXT NOT NULL, nonce TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (cpe, nonce)) WITHOUT ROWID;
+   CREATE INDEX broker_nonce_at ON broker_nonce (at);
+   CREATE TABLE broker_session (id TEXT PRIMARY KEY, cpe TEXT NOT NULL REFERENCES broker_cpe(name),
+     provider TEXT NOT NULL REFERENCES broker_provider(name), state TEXT NOT NULL CHECK (state IN ('opening','open','closed')),
+     subscriber TEXT NOT NULL, home_isp TEXT NOT NULL, gate_id TEXT, traffic TEXT NOT NULL,
+     opened_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, closed_at INTEGER, cause TEXT,
+     token_seq INTEGER NOT NULL DEFAULT 0, usage_seq INTEGER NOT NULL DEFAULT 0, usage_mark TEXT, mark_at INTEGER NOT NULL);
+   CREATE INDEX broker_session_live ON broker_session (state) WHERE state != 'closed';
+   CREATE TABLE broker_usage (id TEXT PRIMARY KEY, cpe TEXT NOT NULL, provider TEXT NOT NULL, session TEXT,
+     at INTEGER NOT NULL, period TEXT NOT NULL, seconds INTEGER NOT NULL, usage TEXT NOT NULL);
+   CREATE INDEX broker_usage_period ON broker_usage (period, provider);`,
 ];
 export const REGISTRY_VERSION = MIGRATIONS.length;
 

@@ -29,6 +29,7 @@ import { SessionManager } from '../sessions/manager.js';
 import { SessionMetrics } from '../sessions/metrics.js';
 import { RadiusClient } from '../radius/client.js';
 import { startCoaListener, type CoaListener } from '../radius/coa.js';
+import { Broker } from '../broker/broker.js';
 
 export interface ServeOptions {
   config: string;
@@ -183,6 +184,17 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const programs = dp.programs();
   log.info({ node, programs: programs.map((p) => `${p.ifname}:${p.role}:${p.mode}`) }, 'data plane ready');
 
+  // The broker's key lives beside the registry; sessions a stop left half opened are taken back.
+  let broker: Broker;
+  try {
+    broker = new Broker({ daemon: daemon as Daemon<unknown>, model: configModel, log: log.child({ part: 'broker' }) });
+    await broker.start();
+  } catch (err) {
+    dp.close();
+    release();
+    throw new StartError(`cannot start the broker: ${(err as Error).message}`);
+  }
+
   const tokens = TokenStore.inDir(o.stateDir);
   await tokens.load();
 
@@ -238,6 +250,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     ifname: (i) => env.ifname(i),
     onDetached: () => void stop('detached'),
     sessions,
+    broker,
   });
   let api: Listening | undefined;
   let metricsApi: Listening | undefined;
@@ -245,6 +258,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     api = await listen(handler, addresses, { tls, allowHosts: o.allowHost });
     if (metricsAddresses.length) metricsApi = await listen(metricsHandler(metrics, log), metricsAddresses, { allowHosts: o.allowHost });
   } catch (err) {
+    broker.stop();
     coa?.close();
     await sessions.stop();
     await api?.close();
@@ -295,6 +309,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
+      broker.stop();
+      await broker.idle();
       coa?.close();
       await sessions.stop();
       clearInterval(pruner);

@@ -22,8 +22,9 @@ import { HostEnv } from '../../control/daemon/netenv.js';
 import { MetricsCollector } from '../../control/metrics/collector.js';
 import { MAPS, CONFIG_MAPS } from '../../control/tables/layout.js';
 import { silentLogger } from '../../control/log.js';
-import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../../control/metrics/collector.js';
+import { Broker, type BrokerOptions } from '../../control/broker/broker.js';
 import type { UsageMeter } from '../../control/daemon/usage.js';
+import type { DropCounterRow, IspCounterRow, LabelCounterRow } from '../../control/metrics/collector.js';
 import { SessionStore } from '../../control/registry/sessions.js';
 import { SessionManager } from '../../control/sessions/manager.js';
 import { SessionMetrics } from '../../control/sessions/metrics.js';
@@ -165,6 +166,7 @@ export interface Harness {
   mint(role: string, name?: string): string;
   sessions: SessionManager;
   sessionMetrics: SessionMetrics;
+  broker: Broker;
   /** stops serving and closes the registry, keeping the directory (for a restart) */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -194,6 +196,8 @@ export interface HarnessOptions {
   usage?: UsageMeter;
   /** ms between the session manager's checks (default 1000) */
   sessionTickMs?: number;
+  /** options of the broker (its clock, gate, tick) */
+  broker?: Partial<BrokerOptions>;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
@@ -278,7 +282,9 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
   });
   await sessions.start();
   const coa = await startCoaListener(() => daemon.running as Config | undefined, sessions, silentLogger(), sessionMetrics);
-  const handler = createHandler({ daemon, model: configModel, tokens, metrics, metricsElsewhere: opts.metricsElsewhere, log: silentLogger(), ifname: (i) => env.ifname(i), sessions });
+  const broker = new Broker({ daemon, model: configModel, log: silentLogger(), tickMs: 0, ...opts.broker });
+  await broker.start();
+  const handler = createHandler({ daemon, model: configModel, tokens, metrics, metricsElsewhere: opts.metricsElsewhere, log: silentLogger(), ifname: (i) => env.ifname(i), sessions, broker });
   const socket = join(dir, 'api.sock');
   const addrs: ListenAddress[] = [{ kind: 'tcp', host: '127.0.0.1', port: 0 }, { kind: 'unix', path: socket }];
   const srv = await listen(handler, addrs, opts.listen);
@@ -306,11 +312,14 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     mint: (role, name = `t${++minted}-${role.replace(/[^A-Za-z0-9]/g, '-')}`) => registry.transaction(() => apiTokens.create(name, role, 'test').secret),
     sessions,
     sessionMetrics,
+    broker,
     async stop() {
       coa?.listener.close();
       await sessions.stop();
       meter.stop();
       await srv.close();
+      broker.stop();
+      await broker.idle();
       registry.close();
     },
     async close() {
@@ -318,6 +327,8 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
       await sessions.stop();
       meter.stop();
       await srv.close();
+      broker.stop();
+      await broker.idle();
       registry.close();
       rmSync(dir, { recursive: true, force: true });
     },

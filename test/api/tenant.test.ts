@@ -22,7 +22,7 @@ afterEach(async () => {
   await h.close();
 });
 
-const routeList = (hh: Harness) => routes({ daemon: hh.daemon, model: configModel, tokens: hh.tokens, log: silentLogger(), ifname: () => 'x' });
+const routeList = (hh: Harness) => routes({ daemon: hh.daemon, model: configModel, tokens: hh.tokens, log: silentLogger(), ifname: () => 'x', sessions: hh.sessions, broker: hh.broker });
 const concrete = (path: string) => path.replace(/:([a-zA-Z]+)/g, 'alpha');
 
 /** Everything a refused call must leave as it was. */
@@ -46,9 +46,12 @@ const ROLES: Principal[] = [
 ];
 
 describe('every route', () => {
-  it('is open only for /healthz, /readyz and /metrics', () => {
-    const open = routeList(h).filter((r) => !r.auth).map((r) => r.path);
+  it('is open only for /healthz, /readyz, /metrics and the portal\'s page; the broker\'s device routes authenticate the device themselves', () => {
+    const open = routeList(h).filter((r) => !r.auth && !r.selfAuth).map((r) => r.path);
     expect(new Set(open)).toEqual(new Set(OPEN_PATHS));
+    const device = routeList(h).filter((r) => !r.auth && r.selfAuth);
+    expect(device.length).toBeGreaterThan(0);
+    for (const r of device) expect(r.path, `${r.method} ${r.path}`).toMatch(/^\/v1\/broker\/(key|device\/|tokens\/verify)/);
   });
 
   it('refuses a missing, malformed, wrong or revoked token with 401 and changes nothing', async () => {
