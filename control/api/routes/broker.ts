@@ -225,11 +225,14 @@ export function brokerRoutes(broker: Broker | undefined): Route[] {
       validate(z.object({}).strict(), (await smallJson(ctx)).json, 'close');
       return { json: { session: await b.closeByOperator(ctx.actor, ctx.params.id!) } };
     }),
-    route('POST', '/v1/broker/usage', true, async (ctx) => {
-      const body = validate(usageBody, (await smallJson(ctx, USAGE_BODY)).json, 'usage events');
-      const events = body.events.map((e) => ({ id: e.id, cpe: e.cpe, provider: e.provider, at: Date.parse(e.at), seconds: e.seconds, usage: toUsage(e.usage) }));
-      return { json: { ok: true, ...b.addUsage(ctx.actor, events) } };
-    }),
+    {
+      ...route('POST', '/v1/broker/usage', true, async (ctx) => {
+        const body = validate(usageBody, (await smallJson(ctx, USAGE_BODY)).json, 'usage events');
+        const events = body.events.map((e) => ({ id: e.id, cpe: e.cpe, provider: e.provider, at: Date.parse(e.at), seconds: e.seconds, usage: toUsage(e.usage) }));
+        return { json: { ok: true, ...b.addUsage(ctx.actor, events) } };
+      }),
+      maxBody: USAGE_BODY,
+    },
     route('GET', '/v1/broker/bill', true, async (ctx) => {
       const period = ctx.url.searchParams.get('period') ?? '';
       if (!isPeriod(period)) throw new HttpError(400, 'bad_request', 'invalid query', [{ path: 'period', message: 'a month like 2026-11' }]);
