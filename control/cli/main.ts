@@ -17,6 +17,7 @@ import { labCommands } from './commands/lab.js';
 import { checkCommand } from './commands/check.js';
 import { tokenCommand } from './commands/token.js';
 import { webhookCommand } from './commands/webhook.js';
+import { eventsCommand } from './commands/events.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -31,6 +32,7 @@ export const COMMANDS: CommandModule[] = [
   checkCommand,
   tokenCommand,
   webhookCommand,
+  eventsCommand,
 ];
 
 export const VERSION = '0.1.0';
