@@ -131,6 +131,7 @@ const tokenInfo = z.object({
   lastUsed: z.string().nullable(),
 });
 export const tokensReply = z.object({ tokens: z.array(tokenInfo) });
+export const whoamiReply = z.object({ name: z.string(), role, isp: z.string().nullable() });
 export const tokenCreatedReply = z.object({ ok: z.literal(true), token: tokenInfo, secret: z.string().regex(/^[0-9a-f]{64}$/) });
 export const tokenRevokedReply = z.object({ ok: z.literal(true), token: tokenInfo });
 

@@ -20,6 +20,7 @@ import { webhookCommand } from './commands/webhook.js';
 import { usageCommand } from './commands/usage.js';
 import { sessionCommand } from './commands/session.js';
 import { brokerCommands } from './commands/broker.js';
+import { eventsCommand } from './commands/events.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -37,6 +38,7 @@ export const COMMANDS: CommandModule[] = [
   usageCommand,
   sessionCommand,
   brokerCommands,
+  eventsCommand,
 ];
 
 export const VERSION = '0.1.0';

@@ -6,10 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../bpf/native.js';
-import { z } from 'zod';
 import { HttpError, type Reply, type Route } from '../api/http.js';
 
-const whoamiReply = z.object({ name: z.string(), role: z.string(), isp: z.string().nullable() });
 
 /** The portal's files, by the name they are served under (/ui/<name>). */
 const ASSETS: Record<string, string> = {
@@ -51,14 +49,6 @@ export function portalRoutes(dir = portalDir()): Route[] {
   };
   const page = { summary: 'The portal (a page with no data; it signs in with an API token)', tags: ['portal'], responses: { 200: { description: 'the page', contentType: 'text/html' } } };
   return [
-    {
-      method: 'GET',
-      path: '/v1/whoami',
-      auth: true,
-      access: 'isp',
-      doc: { summary: 'Who this token is: its name, role and (for an isp: token) ISP', tags: ['tokens'], responses: { 200: { description: 'the caller', schema: whoamiReply } } },
-      handler: async (ctx) => ({ json: { name: ctx.principal!.name, role: ctx.principal!.role, isp: ctx.principal!.isp ?? null } }),
-    },
     { method: 'GET', path: '/ui', auth: false, doc: page, handler: async () => asset('index.html') },
     { method: 'GET', path: '/ui/', auth: false, doc: page, handler: async () => asset('index.html') },
     ...Object.keys(ASSETS).map(

@@ -56,6 +56,7 @@ const SAMPLES: Array<[string, string, unknown?]> = [
   ['GET', '/v1/audit?limit=5'],
   ['GET', '/v1/registry'],
   ['POST', '/v1/registry/check'],
+  ['GET', '/v1/whoami'],
   ['POST', '/v1/tokens', { name: 'reader1', role: 'reader' }],
   ['GET', '/v1/tokens'],
   ['DELETE', '/v1/tokens/reader1'],

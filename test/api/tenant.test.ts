@@ -126,6 +126,8 @@ describe('an isp: token', () => {
     const subs = (await call(h, 'GET', '/v1/subscribers', undefined, t)).json.subscribers;
     expect(subs.map((s: { name: string }) => s.name).sort()).toEqual(['alpha-one', 's1']);
     expect((await call(h, 'GET', '/v1/isps', undefined, t)).json.isps.map((i: { name: string }) => i.name)).toEqual(['alpha']);
+    expect((await call(h, 'GET', '/v1/whoami', undefined, t)).json).toEqual({ name: expect.any(String), role: 'isp:alpha', isp: 'alpha' });
+    expect((await call(h, 'GET', '/v1/whoami')).json).toEqual({ name: 'admin', role: 'admin', isp: null });
     // the admin sees both
     expect((await call(h, 'GET', '/v1/subscribers')).json.subscribers).toHaveLength(4);
   });

@@ -79,6 +79,27 @@ describe('fecflow token', () => {
   });
 });
 
+describe('fecflow events', () => {
+  it('prints the events the token may see, after --after, across pages', async () => {
+    for (const [mac, isp] of [['02:00:00:00:0d:01', 'alpha'], ['02:00:00:00:0d:02', 'beta'], ['02:00:00:00:0d:03', 'alpha']]) {
+      expect((await run(['subscriber', 'assign', '--mac', mac!, '--isp', isp!])).code).toBe(0);
+    }
+    const all = await run(['events', '--json']);
+    expect(all.code).toBe(0);
+    const rows = all.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((e) => [e.type, e.isp])).toEqual([
+      ['subscriber.added', 'alpha'],
+      ['subscriber.added', 'beta'],
+      ['subscriber.added', 'alpha'],
+    ]);
+    expect((await run(['events', '--after', String(rows[1].seq)])).out).toMatch(/^\d+ +\S+ +subscriber\.added +alpha/);
+    const alpha = (await run(['token', 'create', '--name', 'a', '--role', 'isp:alpha'])).out.trim();
+    const mine = await run(['events', '--json'], { FECFLOW_TOKEN: alpha });
+    expect(mine.out.trim().split('\n').map((l) => JSON.parse(l).isp)).toEqual(['alpha', 'alpha']);
+    expect((await run(['events', '--after', 'x'])).code).toBe(2);
+  });
+});
+
 describe('fecflow webhook', () => {
   it('adds (printing the secret once), lists and removes', async () => {
     const a = await run(['webhook', 'add', 'billing', 'http://127.0.0.1:9/hook', '--types', 'subscriber.added,subscriber.moved', '--isp', 'alpha']);

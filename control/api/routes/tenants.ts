@@ -71,6 +71,14 @@ export function tenantRoutes(d: TenantDeps): Route[] {
   return [
     {
       method: 'GET',
+      path: '/v1/whoami',
+      auth: true,
+      access: 'isp',
+      doc: { summary: 'The calling token: its name, role and (for an isp: token) ISP', tags: ['tokens'], responses: { 200: { description: 'the caller', schema: R.whoamiReply } } },
+      handler: async (ctx) => ({ json: { name: ctx.principal!.name, role: ctx.principal!.role, isp: ctx.principal!.isp ?? null } }),
+    },
+    {
+      method: 'GET',
       path: '/v1/tokens',
       auth: true,
       doc: { summary: 'List API tokens (never their secrets)', tags: ['tokens'], responses: { 200: { description: 'the tokens', schema: R.tokensReply } } },
