@@ -92,6 +92,20 @@ interface ServerState {
 }
 
 const MAX_INFLIGHT = 64;
+/** accepted opens admitted by one edit at most */
+const MAX_BATCH = 1000;
+
+/** The edit that admits several sessions at once is the sessions' own (each open has its own
+ * audit record naming who asked). */
+const SESSIONS_ACTOR: Actor = { name: 'sessions', role: 'system' };
+
+interface PendingOpen {
+  row: SessionRow;
+  set: Record<string, unknown>;
+  actor: Actor;
+  resolve(): void;
+  reject(err: unknown): void;
+}
 
 export class SessionManager {
   private timer: NodeJS.Timeout | undefined;
@@ -103,6 +117,8 @@ export class SessionManager {
   private ticks = 0;
   private stopped = false;
   private readonly now: () => number;
+  private opening: PendingOpen[] = [];
+  private flushing = false;
 
   constructor(private readonly o: SessionManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -186,22 +202,75 @@ export class SessionManager {
       final: null,
       seq: 0,
     };
-    await daemon.editSubscribers(`session:open ${id}`, { op: 'patch', name, set }, {
-      actor,
-      with: {
-        write: () => {
-          const other = store.live(name);
-          if (other) throw conflict(`subscriber '${name}' already has a ${other.state} session ${other.id}`);
-          store.insert(row);
-          this.record(row, 'start', now, zeroUsage());
-          daemon.events.emit({ type: 'session.opened', isp: isp.name, subject: id, data: { subscriber: name, username } });
-        },
-        undo: () => store.remove(id),
-      },
+    await new Promise<void>((resolve, reject) => {
+      this.opening.push({ row, set, actor, resolve, reject });
+      this.flushOpens();
     });
     this.o.metrics?.opens.inc({ isp: isp.name, result: 'accepted' });
     this.kick();
     return this.view(store.get(id)!);
+  }
+
+  /** Starts the next batch of accepted opens unless one is being written. */
+  private flushOpens(): void {
+    if (this.flushing || !this.opening.length) return;
+    this.flushing = true;
+    setImmediate(() =>
+      void this.openBatch(this.opening.splice(0, MAX_BATCH)).finally(() => {
+        this.flushing = false;
+        this.flushOpens();
+      }),
+    );
+  }
+
+  /**
+   * Admits the sessions accepted meanwhile with one subscriber edit: one registry transaction
+   * (each session row, its Start, its audit record) and one map write for all of them, so
+   * opens are not bound by one disk flush each. If the batch fails, each is tried alone, so
+   * one bad open fails only itself.
+   */
+  private async openBatch(batch: PendingOpen[]): Promise<void> {
+    const { daemon, store } = this.o;
+    const ok: PendingOpen[] = [];
+    const names = new Set<string>();
+    for (const p of batch) {
+      const name = p.row.subscriber;
+      const live = store.live(name);
+      if (names.has(name) || live) p.reject(conflict(`subscriber '${name}' already has ${live ? `a ${live.state} session ${live.id}` : 'a session opening'}`));
+      else if (!daemon.registry.subscriber(name)) p.reject(notFound(`no subscriber named '${name}'`));
+      else {
+        names.add(name);
+        ok.push(p);
+      }
+    }
+    if (!ok.length) return;
+    try {
+      await daemon.editSubscribers(
+        ok.length === 1 ? `session:open ${ok[0]!.row.id}` : `session:open ${ok.length} sessions`,
+        { op: 'patch', patches: ok.map((p) => ({ name: p.row.subscriber, set: p.set })) },
+        {
+          actor: ok.length === 1 ? ok[0]!.actor : SESSIONS_ACTOR,
+          with: {
+            write: () => {
+              for (const p of ok) {
+                const r = p.row;
+                store.insert(r);
+                this.record(r, 'start', r.openedAt, zeroUsage());
+                daemon.registry.writeAudit({ actor: p.actor, action: 'session.open', target: r.subscriber, detail: { session: r.id, isp: r.isp, username: r.username } });
+                daemon.events.emit({ type: 'session.opened', isp: r.isp, subject: r.id, data: { subscriber: r.subscriber, username: r.username } });
+              }
+            },
+            undo: () => {
+              for (const p of ok) store.remove(p.row.id);
+            },
+          },
+        },
+      );
+      for (const p of ok) p.resolve();
+    } catch (err) {
+      if (ok.length === 1) return ok[0]!.reject(err);
+      for (const p of ok) await this.openBatch([p]);
+    }
   }
 
   private async authenticate(cfg: Config, isp: Isp, r: IspRadius, doc: Record<string, unknown>, id: string, username: string, password: string): Promise<SessionReply> {
@@ -245,7 +314,7 @@ export class SessionManager {
         undo: () => store.reopen(id),
       };
       try {
-        await daemon.editSubscribers(`session:close ${id}`, { op: 'patch', name: s.subscriber, set: { session: undefined } }, { actor, with: mark });
+        await daemon.editSubscribers(`session:close ${id}`, { op: 'patch', patches: [{ name: s.subscriber, set: { session: undefined } }] }, { actor, with: mark });
       } catch (err) {
         // its subscriber was removed: nothing to take out of the maps
         if (!(err instanceof DaemonError && err.kind === 'not_found')) throw err;
@@ -295,7 +364,7 @@ export class SessionManager {
     const doc = daemon.registry.subscriber(s.subscriber);
     if (!doc) throw notFound(`session ${id}'s subscriber is gone`);
     const reply = { ...s.reply, rate: { ...s.reply.rate, ...rate } };
-    await daemon.editSubscribers(`session:coa ${id}`, { op: 'patch', name: s.subscriber, set: { rate: rateDoc(doc.rate, rate) } }, {
+    await daemon.editSubscribers(`session:coa ${id}`, { op: 'patch', patches: [{ name: s.subscriber, set: { rate: rateDoc(doc.rate, rate) } }] }, {
       actor,
       with: { write: () => store.setReply(id, reply), undo: () => store.setReply(id, s.reply) },
     });
