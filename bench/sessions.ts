@@ -113,14 +113,16 @@ export async function runSessions(o: SessionBenchOptions): Promise<SessionBenchR
       }
       await sleep(100);
     }
+    agent.destroy(); // its sockets idled past the daemon's keep-alive while the outbox drained
+    const closer = new Agent({ keepAlive: true, maxSockets: o.concurrency });
     const t1 = performance.now();
     const closeFailed = await pool(o.subscribers, o.concurrency, async (i) => {
       if (!ids[i]) return false;
-      const r = await http(socket, 'POST', `/v1/sessions/${ids[i]}/close`, {}, token, agent);
+      const r = await http(socket, 'POST', `/v1/sessions/${ids[i]}/close`, {}, token, closer);
       return r.status === 200;
     });
     const closeSeconds = (performance.now() - t1) / 1000;
-    agent.destroy();
+    closer.destroy();
     return {
       subscribers: o.subscribers,
       concurrency: o.concurrency,
