@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { FreeRadius, type AccountingEntry } from '../helpers/freeradius.js';
-import { buildOnce, Rig, SUB_MAC, sleep } from '../daemon/rig.js';
+import { buildOnce, Rig, sleep } from '../daemon/rig.js';
+import { headendConfig } from './headend.js';
 
 const SECRET = 'octets-secret';
 const PAYLOAD = 100; // udp-sender.mjs's default datagram size
@@ -24,29 +25,7 @@ describeRoot('accounting octets equal the bytes the end-user sent', () => {
     buildOnce();
     rig.setup();
     radius = await FreeRadius.start({ secret: SECRET, netns: rig.rt, users: [{ name: 's1', password: 'pw' }] });
-    rig.writeConfig(`node: ${rig.node}
-interfaces:
-  - name: acc
-    device: ${rig.acc}
-    role: access
-  - name: core
-    device: ${rig.core}
-    role: core
-    neighbours:
-      lsr: "02:00:00:00:00:99"
-isps:
-  - id: 1
-    name: alpha
-    upstream:
-      labels: [100]
-      nexthop: { interface: core, neighbour: lsr }
-    radius: { server: 127.0.0.1, authPort: ${radius.authPort}, acctPort: ${radius.acctPort}, secret: ${SECRET}, password: pw, interimInterval: 1, timeout: 200 }
-subscribers:
-  - name: s1
-    isp: alpha
-    admission: session
-    match: { mac: "${SUB_MAC}" }
-`);
+    rig.writeConfig(headendConfig(rig, radius, { secret: SECRET, password: 'pw' }));
     await rig.start();
     token = readFileSync(join(rig.stateDir, 'token'), 'utf8').trim();
   }, 180_000);
