@@ -178,7 +178,7 @@ export class SessionManager {
     const isp = resolveIsp(cfg.isps, doc.isp as IspRef);
     if (!isp) throw new DaemonError('failed', `subscriber '${name}' names an ISP the running config does not have`);
     const live = store.live(name);
-    if (live) throw conflict(`subscriber '${name}' already has a ${live.state} session ${live.id}`);
+    if (live) throw conflict(`subscriber '${name}' already has session ${live.id} (${live.state})`);
 
     const id = randomBytes(8).toString('hex').toUpperCase();
     const username = req.username ?? name;
@@ -247,7 +247,7 @@ export class SessionManager {
     for (const p of batch) {
       const name = p.row.subscriber;
       const live = store.live(name);
-      if (names.has(name) || live) p.reject(conflict(`subscriber '${name}' already has ${live ? `a ${live.state} session ${live.id}` : 'a session opening'}`));
+      if (names.has(name) || live) p.reject(conflict(`subscriber '${name}' already has ${live ? `session ${live.id} (${live.state})` : 'a session opening'}`));
       else if (!daemon.registry.subscriber(name)) p.reject(notFound(`no subscriber named '${name}'`));
       else {
         names.add(name);
