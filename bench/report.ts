@@ -248,7 +248,7 @@ function sessions(s: SessionBenchResult): string {
     '',
     '| what | value | target | note |',
     '| --- | --- | --- | --- |',
-    `| session opens through the API, FreeRADIUS accepting | ${n(s.opens.perSecond)} /s | ≥ ${n(target)} /s ${s.opens.perSecond >= target ? 'met' : 'missed'} | ${n(s.subscribers)} sessions by ${s.concurrency} clients in ${s.opens.seconds} s; ${s.opens.failed} failed |`,
+    `| session opens through the API, FreeRADIUS accepting | ${n(s.opens.perSecond)} /s | ≥ ${n(target)} /s ${s.opens.perSecond >= target ? 'met' : 'missed'} | ${n(s.subscribers)} sessions by ${s.concurrency} clients in ${s.opens.seconds} s; ${s.opens.failed} failed; CPU per open: daemon ${s.opens.daemonCpuMsPerOpen} ms (${n(Math.round(1000 / s.opens.daemonCpuMsPerOpen))} /s per core), FreeRADIUS ${s.opens.radiusCpuMsPerOpen} ms |`,
     `| every Start answered | ${s.startsAnsweredSeconds} s | | from the first open |`,
     `| session closes (Stop with final counters) | ${n(s.closes.perSecond)} /s | | ${s.closes.failed} failed |`,
   ].join('\n');

@@ -6,7 +6,7 @@
 // transaction (session row, ledger and outbox row of the Start, audit record) and the
 // subscriber's classifier entry written. Then the Starts are sent (outbox drained), and every
 // session is closed the same way (Stop with the final counters).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,7 +22,7 @@ export interface SessionBenchOptions {
 export interface SessionBenchResult {
   subscribers: number;
   concurrency: number;
-  opens: { seconds: number; perSecond: number; failed: number };
+  opens: { seconds: number; perSecond: number; failed: number; daemonCpuMsPerOpen: number; radiusCpuMsPerOpen: number };
   /** from the first open until every Start was answered by the server */
   startsAnsweredSeconds: number;
   closes: { seconds: number; perSecond: number; failed: number };
@@ -89,6 +89,8 @@ export async function runSessions(o: SessionBenchOptions): Promise<SessionBenchR
     o.log(`sessions: ${o.subscribers} subscribers, ${o.concurrency} clients`);
 
     const ids: string[] = new Array(o.subscribers);
+    const daemonPid = rig.daemon!.proc.pid!;
+    const cpu0 = [cpuMs(daemonPid), cpuMs(radius.pid!)];
     const t0 = performance.now();
     const openFailed = await pool(o.subscribers, o.concurrency, async (i) => {
       const r = await http(socket, 'POST', '/v1/sessions', { subscriber: `s${i}` }, token, agent);
@@ -97,6 +99,9 @@ export async function runSessions(o: SessionBenchOptions): Promise<SessionBenchR
       return true;
     });
     const openSeconds = (performance.now() - t0) / 1000;
+    const opened = o.subscribers - openFailed;
+    const daemonCpu = (cpuMs(daemonPid) - cpu0[0]!) / Math.max(1, opened);
+    const radiusCpu = (cpuMs(radius.pid!) - cpu0[1]!) / Math.max(1, opened);
     o.log(`sessions: ${o.subscribers - openFailed} opened in ${openSeconds.toFixed(2)} s`);
     let drained = NaN;
     for (let k = 0; k < 600; k++) {
@@ -108,18 +113,20 @@ export async function runSessions(o: SessionBenchOptions): Promise<SessionBenchR
       }
       await sleep(100);
     }
+    agent.destroy(); // its sockets idled past the daemon's keep-alive while the outbox drained
+    const closer = new Agent({ keepAlive: true, maxSockets: o.concurrency });
     const t1 = performance.now();
     const closeFailed = await pool(o.subscribers, o.concurrency, async (i) => {
       if (!ids[i]) return false;
-      const r = await http(socket, 'POST', `/v1/sessions/${ids[i]}/close`, {}, token, agent);
+      const r = await http(socket, 'POST', `/v1/sessions/${ids[i]}/close`, {}, token, closer);
       return r.status === 200;
     });
     const closeSeconds = (performance.now() - t1) / 1000;
-    agent.destroy();
+    closer.destroy();
     return {
       subscribers: o.subscribers,
       concurrency: o.concurrency,
-      opens: { seconds: round(openSeconds), perSecond: Math.round((o.subscribers - openFailed) / openSeconds), failed: openFailed },
+      opens: { seconds: round(openSeconds), perSecond: Math.round(opened / openSeconds), failed: openFailed, daemonCpuMsPerOpen: round(daemonCpu), radiusCpuMsPerOpen: round(radiusCpu) },
       startsAnsweredSeconds: round(drained),
       closes: { seconds: round(closeSeconds), perSecond: Math.round((o.subscribers - closeFailed) / closeSeconds), failed: closeFailed },
     };
@@ -130,4 +137,11 @@ export async function runSessions(o: SessionBenchOptions): Promise<SessionBenchR
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** CPU time (user + system) a process has used, in ms (from /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 

@@ -338,15 +338,22 @@ export const configModel: ConfigModel = {
         return planEdit(raw, [{ index: at, after: withChanges(subs[at]!, sub) }]);
       }
       case 'patch': {
-        const at = idx.byName.get(op.name);
-        if (at === undefined) throw notFound(`no subscriber named '${op.name}'`);
-        const doc: Obj = { ...subs[at]! };
-        for (const [k, v] of Object.entries(op.set)) {
-          if (k === 'name' || k === 'match') throw invalid(`a patch cannot change a subscriber's ${k}`);
-          if (v === undefined) delete doc[k];
-          else doc[k] = v;
+        const changes: RawSubscriberChange[] = [];
+        const seen = new Set<number>();
+        for (const p of op.patches) {
+          const at = idx.byName.get(p.name);
+          if (at === undefined) throw notFound(`no subscriber named '${p.name}'`);
+          if (seen.has(at)) throw conflict(`subscriber '${p.name}' is patched twice in one change`);
+          seen.add(at);
+          const doc: Obj = { ...subs[at]! };
+          for (const [k, v] of Object.entries(p.set)) {
+            if (k === 'name' || k === 'match') throw invalid(`a patch cannot change a subscriber's ${k}`);
+            if (v === undefined) delete doc[k];
+            else doc[k] = v;
+          }
+          changes.push({ index: at, after: doc });
         }
-        return planEdit(raw, [{ index: at, after: doc }]);
+        return planEdit(raw, changes);
       }
       case 'remove': {
         const at = idx.byKey.get(keyOf(op.match));

@@ -638,7 +638,7 @@ function targetOf(op: SubscriberOp): string {
     case 'remove':
       return matchKey(op.match);
     case 'patch':
-      return op.name;
+      return op.patches.length === 1 ? op.patches[0]!.name : `${op.patches.length} subscriber(s)`;
     case 'import':
       return `${op.subscribers.length} subscriber(s)`;
   }
@@ -652,7 +652,7 @@ function detailOf(op: SubscriberOp, summary?: SubscriberEditSummary): unknown {
     case 'remove':
       return { match: op.match };
     case 'patch':
-      return { set: op.set };
+      return { patches: op.patches.map((p) => ({ name: p.name, set: Object.fromEntries(Object.entries(p.set).map(([k, v]) => [k, v ?? null])) })) };
     case 'import':
       return { rows: op.subscribers.length, replace: op.replace, summary };
   }

@@ -61,9 +61,9 @@ export type SubscriberOp =
   | { op: 'move'; subscriber: Subscriber }
   | { op: 'remove'; match: SubscriberMatch }
   | { op: 'import'; subscribers: Subscriber[]; replace: boolean }
-  /** sets (undefined: removes) top-level fields of one subscriber's document, by name: a
+  /** sets (undefined: removes) top-level fields of subscribers' documents, by name: a
    * session admitting it, a rate from its ISP's RADIUS server */
-  | { op: 'patch'; name: string; set: Record<string, unknown> };
+  | { op: 'patch'; patches: Array<{ name: string; set: Record<string, unknown> }> };
 
 /** One element of subscribers[] changed: replaced (index and after), removed (index only) or
  * appended (after only). */

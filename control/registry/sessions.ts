@@ -163,7 +163,6 @@ export class SessionStore {
       ),
       ledgerDelSession: db.prepare('DELETE FROM session_ledger WHERE session = ?'),
       pending: db.prepare('SELECT * FROM radius_outbox WHERE isp = ? AND sent_at IS NULL ORDER BY id LIMIT ?'),
-      pendingIsps: db.prepare('SELECT DISTINCT isp FROM radius_outbox WHERE sent_at IS NULL').raw(true),
       pendingCount: db.prepare('SELECT count(*) AS n FROM radius_outbox WHERE sent_at IS NULL'),
       markSent: db.prepare('UPDATE radius_outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ? AND sent_at IS NULL'),
       defer: db.prepare('UPDATE radius_outbox SET attempts = attempts + 1, next_try = ? WHERE id = ? AND sent_at IS NULL'),
@@ -265,10 +264,6 @@ export class SessionStore {
   /** Records not yet answered for one ISP, oldest first. */
   pending(isp: string, limit: number): OutboxRecord[] {
     return (this.st.pending.all(isp, limit) as Raw[]).map(outboxOf);
-  }
-
-  pendingIsps(): string[] {
-    return (this.st.pendingIsps.all() as Array<[string]>).map(([i]) => i);
   }
 
   pendingCount(): number {

@@ -92,17 +92,44 @@ interface ServerState {
 }
 
 const MAX_INFLIGHT = 64;
+/** accepted opens admitted by one edit at most */
+const MAX_BATCH = 1000;
+
+/** The edit that admits several sessions at once is the sessions' own (each open has its own
+ * audit record naming who asked). */
+const SESSIONS_ACTOR: Actor = { name: 'sessions', role: 'system' };
+
+interface PendingClose {
+  id: string;
+  subscriber: string;
+  cause: CloseCause;
+  actor: Actor;
+  at: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface PendingOpen {
+  row: SessionRow;
+  set: Record<string, unknown>;
+  actor: Actor;
+  resolve(): void;
+  reject(err: unknown): void;
+}
 
 export class SessionManager {
   private timer: NodeJS.Timeout | undefined;
   private readonly servers = new Map<string, ServerState>();
   private pumping = false;
-  private pumpAgain = false;
   private sent: number[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private stopped = false;
   private readonly now: () => number;
+  private opening: PendingOpen[] = [];
+  private flushing = false;
+  private closingQueue: PendingClose[] = [];
+  private closingNow = false;
 
   constructor(private readonly o: SessionManagerOptions) {
     this.now = o.now ?? Date.now;
@@ -125,7 +152,7 @@ export class SessionManager {
   /** Finishes closes a killed daemon left half done, closes sessions whose subscriber is gone,
    * and starts the timer. */
   async start(): Promise<void> {
-    for (const s of this.o.store.closing()) this.finish(s.id);
+    this.finish(this.o.store.closing().map((s) => s.id));
     await this.closeOrphans();
     const tick = this.o.tickMs ?? 1000;
     this.timer = setInterval(() => void this.tick().catch((err) => this.o.log.error({ err: String(err) }, 'session tick failed')), tick);
@@ -151,7 +178,7 @@ export class SessionManager {
     const isp = resolveIsp(cfg.isps, doc.isp as IspRef);
     if (!isp) throw new DaemonError('failed', `subscriber '${name}' names an ISP the running config does not have`);
     const live = store.live(name);
-    if (live) throw conflict(`subscriber '${name}' already has a ${live.state} session ${live.id}`);
+    if (live) throw conflict(`subscriber '${name}' already has session ${live.id} (${live.state})`);
 
     const id = randomBytes(8).toString('hex').toUpperCase();
     const username = req.username ?? name;
@@ -186,22 +213,75 @@ export class SessionManager {
       final: null,
       seq: 0,
     };
-    await daemon.editSubscribers(`session:open ${id}`, { op: 'patch', name, set }, {
-      actor,
-      with: {
-        write: () => {
-          const other = store.live(name);
-          if (other) throw conflict(`subscriber '${name}' already has a ${other.state} session ${other.id}`);
-          store.insert(row);
-          this.record(row, 'start', now, zeroUsage());
-          daemon.events.emit({ type: 'session.opened', isp: isp.name, subject: id, data: { subscriber: name, username } });
-        },
-        undo: () => store.remove(id),
-      },
+    await new Promise<void>((resolve, reject) => {
+      this.opening.push({ row, set, actor, resolve, reject });
+      this.flushOpens();
     });
     this.o.metrics?.opens.inc({ isp: isp.name, result: 'accepted' });
     this.kick();
     return this.view(store.get(id)!);
+  }
+
+  /** Starts the next batch of accepted opens unless one is being written. */
+  private flushOpens(): void {
+    if (this.flushing || !this.opening.length) return;
+    this.flushing = true;
+    setImmediate(() =>
+      void this.openBatch(this.opening.splice(0, MAX_BATCH)).finally(() => {
+        this.flushing = false;
+        this.flushOpens();
+      }),
+    );
+  }
+
+  /**
+   * Admits the sessions accepted meanwhile with one subscriber edit: one registry transaction
+   * (each session row, its Start, its audit record) and one map write for all of them, so
+   * opens are not bound by one disk flush each. If the batch fails, each is tried alone, so
+   * one bad open fails only itself.
+   */
+  private async openBatch(batch: PendingOpen[]): Promise<void> {
+    const { daemon, store } = this.o;
+    const ok: PendingOpen[] = [];
+    const names = new Set<string>();
+    for (const p of batch) {
+      const name = p.row.subscriber;
+      const live = store.live(name);
+      if (names.has(name) || live) p.reject(conflict(`subscriber '${name}' already has ${live ? `session ${live.id} (${live.state})` : 'a session opening'}`));
+      else if (!daemon.registry.subscriber(name)) p.reject(notFound(`no subscriber named '${name}'`));
+      else {
+        names.add(name);
+        ok.push(p);
+      }
+    }
+    if (!ok.length) return;
+    try {
+      await daemon.editSubscribers(
+        ok.length === 1 ? `session:open ${ok[0]!.row.id}` : `session:open ${ok.length} sessions`,
+        { op: 'patch', patches: ok.map((p) => ({ name: p.row.subscriber, set: p.set })) },
+        {
+          actor: ok.length === 1 ? ok[0]!.actor : SESSIONS_ACTOR,
+          with: {
+            write: () => {
+              for (const p of ok) {
+                const r = p.row;
+                store.insert(r);
+                this.record(r, 'start', r.openedAt, zeroUsage());
+                daemon.registry.writeAudit({ actor: p.actor, action: 'session.open', target: r.subscriber, detail: { session: r.id, isp: r.isp, username: r.username } });
+                daemon.events.emit({ type: 'session.opened', isp: r.isp, subject: r.id, data: { subscriber: r.subscriber, username: r.username } });
+              }
+            },
+            undo: () => {
+              for (const p of ok) store.remove(p.row.id);
+            },
+          },
+        },
+      );
+      for (const p of ok) p.resolve();
+    } catch (err) {
+      if (ok.length === 1) return ok[0]!.reject(err);
+      for (const p of ok) await this.openBatch([p]);
+    }
   }
 
   private async authenticate(cfg: Config, isp: Isp, r: IspRadius, doc: Record<string, unknown>, id: string, username: string, password: string): Promise<SessionReply> {
@@ -232,43 +312,106 @@ export class SessionManager {
   // ---- close --------------------------------------------------------------------------------
 
   async close(actor: Actor, id: string, cause: CloseCause): Promise<SessionView> {
-    const { daemon, store } = this.o;
+    const { store } = this.o;
     const s = store.get(id);
     if (!s) throw notFound(`no session '${id}'`);
     if (s.state === 'closed') throw conflict(`session ${id} is closed already`);
     if (s.state === 'open') {
-      const at = this.now();
-      const mark = {
-        write: () => {
-          if (!store.markClosing(id, at, cause)) throw conflict(`session ${id} is not open`);
-        },
-        undo: () => store.reopen(id),
-      };
-      try {
-        await daemon.editSubscribers(`session:close ${id}`, { op: 'patch', name: s.subscriber, set: { session: undefined } }, { actor, with: mark });
-      } catch (err) {
-        // its subscriber was removed: nothing to take out of the maps
-        if (!(err instanceof DaemonError && err.kind === 'not_found')) throw err;
-        daemon.registry.transaction(() => mark.write());
-      }
+      await new Promise<void>((resolve, reject) => {
+        this.closingQueue.push({ id, subscriber: s.subscriber, cause, actor, at: this.now(), resolve, reject });
+        this.flushCloses();
+      });
     }
-    this.finish(id);
+    this.finish([id]);
     return this.view(store.get(id)!);
   }
 
-  /** The second step of a close: the Stop with the final counters, read now that the
-   * subscriber's entry is gone. */
-  private finish(id: string): void {
+  private flushCloses(): void {
+    if (this.closingNow || !this.closingQueue.length) return;
+    this.closingNow = true;
+    setImmediate(() =>
+      void this.closeBatch(this.closingQueue.splice(0, MAX_BATCH)).finally(() => {
+        this.closingNow = false;
+        this.flushCloses();
+      }),
+    );
+  }
+
+  /**
+   * The first step of closes, batched like opens: one subscriber edit takes the entries out and
+   * marks the sessions closing; then the Stops of all of them in one transaction. If the batch
+   * fails, each is tried alone.
+   */
+  private async closeBatch(batch: PendingClose[]): Promise<void> {
     const { daemon, store } = this.o;
-    const s = store.get(id);
-    if (!s || s.state !== 'closing') return;
-    const used = this.used(s);
+    const edit: PendingClose[] = [];
+    const seen = new Set<string>();
+    for (const c of batch) {
+      if (seen.has(c.id) || store.get(c.id)?.state !== 'open') {
+        c.resolve(); // closed (or closing) by an earlier request: finish() completes it
+        continue;
+      }
+      seen.add(c.id);
+      if (daemon.registry.subscriber(c.subscriber)) edit.push(c);
+      else {
+        // its subscriber was removed: nothing to take out of the maps
+        try {
+          daemon.registry.transaction(() => store.markClosing(c.id, c.at, c.cause));
+          c.resolve();
+        } catch (err) {
+          c.reject(err);
+        }
+      }
+    }
+    if (!edit.length) return;
+    try {
+      await daemon.editSubscribers(
+        edit.length === 1 ? `session:close ${edit[0]!.id}` : `session:close ${edit.length} sessions`,
+        { op: 'patch', patches: edit.map((c) => ({ name: c.subscriber, set: { session: undefined } })) },
+        {
+          actor: edit.length === 1 ? edit[0]!.actor : SESSIONS_ACTOR,
+          with: {
+            write: () => {
+              for (const c of edit) {
+                if (!store.markClosing(c.id, c.at, c.cause)) throw conflict(`session ${c.id} is not open`);
+                daemon.registry.writeAudit({ actor: c.actor, action: 'session.close', target: c.subscriber, detail: { session: c.id, cause: c.cause } });
+              }
+            },
+            undo: () => {
+              for (const c of edit) store.reopen(c.id);
+            },
+          },
+        },
+      );
+    } catch (err) {
+      if (edit.length === 1) return edit[0]!.reject(err);
+      for (const c of edit) await this.closeBatch([c]);
+      return;
+    }
+    this.finish(edit.map((c) => c.id));
+    for (const c of edit) c.resolve();
+  }
+
+  /** The second step of closes: the Stops with the final counters, read now that the
+   * subscribers' entries are gone, in one transaction. */
+  private finish(ids: string[]): void {
+    const { daemon, store } = this.o;
+    const done: SessionRow[] = [];
+    const stops: Array<[SessionRow, SubscriberUsage]> = [];
+    for (const id of ids) {
+      const s = store.get(id);
+      if (s?.state === 'closing') stops.push([s, this.used(s)]);
+    }
+    if (!stops.length) return;
     daemon.registry.transaction(() => {
-      this.record(s, 'stop', s.closedAt ?? this.now(), used);
-      store.markClosed(id, usageJson(used));
-      daemon.events.emit({ type: 'session.closed', isp: s.isp, subject: id, data: { subscriber: s.subscriber, cause: s.cause } });
+      for (const [s, used] of stops) {
+        this.record(s, 'stop', s.closedAt ?? this.now(), used);
+        store.markClosed(s.id, usageJson(used));
+        daemon.events.emit({ type: 'session.closed', isp: s.isp, subject: s.id, data: { subscriber: s.subscriber, cause: s.cause } });
+        done.push(s);
+      }
     });
-    this.o.metrics?.closes.inc({ isp: s.isp, cause: s.cause ?? 'unknown' });
+    for (const s of done) this.o.metrics?.closes.inc({ isp: s.isp, cause: s.cause ?? 'unknown' });
     this.kick();
   }
 
@@ -295,7 +438,7 @@ export class SessionManager {
     const doc = daemon.registry.subscriber(s.subscriber);
     if (!doc) throw notFound(`session ${id}'s subscriber is gone`);
     const reply = { ...s.reply, rate: { ...s.reply.rate, ...rate } };
-    await daemon.editSubscribers(`session:coa ${id}`, { op: 'patch', name: s.subscriber, set: { rate: rateDoc(doc.rate, rate) } }, {
+    await daemon.editSubscribers(`session:coa ${id}`, { op: 'patch', patches: [{ name: s.subscriber, set: { rate: rateDoc(doc.rate, rate) } }] }, {
       actor,
       with: { write: () => store.setReply(id, reply), undo: () => store.setReply(id, s.reply) },
     });
@@ -364,25 +507,15 @@ export class SessionManager {
     }
   }
 
-  /** Sends what the outbox holds, soon. */
+  /** Sends what the outbox holds, soon: one pump for every kick of the next few ms (each
+   * open and each answer kicks). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
-    }
+    if (this.stopped || this.pumping) return;
     this.pumping = true;
-    setImmediate(() => {
-      try {
-        this.pump();
-      } finally {
-        this.pumping = false;
-        if (this.pumpAgain) {
-          this.pumpAgain = false;
-          this.kick();
-        }
-      }
-    });
+    setTimeout(() => {
+      this.pumping = false;
+      this.pump();
+    }, 2);
   }
 
   private pump(): void {
@@ -390,15 +523,18 @@ export class SessionManager {
     const cfg = this.o.daemon.running as Config | undefined;
     if (!cfg) return;
     const now = this.now();
-    for (const name of this.o.store.pendingIsps()) {
-      const r = cfg.isps.find((i) => i.name === name)?.radius;
-      if (!r?.accounting) continue; // kept until the ISP has an accounting server again
+    // records of an ISP without an accounting server now wait until it has one again
+    for (const isp of cfg.isps) {
+      const name = isp.name;
+      const r = isp.radius;
+      if (!r?.accounting) continue;
       const st = this.servers.get(name) ?? this.servers.set(name, { downUntil: 0, backoff: 0, inflight: new Set() }).get(name)!;
       if (now < st.downUntil) continue;
       // while the server does not answer, one record at a time probes it
       const room = (st.backoff > 0 ? 1 : MAX_INFLIGHT) - st.inflight.size;
       if (room <= 0) continue;
-      const recs = this.o.store.pending(name, room + st.inflight.size).filter((x) => !st.inflight.has(x.id) && !this.sent.includes(x.id)).slice(0, room);
+      const answered = new Set(this.sent);
+      const recs = this.o.store.pending(name, room + st.inflight.size + answered.size).filter((x) => !st.inflight.has(x.id) && !answered.has(x.id)).slice(0, room);
       for (const rec of recs) {
         st.inflight.add(rec.id);
         void this.send(name, r, st, rec).finally(() => st.inflight.delete(rec.id));

@@ -67,6 +67,11 @@ export class FreeRadius {
     return r;
   }
 
+  /** the server's PID while it runs */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   get raddb(): string {
     return join(this.dir, 'raddb');
   }

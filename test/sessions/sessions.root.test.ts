@@ -9,47 +9,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { FreeRadius, radclient, type AccountingEntry } from '../helpers/freeradius.js';
 import { buildOnce, Rig, SUB_MAC, sleep } from '../daemon/rig.js';
+import { headendConfig } from './headend.js';
 
 const SECRET = 'alpha-rig-secret';
 const macKey = Buffer.from(SUB_MAC.replace(/:/g, '') + '0000', 'hex');
-
-function config(rig: Rig, radius: FreeRadius, coaPort: number): string {
-  return `node: ${rig.node}
-interfaces:
-  - name: acc
-    device: ${rig.acc}
-    role: access
-  - name: core
-    device: ${rig.core}
-    role: core
-    neighbours:
-      lsr: "02:00:00:00:00:99"
-sessions:
-  coa: { address: 127.0.0.1, port: ${coaPort} }
-  retry: { initial: 0.2, max: 1 }
-isps:
-  - id: 1
-    name: alpha
-    upstream:
-      labels: [100]
-      nexthop: { interface: core, neighbour: lsr }
-    radius:
-      server: 127.0.0.1
-      authPort: ${radius.authPort}
-      acctPort: ${radius.acctPort}
-      secret: ${SECRET}
-      password: line-pw
-      interimInterval: 1
-      timeout: 200
-      retries: 1
-      coa: { from: [127.0.0.1] }
-subscribers:
-  - name: s1
-    isp: alpha
-    admission: session
-    match: { mac: "${SUB_MAC}" }
-`;
-}
 
 const STATUS = { start: 'Start', interim: 'Interim-Update', stop: 'Stop' } as const;
 
@@ -63,7 +26,7 @@ describeRoot('sessions on a headend with its ISP\'s FreeRADIUS', () => {
     buildOnce();
     rig.setup();
     radius = await FreeRadius.start({ secret: SECRET, netns: rig.rt, users: [{ name: 's1', password: 'line-pw' }] });
-    rig.writeConfig(config(rig, radius, coaPort));
+    rig.writeConfig(headendConfig(rig, radius, { secret: SECRET, password: 'line-pw', coaPort }));
     await rig.start();
     token = readFileSync(join(rig.stateDir, 'token'), 'utf8').trim();
   }, 180_000);
