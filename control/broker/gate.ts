@@ -54,3 +54,52 @@ export class ProvisionGate implements SessionGate {
     await this.daemon.editSubscribers(trigger, { op: 'move', subscriber: { match: matchOf(doc), isp } }, { actor });
   }
 }
+
+/** The part of the node's session manager a gate uses (control/sessions/manager.ts). */
+export interface NodeSessions {
+  open(actor: Actor, req: { subscriber: string }): Promise<{ id: string }>;
+  close(actor: Actor, id: string, cause: 'user-request'): Promise<unknown>;
+}
+
+/**
+ * The gate of a node that runs subscriber sessions: the line is moved to the provider's ISP as
+ * the provisioning gate does, and, where the subscriber needs a session to forward (`admission:
+ * session`) and that ISP has a RADIUS server, a node session is opened with it — so the ISP's
+ * own AAA accepts (or refuses) the brokered session and is sent its accounting. A refusal moves
+ * the line back and fails the open. Subscribers forwarding whenever provisioned need no session.
+ */
+export class SessionsGate implements SessionGate {
+  private readonly provision: ProvisionGate;
+
+  constructor(
+    private readonly daemon: Daemon<unknown>,
+    private readonly sessions: NodeSessions,
+    /** does this subscriber, with this ISP, need a RADIUS session to forward */
+    private readonly needsSession: (subscriber: string, isp: string) => boolean,
+  ) {
+    this.provision = new ProvisionGate(daemon);
+  }
+
+  async open(subscriber: string, isp: string, opts: { actor: Actor; session: string }): Promise<{ id: string }> {
+    const home = String(this.daemon.registry.subscriber(subscriber)?.isp ?? isp);
+    const moved = await this.provision.open(subscriber, isp, opts);
+    if (!this.needsSession(subscriber, isp)) return moved;
+    try {
+      const s = await this.sessions.open(opts.actor, { subscriber });
+      return { id: `session:${s.id}` };
+    } catch (err) {
+      await this.provision.close(moved.id, 'refused', { actor: opts.actor, subscriber, restore: home }).catch(() => undefined);
+      throw new GateError(`${isp} did not admit the session: ${(err as Error).message}`);
+    }
+  }
+
+  async close(id: string, cause: string, opts: { actor: Actor; subscriber: string; restore: string }): Promise<void> {
+    if (id.startsWith('session:')) {
+      await this.sessions.close(opts.actor, id.slice('session:'.length), 'user-request').catch((err: Error) => {
+        // closed already (a Disconnect, a timeout): the line only has to go back
+        if (!/closed already|no session/.test(err.message)) throw err;
+      });
+    }
+    await this.provision.close(id, cause, opts);
+  }
+}

@@ -30,6 +30,7 @@ import { SessionMetrics } from '../sessions/metrics.js';
 import { RadiusClient } from '../radius/client.js';
 import { startCoaListener, type CoaListener } from '../radius/coa.js';
 import { Broker } from '../broker/broker.js';
+import { SessionsGate } from '../broker/gate.js';
 
 export interface ServeOptions {
   config: string;
@@ -184,16 +185,6 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const programs = dp.programs();
   log.info({ node, programs: programs.map((p) => `${p.ifname}:${p.role}:${p.mode}`) }, 'data plane ready');
 
-  // The broker's key lives beside the registry; sessions a stop left half opened are taken back.
-  let broker: Broker;
-  try {
-    broker = new Broker({ daemon: daemon as Daemon<unknown>, model: configModel, log: log.child({ part: 'broker' }) });
-    await broker.start();
-  } catch (err) {
-    dp.close();
-    release();
-    throw new StartError(`cannot start the broker: ${(err as Error).message}`);
-  }
 
   const tokens = TokenStore.inDir(o.stateDir);
   await tokens.load();
@@ -231,6 +222,23 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     dp.close();
     release();
     throw new StartError(`cannot listen for CoA/Disconnect-Requests: ${(err as Error).message}`);
+  }
+
+  // The broker's key lives beside the registry; sessions a stop left half opened are taken back.
+  let broker: Broker;
+  try {
+    // A brokered session with an ISP that admits by RADIUS opens a node session with it.
+    const needsSession = (subscriber: string, isp: string): boolean =>
+      registry.subscriber(subscriber)?.admission === 'session' && (daemon.running as Config | undefined)?.isps.some((i) => i.name === isp && i.radius !== undefined) === true;
+    const gate = new SessionsGate(daemon as Daemon<unknown>, sessions, needsSession);
+    broker = new Broker({ daemon: daemon as Daemon<unknown>, model: configModel, log: log.child({ part: 'broker' }), gate });
+    await broker.start();
+  } catch (err) {
+    coa?.close();
+    await sessions.stop();
+    dp.close();
+    release();
+    throw new StartError(`cannot start the broker: ${(err as Error).message}`);
   }
 
   let stopping: Promise<void> | undefined;
