@@ -297,6 +297,8 @@ export const documentSchema = z
     isps: list('isps'),
     subscribers: list('subscribers'),
     ilm: list('ilm'),
+    // LDP: checked in ./validate.ts with ./ldp.ts, so its issues carry the section's path
+    ldp: z.unknown().optional(),
   })
   .strict();
 

@@ -4,6 +4,7 @@
 // ISP references keep the operator's spelling (name or id); resolveIsp() turns them into ids.
 
 import type { Mac, Prefix, TtlMode, UnknownPolicy } from '../tables/types.js';
+import type { LdpConfig } from './ldp.js';
 
 export type Role = 'access' | 'core' | 'isp';
 
@@ -114,6 +115,8 @@ export interface Config {
   subscribers: Subscriber[];
   /** the incoming label map */
   ilm: LabelBinding[];
+  /** labels learned by LDP (absent: the file's labels are all there is) */
+  ldp?: LdpConfig;
 }
 
 /** A subscriber's downstream delivery with the defaults from its match filled in. */

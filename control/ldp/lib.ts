@@ -46,6 +46,8 @@ export interface LibOptions {
   resolveNextHop?: (prefix: string) => string | undefined;
   /** label for FECs we are egress for: a real label (so the tailend knows the FEC on pop) by default */
   egressLabel?: 'allocate' | 'implicit-null';
+  /** the label a FEC had before a restart: taken again when free, so peers see no change */
+  preferredLabel?: (prefix: string) => number | undefined;
 }
 
 export interface BindingView {
@@ -59,7 +61,7 @@ export class Lib {
   private readonly fecs = new Map<string, FecEntry>();
   private readonly peers = new Map<string, Peer>();
   /** labels withdrawn from peers and not yet released by all of them */
-  private readonly awaitingRelease = new Map<number, { prefix: string; waiting: Set<string> }>();
+  private readonly awaitingRelease = new Map<number, { prefix: string; waiting: Set<string>; since: number }>();
   /** the same, by FEC, for Releases that carry no label */
   private readonly withdrawnLabels = new Map<string, Set<number>>();
   labelChanges = 0;
@@ -185,6 +187,45 @@ export class Lib {
     return out;
   }
 
+  /**
+   * Gives a FEC a new local label, make-before-break: the new label is advertised to every peer
+   * (a Label Mapping with a new label replaces the old one at the peer, which releases the old
+   * label), and the old label stays allocated — and installed — until every peer that held it
+   * released it (or releaseTimeout passes).
+   */
+  relabel(prefix: string): LibOutput {
+    const out = empty();
+    const e = this.fecs.get(prefix);
+    if (e?.localLabel === undefined || e.localLabel < 16) throw new RangeError(`no local label to change for ${prefix}`);
+    const next = this.o.allocator.allocate();
+    if (next === undefined) throw new RangeError('the label range is exhausted');
+    const old = e.localLabel;
+    if (e.advertisedTo.size > 0) this.retire(prefix, old, e.advertisedTo);
+    else this.freeLabel(old);
+    e.localLabel = next;
+    e.advertisedTo.clear();
+    for (const peer of this.peers.keys()) this.advertise(e, peer, out);
+    this.labelChanges++;
+    out.changes.push(changeOf(e));
+    return out;
+  }
+
+  /** Local labels withdrawn or replaced and not yet released by every peer: label -> FEC. */
+  retiring(): Map<number, string> {
+    return new Map([...this.awaitingRelease].map(([l, w]) => [l, w.prefix]));
+  }
+
+  /** Frees retiring labels whose Release has not come within `maxAgeMs`; their FECs. */
+  expireRetiring(maxAgeMs: number, now = Date.now()): string[] {
+    const out: string[] = [];
+    for (const [label, w] of [...this.awaitingRelease]) {
+      if (now - w.since < maxAgeMs) continue;
+      out.push(w.prefix);
+      this.freeLabel(label);
+    }
+    return out;
+  }
+
   bindings(): BindingView[] {
     return [...this.fecs.values()]
       .filter((e) => e.egress || e.localLabel !== undefined || e.remote.size > 0)
@@ -234,7 +275,7 @@ export class Lib {
     e.downstream = this.downstreamOf(e);
     const wantLocal = e.egress || e.downstream !== undefined;
     if (wantLocal && e.localLabel === undefined) {
-      const l = e.egress && this.o.egressLabel === 'implicit-null' ? 3 : this.o.allocator.allocate();
+      const l = e.egress && this.o.egressLabel === 'implicit-null' ? 3 : this.allocateFor(e.prefix);
       if (l === undefined) return; // range exhausted: no label, nothing advertised (counted by labelsInUse)
       e.localLabel = l;
       for (const peer of this.peers.keys()) this.advertise(e, peer, out);
@@ -244,10 +285,7 @@ export class Lib {
       if (e.advertisedTo.size > 0) {
         for (const peer of e.advertisedTo) out.send.push({ peer, msg: { kind: 'label-withdraw', fec: [{ type: 'prefix', prefix: e.prefix }], label } });
         if (label >= 16) {
-          this.awaitingRelease.set(label, { prefix: e.prefix, waiting: new Set(e.advertisedTo) });
-          const set = this.withdrawnLabels.get(e.prefix) ?? new Set<number>();
-          set.add(label);
-          this.withdrawnLabels.set(e.prefix, set);
+          this.retire(e.prefix, label, e.advertisedTo);
         }
         e.advertisedTo.clear();
       } else {
@@ -265,7 +303,7 @@ export class Lib {
     const after = JSON.stringify([e.localLabel, e.downstream]);
     if (before !== after) {
       this.labelChanges++;
-      out.changes.push({ prefix: e.prefix, egress: e.egress, ...(e.localLabel !== undefined ? { localLabel: e.localLabel } : {}), ...(e.downstream ? { downstream: { ...e.downstream } } : {}) });
+      out.changes.push(changeOf(e));
     }
     if (!e.egress && e.localLabel === undefined && e.remote.size === 0) this.fecs.delete(e.prefix);
   }
@@ -274,6 +312,19 @@ export class Lib {
     if (e.localLabel === undefined || e.advertisedTo.has(peer) || e.downstream?.lsrId === peer || !this.peers.get(peer)?.up) return;
     e.advertisedTo.add(peer);
     out.send.push({ peer, msg: { kind: 'label-mapping', fec: [{ type: 'prefix', prefix: e.prefix }], label: e.localLabel } });
+  }
+
+  private retire(prefix: string, label: number, holders: Set<string>): void {
+    this.awaitingRelease.set(label, { prefix, waiting: new Set(holders), since: Date.now() });
+    const set = this.withdrawnLabels.get(prefix) ?? new Set<number>();
+    set.add(label);
+    this.withdrawnLabels.set(prefix, set);
+  }
+
+  private allocateFor(prefix: string): number | undefined {
+    const want = this.o.preferredLabel?.(prefix);
+    if (want !== undefined && this.o.allocator.take(want)) return want;
+    return this.o.allocator.allocate();
   }
 
   private freeLabel(label: number): void {
@@ -286,6 +337,10 @@ export class Lib {
     }
     if (label >= 16) this.o.allocator.free(label);
   }
+}
+
+function changeOf(e: FecEntry): FecChange {
+  return { prefix: e.prefix, egress: e.egress, ...(e.localLabel !== undefined ? { localLabel: e.localLabel } : {}), ...(e.downstream ? { downstream: { ...e.downstream } } : {}) };
 }
 
 function newEntry(prefix: string): FecEntry {

@@ -44,6 +44,19 @@ export interface SpeakerOptions {
   gtsm?: boolean;
   /** the addresses we announce in Address messages (default: this namespace's IPv4 addresses) */
   localAddresses?: () => string[];
+  /**
+   * Programs the data plane for a batch of FEC changes. When given, what a batch makes us send
+   * waits until it resolves: a local label is installed before it is advertised, and a label
+   * learned from downstream is in use before the old one is released (make-before-break).
+   * Batches run one at a time, in order.
+   */
+  program?: (changes: FecChange[]) => Promise<void>;
+  /** a FEC's local label before a restart, taken again when free */
+  preferredLabel?: (prefix: string) => number | undefined;
+  /** labels still installed from before a restart: not handed to other FECs until unholdLabels() */
+  heldLabels?: number[];
+  /** ms a withdrawn or replaced label waits for the peers' Release before it is freed anyway */
+  releaseTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -148,6 +161,12 @@ export class LdpSpeaker extends EventEmitter {
   private readonly retired = { sent: {} as Record<string, number>, received: {} as Record<string, number>, errors: {} as Record<string, number>, notes: {} as Record<string, number> };
   private stopped = false;
   private gtsm: boolean;
+  private readonly allocator: LabelAllocator;
+  /** the data-plane batches, one at a time */
+  private programQueue: Promise<void> = Promise.resolve();
+  /** retiring labels as the last batch saw them, to notice a Release */
+  private retiringSeen = '';
+  private expiryTimer?: ReturnType<typeof setInterval>;
 
   constructor(private readonly o: SpeakerOptions) {
     super();
@@ -159,7 +178,9 @@ export class LdpSpeaker extends EventEmitter {
     this.acceptTransport = o.acceptTransport ?? defaultAcceptTransport;
     this.gtsm = o.gtsm ?? gtsmAvailable();
     const [min, max] = o.labelRange ?? [16, 0xfffff];
-    this.lib = new Lib({ allocator: new LabelAllocator(min, max), resolveNextHop: o.resolveNextHop, egressLabel: o.egressLabel });
+    this.allocator = new LabelAllocator(min, max);
+    if (o.heldLabels) this.allocator.hold(o.heldLabels);
+    this.lib = new Lib({ allocator: this.allocator, resolveNextHop: o.resolveNextHop, egressLabel: o.egressLabel, preferredLabel: o.preferredLabel });
   }
 
   async start(): Promise<void> {
@@ -193,11 +214,44 @@ export class LdpSpeaker extends EventEmitter {
       this.helloTimer = setInterval(() => this.sendHellos(), this.helloInterval * 1000);
     }
     if (this.o.egress) this.execute(this.lib.setEgress(this.o.egress));
+    if (this.o.releaseTimeoutMs !== undefined) {
+      const maxAge = this.o.releaseTimeoutMs;
+      this.expiryTimer = setInterval(() => {
+        const fecs = this.lib.expireRetiring(maxAge);
+        if (fecs.length) {
+          this.o.log?.warn({ fecs }, 'ldp: withdrawn labels not released by every peer in time; freed');
+          this.execute({ send: [], changes: [] });
+        }
+      }, Math.min(1000, maxAge));
+      this.expiryTimer.unref?.();
+    }
+  }
+
+  /** Resolves when every data-plane batch queued so far has run. */
+  settled(): Promise<void> {
+    return this.programQueue;
+  }
+
+  /** A new local label for a FEC, make-before-break (see Lib.relabel); throws RangeError. */
+  relabel(prefix: string): number {
+    this.execute(this.lib.relabel(prefix));
+    return this.lib.bindings().find((b) => b.prefix === prefix)!.localLabel!;
+  }
+
+  /** Local labels withdrawn or replaced and still waiting for Releases: label -> FEC. */
+  retiring(): Map<number, string> {
+    return this.lib.retiring();
+  }
+
+  /** The labels of before a restart may be handed to any FEC again. */
+  unholdLabels(): void {
+    this.allocator.unhold();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.helloTimer);
+    clearInterval(this.expiryTimer);
     for (const n of this.nbrs.values()) {
       clearTimeout(n.retryTimer);
       for (const a of n.adjacencies.values()) clearTimeout(a.timer);
@@ -549,14 +603,36 @@ export class LdpSpeaker extends EventEmitter {
   }
 
   private execute(out: LibOutput): void {
-    const byPeer = new Map<string, OutMessage[]>();
+    const byPeer = new Map<string, { session: LdpSession | undefined; msgs: OutMessage[] }>();
     for (const { peer, msg } of out.send) {
-      const list = byPeer.get(peer) ?? [];
-      list.push(msg);
-      byPeer.set(peer, list);
+      const entry = byPeer.get(peer) ?? { session: this.nbrs.get(peer)?.session, msgs: [] };
+      entry.msgs.push(msg);
+      byPeer.set(peer, entry);
     }
-    for (const [peer, msgs] of byPeer) this.nbrs.get(peer)?.session?.send(msgs);
+    // only to the session the messages were meant for, not to a later one with the same peer
+    const send = (): void => {
+      for (const [peer, { session, msgs }] of byPeer) if (session && this.nbrs.get(peer)?.session === session) session.send(msgs);
+    };
     for (const c of out.changes) this.emit('fec', c satisfies FecChange);
+    const retiring = [...this.lib.retiring().keys()].sort((a, b) => a - b).join(',');
+    const released = retiring !== this.retiringSeen;
+    this.retiringSeen = retiring;
+    const program = this.o.program;
+    if (!program || (out.changes.length === 0 && !released)) {
+      // nothing for the data plane; still behind earlier batches, so the order on the wire holds
+      if (!program) send();
+      else this.programQueue = this.programQueue.then(send);
+      return;
+    }
+    const changes = out.changes;
+    this.programQueue = this.programQueue.then(async () => {
+      try {
+        await program(changes);
+      } catch (e) {
+        this.o.log?.error({ err: (e as Error).message, fecs: changes.map((c) => c.prefix) }, 'ldp: programming the data plane failed; advertising anyway');
+      }
+      send();
+    });
   }
 
   private localAddresses(): string[] {

@@ -20,6 +20,8 @@ import { ispNames } from '../daemon/views.js';
 import { watchConfig } from '../daemon/watch.js';
 import { configPipeline, parseConfigText } from '../daemon/wiring.js';
 import { checkConfig, type Config } from '../config/index.js';
+import { LdpHost } from '../daemon/ldp-host.js';
+import { registerLdpMetrics } from '../ldp/metrics.js';
 
 export interface ServeOptions {
   config: string;
@@ -30,6 +32,8 @@ export interface ServeOptions {
   watch: boolean;
   logLevel?: string;
   xdpMode?: 'auto' | 'native' | 'generic';
+  /** LDP's UDP/TCP port (646; tests use another) */
+  ldpPort?: number;
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/fecflow';
@@ -49,6 +53,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   // validates the running config — file and registry together — once, at start (a million
   // subscribers take seconds to validate: once is enough).
   let node: string;
+  let ldpEnabled = false;
   let preread: { text: string; raw: unknown };
   try {
     const text = await readFile(configPath, 'utf8');
@@ -59,6 +64,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       throw new StartError(`${configPath} is invalid (${r.issues.length} problem(s), logged above)`);
     }
     node = r.config.node;
+    ldpEnabled = r.config.ldp?.enable === true;
     preread = { text, raw };
   } catch (err) {
     if (err instanceof StartError) throw err;
@@ -110,6 +116,10 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
   const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }) });
+  // LDP: the labels of before a restart go into the first composition (nothing pinned changes);
+  // the speaker starts once the daemon runs
+  const ldp = ldpEnabled ? new LdpHost({ daemon, registry, events: daemon.events, log: log.child({ part: 'ldp' }), port: o.ldpPort }) : undefined;
+  ldp?.prepare();
   try {
     await daemon.start({ ...preread, validated });
     // After an upgrade that changed map layouts, the state is now in the new maps: switch.
@@ -121,6 +131,15 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot start: ${(err as Error).message}`);
   }
   log.info({ registry: registry.path, subscribers: registry.subscriberCount() }, 'registry open');
+  if (ldp) {
+    try {
+      await ldp.start();
+    } catch (err) {
+      dp.close();
+      release();
+      throw new StartError(`cannot start the LDP speaker: ${(err as Error).message}`);
+    }
+  }
   const programs = dp.programs();
   log.info({ node, programs: programs.map((p) => `${p.ifname}:${p.role}:${p.mode}`) }, 'data plane ready');
 
@@ -139,6 +158,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     },
     { onReadError: (map, err) => log.warn({ map, err: String(err) }, 'metrics: map read failed; family left out of this scrape') },
   );
+  if (ldp) registerLdpMetrics(metrics.registry, () => ldp.stats(), () => ldp.isStale());
 
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
@@ -152,6 +172,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     log: log.child({ part: 'api' }),
     ifname: (i) => env.ifname(i),
     onDetached: () => void stop('detached'),
+    ldp,
   });
   let api: Awaited<ReturnType<typeof listen>>;
   try {
@@ -182,6 +203,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
+      await ldp?.stop();
       await api.close();
       if (!daemon.isDetached) dp.close();
       release();
