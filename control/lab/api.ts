@@ -3,7 +3,7 @@
 // client; the lab keeps this one so that control/lab never imports from control/cli, which
 // sits above it.
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 export class ApiError extends Error {
   constructor(
@@ -58,7 +58,8 @@ export function routerApi(socket: string, tokenFile: string, timeoutMs = 30_000)
     return parsed as T;
   };
   return {
-    get: (path) => json('GET', path, undefined, false),
+    // reads carry the token too once the daemon wrote it: some need it (the audit log, LDP)
+    get: (path) => json('GET', path, undefined, existsSync(tokenFile)),
     send: (method, path, body) => json(method, path, body, true),
     async text(path) {
       const r = await call('GET', path, undefined, false);

@@ -35,6 +35,8 @@ export interface LabState {
   daemons: Partial<Record<RouterName, DaemonRecord>>;
   /** the label plan generation the routers run */
   generation: number;
+  /** labels learned by LDP (`lab up --ldp`), with FRR beside the lsr */
+  ldp?: boolean;
 }
 
 export const stateFile = (stateDir: string): string => join(stateDir, 'state.json');

@@ -378,19 +378,31 @@ export class LdpSpeaker extends EventEmitter {
   // ---- discovery ----
 
   private sendHellos(): void {
-    if (!this.udp) return;
+    const udp = this.udp;
+    if (!udp) return;
     const pdu = encodePdu(this.o.lsrId, 0, [encodeMessage({ kind: 'hello', id: 0, holdTime: this.holdTime, targeted: false, requestTargeted: false, gtsm: this.gtsm, transportAddress: this.o.transportAddress })]);
-    for (const name of this.o.interfaces) {
+    // One socket serves every interface: the outgoing interface is a socket option, and a send
+    // only takes it when the datagram reaches the kernel (after the callback of the previous
+    // one), so the interfaces are done one after the other, never all with the last one's.
+    const names = [...this.o.interfaces];
+    const next = (): void => {
+      const name = names.shift();
+      if (name === undefined || this.stopped) return;
       const addr = this.interfaceAddress(name);
-      if (!addr) continue;
+      if (!addr) return next();
       this.joinGroup(name, addr.address);
       try {
-        this.udp.setMulticastInterface(addr.address);
-        this.udp.send(pdu, this.port, ALL_ROUTERS_V4);
+        udp.setMulticastInterface(addr.address);
+        udp.send(pdu, this.port, ALL_ROUTERS_V4, (err) => {
+          if (err) this.o.log?.warn({ interface: name, err: err.message }, 'ldp hello not sent');
+          next();
+        });
       } catch (e) {
         this.o.log?.warn({ interface: name, err: (e as Error).message }, 'ldp hello not sent');
+        next();
       }
-    }
+    };
+    next();
   }
 
   /**

@@ -40,11 +40,12 @@ export const labCommands: CommandModule = {
       .description('build the lab and start one daemon per router (an earlier lab of that name is torn down first)')
       .option('--name <name>', NAME_HELP, 'ffl')
       .option('--log-level <level>', "the daemons' log level", 'info')
-      .action(async (o: { name: string; logLevel: string }) => {
+      .option('--ldp', 'labels learned by LDP instead of the static plan, with FRR (zebra, ldpd) as a fourth router beside the lsr')
+      .action(async (o: { name: string; logLevel: string; ldp?: boolean }) => {
         const { Lab, formatStatus } = await lab();
         await guarded(async () => {
           const t0 = Date.now();
-          const l = await Lab.up({ name: o.name, say, logLevel: o.logLevel });
+          const l = await Lab.up({ name: o.name, say, logLevel: o.logLevel, ldp: o.ldp === true });
           say(`lab '${o.name}' is up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
           ctx.io.out(formatStatus(await l.status(), table));
         });
