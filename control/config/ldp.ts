@@ -33,6 +33,9 @@ export interface LdpConfig {
   staleTimeout: number;
   /** seconds a withdrawn or replaced local label stays installed waiting for the peer's Release */
   releaseTimeout: number;
+  /** graceful restart (RFC 3478) with neighbours that announce it: keep forwarding across a
+   * restart on either side; staleTimeout is both our reconnect and our recovery time */
+  gracefulRestart: boolean;
   /** per ISP name */
   fecs: Record<string, LdpIspFecs>;
 }
@@ -85,6 +88,7 @@ export const ldpSchema: z.ZodType<LdpConfig, z.ZodTypeDef, unknown> = z
       .default({ min: 100_000, max: 199_999 }),
     staleTimeout: seconds('staleTimeout', 1, 3600, 120),
     releaseTimeout: seconds('releaseTimeout', 1, 3600, 60),
+    gracefulRestart: z.boolean({ invalid_type_error: 'gracefulRestart must be true or false' }).default(true),
     fecs: z.record(z.string(), ispFecs).default({}),
   })
   .strict()

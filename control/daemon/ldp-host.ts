@@ -127,6 +127,8 @@ export class LdpHost {
       preferredLabel: saved ? (p) => saved.localLabels[p] : undefined,
       heldLabels: saved ? saved.tables.ilm.map((e) => e.label) : undefined,
       releaseTimeoutMs: l.releaseTimeout * 1000,
+      // the maps are pinned: forwarding state survives any restart of ours, for as long as we say
+      ...(l.gracefulRestart ? { gracefulRestart: { reconnectMs: l.staleTimeout * 1000, recoveryMs: l.staleTimeout * 1000 } } : {}),
       port: this.o.port,
       log: this.o.log,
     });

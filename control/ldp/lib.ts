@@ -38,6 +38,8 @@ interface FecEntry {
 interface Peer {
   up: boolean;
   addresses: Set<string>;
+  /** graceful restart (RFC 3478): the session is gone, its labels are kept until refreshed */
+  stale?: Set<string>;
 }
 
 export interface LibOptions {
@@ -91,14 +93,22 @@ export class Lib {
   }
 
   peerUp(lsrId: string): LibOutput {
-    this.peers.set(lsrId, { up: true, addresses: new Set() });
+    const old = this.peers.get(lsrId);
+    // a restarting peer's labels stay (marked stale) until it maps them again or recovery ends;
+    // its old addresses too, until its Address message comes
+    this.peers.set(lsrId, old?.stale ? { up: true, addresses: old.addresses, stale: old.stale } : { up: true, addresses: new Set() });
     const out = empty();
     for (const e of this.fecs.values()) this.advertise(e, lsrId, out);
     return out;
   }
 
-  /** The session is gone: its labels, addresses and releases with it. */
-  peerDown(lsrId: string): LibOutput {
+  /**
+   * The session is gone: its labels, addresses and releases with it — or, with `graceful` (the
+   * peer announced graceful restart), its labels and addresses are kept, marked stale, and
+   * forwarding through them goes on until purgeStale().
+   */
+  peerDown(lsrId: string, graceful = false): LibOutput {
+    if (graceful) return this.peerDownGraceful(lsrId);
     this.peers.delete(lsrId);
     const out = empty();
     for (const [label, w] of [...this.awaitingRelease]) {
@@ -110,6 +120,43 @@ export class Lib {
       e.remote.delete(lsrId);
       this.recompute(e, out);
     }
+    return out;
+  }
+
+  private peerDownGraceful(lsrId: string): LibOutput {
+    const p = this.peers.get(lsrId);
+    const stale = new Set<string>();
+    for (const e of this.fecs.values()) {
+      e.advertisedTo.delete(lsrId);
+      if (e.remote.has(lsrId)) stale.add(e.prefix);
+    }
+    for (const [label, w] of [...this.awaitingRelease]) {
+      w.waiting.delete(lsrId);
+      if (w.waiting.size === 0) this.freeLabel(label);
+    }
+    this.peers.set(lsrId, { up: false, addresses: p?.addresses ?? new Set(), stale });
+    return empty();
+  }
+
+  /** Whether a peer's labels are kept from a session that went down (graceful restart). */
+  isStale(lsrId: string): boolean {
+    return this.peers.get(lsrId)?.stale !== undefined;
+  }
+
+  /** Ends graceful restart for a peer: labels it did not map again are removed (all of them if
+   * its session is still down). */
+  purgeStale(lsrId: string): LibOutput {
+    const p = this.peers.get(lsrId);
+    if (!p?.stale) return empty();
+    if (!p.up) return this.peerDown(lsrId);
+    const out = empty();
+    for (const prefix of p.stale) {
+      const e = this.fecs.get(prefix);
+      if (!e) continue;
+      e.remote.delete(lsrId);
+      this.recompute(e, out);
+    }
+    delete p.stale;
     return out;
   }
 
@@ -130,6 +177,7 @@ export class Lib {
     for (const el of fec) {
       if (el.type !== 'prefix') continue;
       const e = this.entry(el.prefix);
+      this.peers.get(lsrId)?.stale?.delete(el.prefix);
       const old = e.remote.get(lsrId);
       // a new label for a FEC we hold one for from this neighbour replaces it; release the old (as FRR)
       if (old !== undefined && old !== label) out.send.push({ peer: lsrId, msg: { kind: 'label-release', fec: [el], label: old } });
@@ -262,7 +310,8 @@ export class Lib {
     const nh = this.o.resolveNextHop?.(e.prefix);
     if (nh === undefined) return undefined;
     for (const [lsrId, p] of this.peers) {
-      if (!p.up || !p.addresses.has(nh)) continue;
+      // a peer restarting gracefully still forwards with the labels it gave us
+      if ((!p.up && !p.stale) || !p.addresses.has(nh)) continue;
       const label = e.remote.get(lsrId);
       if (label !== undefined) return { lsrId, nextHop: nh, label };
     }

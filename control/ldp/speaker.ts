@@ -17,6 +17,7 @@ import { Backoff, type SessionState } from './fsm.js';
 import { LabelAllocator } from './labels.js';
 import { Lib, type BindingView, type FecChange, type LibOutput } from './lib.js';
 import { decodeMessage, encodeMessage, type LdpMessage } from './messages.js';
+import { FT_LEARN_FROM_NETWORK } from './init.js';
 import { decodePdu, encodePdu } from './pdu.js';
 import { LdpSession, type OutMessage } from './session.js';
 import { ipv4ToBuffer } from './tlv.js';
@@ -57,6 +58,13 @@ export interface SpeakerOptions {
   heldLabels?: number[];
   /** ms a withdrawn or replaced label waits for the peers' Release before it is freed anyway */
   releaseTimeoutMs?: number;
+  /**
+   * Graceful restart (RFC 3478): announced in our Initialization. As a helper, a session lost
+   * with a peer that announced it keeps the peer's labels (stale) for its reconnect time, and
+   * after it reconnects for its recovery time, removing only those it did not map again. Our
+   * recoveryMs is how long we keep forwarding state of before our own restart (0: none).
+   */
+  gracefulRestart?: { reconnectMs: number; recoveryMs: number };
   log?: Logger;
 }
 
@@ -167,6 +175,8 @@ export class LdpSpeaker extends EventEmitter {
   /** retiring labels as the last batch saw them, to notice a Release */
   private retiringSeen = '';
   private expiryTimer?: ReturnType<typeof setInterval>;
+  /** graceful restart: the purge of a peer's stale labels, by LSR-ID */
+  private readonly staleTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly o: SpeakerOptions) {
     super();
@@ -252,6 +262,7 @@ export class LdpSpeaker extends EventEmitter {
     this.stopped = true;
     clearInterval(this.helloTimer);
     clearInterval(this.expiryTimer);
+    for (const t of this.staleTimers.values()) clearTimeout(t);
     for (const n of this.nbrs.values()) {
       clearTimeout(n.retryTimer);
       for (const a of n.adjacencies.values()) clearTimeout(a.timer);
@@ -459,6 +470,20 @@ export class LdpSpeaker extends EventEmitter {
     this.nbrs.delete(n.lsrId);
   }
 
+  private scheduleStalePurge(lsrId: string, ms: number): void {
+    clearTimeout(this.staleTimers.get(lsrId));
+    const purge = (): void => {
+      this.staleTimers.delete(lsrId);
+      if (this.stopped || !this.lib.isStale(lsrId)) return;
+      this.o.log?.info({ neighbor: lsrId }, 'ldp: graceful restart over; removing the neighbour\'s labels it did not map again');
+      this.execute(this.lib.purgeStale(lsrId));
+    };
+    if (ms <= 0) return purge();
+    const t = setTimeout(purge, ms);
+    t.unref?.();
+    this.staleTimers.set(lsrId, t);
+  }
+
   // ---- sessions ----
 
   private maybeConnect(n: Neighbor): void {
@@ -551,6 +576,7 @@ export class LdpSpeaker extends EventEmitter {
       peerLsrId: n.lsrId,
       role: n.role,
       keepaliveTime: this.o.keepaliveTime,
+      ...(this.o.gracefulRestart ? { ft: { flags: FT_LEARN_FROM_NETWORK, ...this.o.gracefulRestart } } : {}),
       transport: { write: (b) => void sock.write(b), end: () => void sock.end() },
       onStateChange: (from, to, why) => {
         this.o.log?.info({ neighbor: n.lsrId, from, to, why }, 'ldp session state');
@@ -562,7 +588,15 @@ export class LdpSpeaker extends EventEmitter {
         n.lastError = undefined;
         const addrs = this.localAddresses();
         if (addrs.length > 0) session.send([{ kind: 'address', family: 'ipv4', addresses: addrs }]);
+        const wasStale = this.lib.isStale(n.lsrId);
         this.execute(this.lib.peerUp(n.lsrId));
+        if (wasStale) {
+          // RFC 3478: the restarted peer says how long it keeps its old forwarding state; 0 means
+          // none, so its old labels go now
+          const recovery = session.peerFt?.recoveryMs ?? 0;
+          this.o.log?.info({ neighbor: n.lsrId, recoveryMs: recovery }, 'ldp: neighbour back after a graceful restart');
+          this.scheduleStalePurge(n.lsrId, recovery);
+        }
       },
       onMessage: (m) => this.onMessage(n, m),
       onDown: (why, status) => {
@@ -571,7 +605,13 @@ export class LdpSpeaker extends EventEmitter {
         n.lastError = status !== undefined ? `${why} (${statusName(status)})` : why;
         this.o.log?.info({ neighbor: n.lsrId, why, status: status !== undefined ? statusName(status) : undefined }, 'ldp session down');
         if (wasUp) {
-          this.execute(this.lib.peerDown(n.lsrId));
+          const ft = this.o.gracefulRestart ? session.peerFt : undefined;
+          this.execute(this.lib.peerDown(n.lsrId, ft !== undefined));
+          // helper: the peer's labels stay for its reconnect time (at most 5 minutes)
+          if (ft) {
+            this.o.log?.info({ neighbor: n.lsrId, reconnectMs: ft.reconnectMs }, 'ldp: keeping the neighbour\'s labels while it restarts');
+            this.scheduleStalePurge(n.lsrId, Math.min(ft.reconnectMs, 300_000));
+          }
           n.backoff.reset();
         }
         if (n.session === session) n.session = undefined;
