@@ -92,12 +92,13 @@ export const labCommands: CommandModule = {
 
     program
       .command('demo')
-      .description('bring a lab up, send traffic, show per-ISP counters, move an end-user live, tear down')
+      .description('bring a lab up (labels learned by LDP), send traffic, show per-ISP counters, move an end-user live, show the learned labels, change one live, tear down')
       .option('--keep', 'leave the lab running at the end, and print where each router is')
+      .option('--static', 'the static label plan instead of LDP (no FRR needed)')
       .option('--name <name>', NAME_HELP, 'ffl')
-      .action(async (o: { keep?: boolean; name: string }) => {
+      .action(async (o: { keep?: boolean; static?: boolean; name: string }) => {
         const { runDemo } = await lab();
-        await guarded(() => runDemo({ name: o.name, keep: o.keep === true, out: (s) => ctx.io.out(s), table }));
+        await guarded(() => runDemo({ name: o.name, keep: o.keep === true, static: o.static === true, out: (s) => ctx.io.out(s), table }));
       });
   },
 };
