@@ -32,7 +32,9 @@ export function routerApi(socket: string, tokenFile: string, timeoutMs = 30_000)
         headers['content-length'] = payload.length;
       }
       if (auth) headers.authorization = `Bearer ${readFileSync(tokenFile, 'utf8').trim()}`;
-      const req = request({ socketPath: socket, path, method, headers }, (res) => {
+      // a fresh connection per call: a kept-alive one may be closed by the daemon's idle timeout
+      // just as it is reused (EPIPE, ECONNRESET)
+      const req = request({ socketPath: socket, path, method, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
