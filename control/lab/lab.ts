@@ -352,7 +352,7 @@ export class Lab {
 
   /** Until the headend pushes a learned label for every ISP, the tailend labels every ISP's
    * return traffic, and the lsr has a session with each of its three neighbours. */
-  async waitLdp(timeoutMs = 60_000): Promise<void> {
+  async waitLdp(timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < until) {

@@ -53,7 +53,7 @@ describeRoot('e2e: labels learned by LDP (lab up --ldp, FRR beside the lsr)', ()
 
   beforeAll(async () => {
     lab = await t.up();
-  }, 150_000);
+  }, 240_000);
   afterAll(async () => {
     await t.down();
   }, 60_000);

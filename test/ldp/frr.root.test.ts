@@ -52,7 +52,7 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
     let rig!: FrrRig;
     beforeAll(async () => {
       // built here, not at collection, so a filtered run creates no namespaces it will not remove
-      rig = new FrrRig({ frrAddr: '10.77.1.1', ffAddr: '10.77.1.2', frrStatic: { '203.0.113.0/24': '10.77.1.2' }, ffEgress: ['198.51.100.0/24', '192.0.2.0/25'], ffLabelRange: [5000, 5999], capture });
+      rig = new FrrRig({ frrAddr: '10.77.1.1', ffAddr: '10.77.1.2', frrStatic: { '203.0.113.0/24': '10.77.1.2' }, ffEgress: ['198.51.100.0/24', '192.0.2.0/25'], ffLabelRange: [5000, 5999], capture, gracefulRestart: { reconnectMs: 120_000, recoveryMs: 60_000 } });
       await rig.start();
     });
     afterAll(async () => {
@@ -133,6 +133,10 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
       expect(ttls.length).toBeGreaterThanOrEqual(5);
       expect(new Set(ttls)).toEqual(new Set(['255']));
       expect(sh('tshark', ['-r', capture, '-Y', 'ip.src == 10.77.1.2 && _ws.malformed', '-T', 'fields', '-e', 'frame.number']).trim()).toBe('');
+      // graceful restart in our Initialization: the FT Session TLV with the L flag and its times
+      // (FRR ignores it: U bit set); the session came up with it all the same
+      const ft = sh('tshark', ['-r', capture, '-Y', 'ip.src == 10.77.1.2 && ldp.msg.type == 0x200', '-T', 'fields', '-e', 'ldp.msg.tlv.ft_sess.flag_l', '-e', 'ldp.msg.tlv.ft_sess.reconn_to', '-e', 'ldp.msg.tlv.ft_sess.recovery_time']);
+      expect(ft.split('\n').filter(Boolean)[0]!.split('\t')).toEqual(['1', '120000', '60000']);
       // expert items by protocol: none of LDP's of severity note or above on what we sent (TCP's
       // connection notes and chat-level items such as 'GTSM is supported' are not about our PDUs)
       const expert = sh('tshark', ['-r', capture, '-q', '-z', 'expert,note,ip.src==10.77.1.2']);
