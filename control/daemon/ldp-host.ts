@@ -10,7 +10,7 @@
 // before is OPERATIONAL again and its mappings have settled, or after staleTimeout.
 import type { Logger } from '../log.js';
 import type { Config } from '../config/types.js';
-import type { EventSink } from '../events/sink.js';
+import type { EventInput, EventSink } from '../events/sink.js';
 import type { Registry } from '../registry/registry.js';
 import type { FecChange, BindingView } from '../ldp/lib.js';
 import { LdpSpeaker, type DiscoveryView, type NeighborView, type SpeakerStats } from '../ldp/speaker.js';
@@ -28,6 +28,22 @@ interface SavedState {
   /** neighbours with an OPERATIONAL session when this was saved */
   peers: string[];
   at: string;
+}
+
+export interface SessionChange {
+  neighborId: string;
+  from: string;
+  to: string;
+  why: string;
+}
+
+/** The event of a session transition: up when it reaches OPERATIONAL, down when it leaves it;
+ * none for the steps of establishment. */
+export function neighborEvent(s: SessionChange, transportAddress: string | null): EventInput | undefined {
+  const up = s.to === 'OPERATIONAL';
+  const down = s.from === 'OPERATIONAL' && !up;
+  if (!up && !down) return undefined;
+  return { type: up ? 'ldp.neighbor.up' : 'ldp.neighbor.down', subject: s.neighborId, data: { transportAddress, from: s.from, to: s.to, reason: s.why } };
 }
 
 /** After every neighbour of before a restart is back, how long its mappings get to arrive. */
@@ -133,7 +149,7 @@ export class LdpHost {
       log: this.o.log,
     });
     this.speaker = speaker;
-    speaker.on('session', (s: { neighborId: string; from: string; to: string; why: string }) => this.sessionChanged(s));
+    speaker.on('session', (s: SessionChange) => this.sessionChanged(s));
     await speaker.start();
     this.routes.watch(2000, () => speaker.routesChanged(), (e) => this.o.log.warn({ err: e.message }, 'ldp: reading the kernel routes failed'));
     this.o.daemon.onApplied(() => this.configApplied());
@@ -262,14 +278,12 @@ export class LdpHost {
 
   // ---- sessions and restarts ----
 
-  private sessionChanged(s: { neighborId: string; from: string; to: string; why: string }): void {
-    const up = s.to === 'OPERATIONAL';
-    const down = s.from === 'OPERATIONAL' && !up;
-    if (!up && !down) return;
-    const n = this.neighbors().find((x) => x.neighborId === s.neighborId);
-    this.o.log.info({ neighbor: s.neighborId, transport: n?.transportAddress, from: s.from, to: s.to, why: s.why }, up ? 'ldp neighbor up' : 'ldp neighbor down');
+  private sessionChanged(s: SessionChange): void {
+    const e = neighborEvent(s, this.neighbors().find((x) => x.neighborId === s.neighborId)?.transportAddress ?? null);
+    if (!e) return;
+    this.o.log.info({ neighbor: s.neighborId, transport: e.data!.transportAddress, from: s.from, to: s.to, why: s.why }, e.type === 'ldp.neighbor.up' ? 'ldp neighbor up' : 'ldp neighbor down');
     try {
-      this.o.events.emit({ type: up ? 'ldp.neighbor.up' : 'ldp.neighbor.down', subject: s.neighborId, data: { transportAddress: n?.transportAddress ?? null, from: s.from, to: s.to, reason: s.why } });
+      this.o.events.emit(e);
     } catch (err) {
       this.o.log.warn({ err: String(err) }, 'ldp: recording the neighbour event failed');
     }

@@ -8,6 +8,7 @@ import { routerDocument } from '../../control/lab/plan.js';
 import { ldpFecs } from '../../control/lab/topology.js';
 import { EMPTY_TABLES, applyTables, egressPrefixes, ldpTables, nextHopFor, withStale, type LdpTables } from '../../control/daemon/ldp-tables.js';
 import type { FecChange } from '../../control/ldp/lib.js';
+import { neighborEvent } from '../../control/daemon/ldp-host.js';
 
 const doc = (r: 'headend' | 'lsr' | 'tailend') => routerDocument(r, undefined, undefined, true);
 const cfg = (r: 'headend' | 'lsr' | 'tailend'): Config => {
@@ -140,5 +141,18 @@ describe('tables', () => {
       ilm: [stale.ilm[0], live.ilm[0]],
     });
     expect(applyTables(doc('headend'), EMPTY_TABLES)).toEqual(doc('headend'));
+  });
+});
+
+describe('neighbour events', () => {
+  it('a session reaching OPERATIONAL is ldp.neighbor.up, one leaving it ldp.neighbor.down, the steps between are none', () => {
+    expect(neighborEvent({ neighborId: '10.255.0.3', from: 'OPENREC', to: 'OPERATIONAL', why: 'KeepAlive received' }, '10.255.0.3')).toEqual({
+      type: 'ldp.neighbor.up',
+      subject: '10.255.0.3',
+      data: { transportAddress: '10.255.0.3', from: 'OPENREC', to: 'OPERATIONAL', reason: 'KeepAlive received' },
+    });
+    expect(neighborEvent({ neighborId: '10.255.0.3', from: 'OPERATIONAL', to: 'NON EXISTENT', why: 'connection closed' }, null)).toMatchObject({ type: 'ldp.neighbor.down', subject: '10.255.0.3', data: { reason: 'connection closed' } });
+    expect(neighborEvent({ neighborId: '10.255.0.3', from: 'NON EXISTENT', to: 'INITIALIZED', why: 'connected' }, null)).toBeUndefined();
+    expect(neighborEvent({ neighborId: '10.255.0.3', from: 'OPENSENT', to: 'NON EXISTENT', why: 'init timeout' }, null)).toBeUndefined();
   });
 });
