@@ -68,6 +68,8 @@ export class LdpHost {
   private stopped = false;
   /** the ldp section the speaker was started with */
   private started: Config['ldp'];
+  /** the changed ldp section last warned about */
+  private warned = '';
 
   constructor(
     private readonly o: {
@@ -308,7 +310,16 @@ export class LdpHost {
   /** After a reload: the FECs this node is egress for may have changed. */
   private configApplied(): void {
     const cfg = this.o.daemon.running;
-    if (!cfg?.ldp || !this.speaker) return;
+    if (!this.speaker) return;
+    const was = this.started;
+    const now = cfg?.ldp;
+    const identity = (l: Config['ldp']): string => JSON.stringify(l ? [l.enable, l.lsrId, l.transportAddress, l.interfaces, l.helloInterval, l.holdTime, l.keepaliveTime, l.labels, l.gracefulRestart] : null);
+    const id = identity(now);
+    if (id !== identity(was) && id !== this.warned) {
+      this.warned = id;
+      this.o.log.warn({ running: was?.lsrId, file: now?.lsrId ?? null }, 'ldp: the ldp section changed beyond its FECs; the speaker keeps running as started until the daemon restarts');
+    }
+    if (!cfg?.ldp) return;
     const e = egressPrefixes(cfg);
     if (e.join(',') === this.egress) return;
     this.egress = e.join(',');
