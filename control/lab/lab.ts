@@ -79,6 +79,8 @@ export interface LabStatus {
   /** end-user -> ISP, from the headend's running config */
   subscribers: Array<{ name: string; isp: string }>;
   generation: number | null;
+  /** labels learned by LDP (`lab up --ldp`) rather than a plan generation */
+  ldp: boolean;
 }
 
 export class Lab {
@@ -616,6 +618,7 @@ async function statusOf(names: LabNames, st: LabState | undefined): Promise<LabS
     routers,
     subscribers,
     generation: st?.generation ?? null,
+    ldp: st?.ldp === true,
   };
 }
 
