@@ -144,7 +144,8 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
       expect(ldpRows).toEqual([]);
       // the check can fail: the same report does list TCP's notes for this capture
       expect(expert).toMatch(/\sTCP\s/);
-    });
+      // five tshark runs: tens of seconds each on a machine shared with other builds
+    }, 240_000);
   });
 
   describe('fecflow passive (FRR has the higher transport address)', () => {
