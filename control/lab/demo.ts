@@ -93,10 +93,10 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const rows = await learnedLabels(lab, ISPS);
       say(table(['router', 'FEC', 'ISP', 'local label', 'remote label in use'], rows.map((r) => [r.router, r.fec, r.isp, r.local, r.remote])));
 
-      step(7, 'live label change: alice streams to alpha while the tailend gives alpha\'s hand-off FEC a new label');
+      step(7, 'live label change: an end-user of alpha streams to it while the tailend gives alpha\'s hand-off FEC a new label');
       const r = await liveRelabel(lab, 'alpha', { say: (l) => say(`  ${l}`) });
       say(`  the lsr's swap for ${r.fec}: ${r.lsrBefore} -> ${r.lsrAfter}; the tailend's old label ${r.from} ${r.oldRemoved ? 'removed once the lsr released it' : 'still installed'}`);
-      say(`  alice sent ${r.sent} packets; alpha received ${r.received}; lost ${r.lost}, duplicated ${r.duplicates}`);
+      say(`  ${r.user} sent ${r.sent} packets; alpha received ${r.received}; lost ${r.lost}, duplicated ${r.duplicates}`);
       if (r.lost !== 0 || r.lsrAfter !== r.to) ok = false;
     }
   } catch (err) {

@@ -76,11 +76,14 @@ async function lsrSwapFor(lab: Lab, label: number | null): Promise<number | null
 }
 
 /**
- * An end-user of `isp` streams to the internet at `rate` pkt/s; after 1 s the tailend gives the
+ * An end-user now with `isp` streams to the internet at `rate` pkt/s; after 1 s the tailend gives the
  * ISP's hand-off FEC a new label (POST /v1/ldp/relabel), and the stream goes on for 1.5 s more.
  */
 export async function liveRelabel(lab: Lab, isp: IspName, o: { rate?: number; port?: number; say?: (s: string) => void } = {}): Promise<RelabelResult> {
-  const user = USERS.find((u) => USER_PLAN[u].isp === isp)!;
+  // an end-user the headend now assigns to the ISP (the demo has moved alice by then)
+  const assignment = await lab.assignment();
+  const user = USERS.find((u) => assignment[u] === isp);
+  if (!user) throw new Error(`no end-user is with ${isp} now`);
   const fec = ldpFecs(isp).upstream;
   const port = o.port ?? 7100;
   const lsrLocal = (await lab.api('lsr').get<{ bindings: Binding[] }>('/v1/ldp/bindings')).bindings.find((b) => b.prefix === fec)?.localLabel ?? null;
