@@ -58,12 +58,15 @@ async function api(method, path, body) {
   return json;
 }
 
-/** An API read that may not exist on this router (a part not enabled): null when absent. */
+/** An API read that may not exist on this router (a part not enabled), or not be open to this
+ * token: null then. */
 async function optional(path) {
   try {
     return await api('GET', path);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404 && err.code === 'not_found' && /no such endpoint/.test(err.message)) return null;
+    // a part this token's role may not read (billing is the operator's)
+    if (err instanceof ApiError && err.status === 403) return null;
     throw err;
   }
 }
@@ -236,13 +239,13 @@ async function ispPage() {
   sections.push(h('h2', {}, `Subscribers (${subs.total})`), subscriberTable(subs.subscribers));
   const [sessions, usage] = await Promise.all([optional('/v1/sessions'), optional('/v1/usage')]);
   sections.push(h('h2', {}, 'Sessions'));
-  sections.push(sessions ? listTable(sessions.sessions ?? [], ['subscriber', 'state', 'openedAt'], 'sessions') : h('p', { class: 'muted' }, 'Sessions are not enabled on this router.'));
+  sections.push(sessions ? listTable(sessions.sessions ?? [], ['subscriber', 'state', 'openedAt'], 'sessions') : h('p', { class: 'muted' }, 'Sessions are not available here.'));
   sections.push(h('h2', {}, 'Usage'));
-  sections.push(usage ? listTable((usage.usage ?? usage.subscribers ?? []).map(flatUsage), ['subscriber', 'upBytes', 'downBytes'], 'usage') : h('p', { class: 'muted' }, 'Metering is not enabled on this router.'));
+  sections.push(usage ? listTable((usage.usage ?? usage.subscribers ?? []).map(flatUsage), ['subscriber', 'upBytes', 'downBytes'], 'usage') : h('p', { class: 'muted' }, 'Usage is not available here.'));
   const period = new Date().toISOString().slice(0, 7);
-  const bill = await optional(`/v1/bill?period=${period}&isp=${encodeURIComponent(isp)}`);
+  const bill = await optional(`/v1/broker/bill?period=${period}&isp=${encodeURIComponent(isp)}`);
   sections.push(h('h2', {}, `Invoices ${period}`));
-  sections.push(bill ? listTable(bill.lines ?? [], ['account', 'item', 'quantity', 'amount'], 'invoices') : h('p', { class: 'muted' }, 'Billing is not enabled on this router.'));
+  sections.push(bill ? listTable(bill.lines ?? [], ['account', 'item', 'quantity', 'amount'], 'invoices') : h('p', { class: 'muted' }, 'Invoices are not available to this token.'));
   show(...sections);
 }
 

@@ -35,6 +35,7 @@ import type { SessionManager } from '../sessions/manager.js';
 import { sessionRoutes } from './routes/sessions.js';
 import type { Broker } from '../broker/broker.js';
 import { brokerRoutes } from './routes/broker.js';
+import { ldpRoutes, type LdpApi } from './routes/ldp.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -57,6 +58,8 @@ export interface ApiDeps {
   sessions?: SessionManager;
   /** the broker of devices and providers (its routes are served when there is one) */
   broker?: Broker;
+  /** the LDP speaker, when the router file enables it */
+  ldp?: LdpApi;
 }
 
 const STATUS_OF: Record<DaemonError['kind'], number> = {
@@ -391,6 +394,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
     },
     ...sessionRoutes(deps.sessions),
     ...brokerRoutes(deps.broker),
+    ...ldpRoutes(deps.ldp),
     ...portalRoutes(),
     ...tenantRoutes({
       registry: daemon.registry,

@@ -21,6 +21,7 @@ import { usageCommand } from './commands/usage.js';
 import { sessionCommand } from './commands/session.js';
 import { brokerCommands } from './commands/broker.js';
 import { eventsCommand } from './commands/events.js';
+import { ldpCommand } from './commands/ldp.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -39,6 +40,7 @@ export const COMMANDS: CommandModule[] = [
   sessionCommand,
   brokerCommands,
   eventsCommand,
+  ldpCommand,
 ];
 
 export const VERSION = '0.1.0';

@@ -7,3 +7,4 @@ export { PrefixIndex, SubscriberIndex, type ChangeCheck, type SubscriberChange }
 export { parseRate, parseSize } from './units.js';
 export { CAPACITY, capacityIssues, tableUsage, type CapacityTable, type TableUsage } from './capacity.js';
 export * from './types.js';
+export { ldpSchema, type LdpConfig, type LdpIspFecs } from './ldp.js';

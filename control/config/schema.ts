@@ -409,6 +409,8 @@ export const documentSchema = z
       .object({ rate: int('icmp.rate', 0, FF_ICMP_MAX_RATE), burst: int('icmp.burst', 1, FF_ICMP_MAX_BURST).default(DEFAULT_ICMP.burst) })
       .strict()
       .optional(),
+    // LDP: checked in ./validate.ts with ./ldp.ts, so its issues carry the section's path
+    ldp: z.unknown().optional(),
   })
   .strict();
 

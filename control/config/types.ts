@@ -4,6 +4,7 @@
 // ISP references keep the operator's spelling (name or id); resolveIsp() turns them into ids.
 
 import type { Mac, Prefix, TtlMode, UnknownPolicy } from '../tables/types.js';
+import type { LdpConfig } from './ldp.js';
 
 export type Role = 'access' | 'core' | 'isp';
 
@@ -172,6 +173,8 @@ export interface Config {
   sessions?: SessionSettings;
   /** the node's limit on the ICMP errors its data plane sends; absent: DEFAULT_ICMP */
   icmp?: IcmpErrors;
+  /** labels learned by LDP (absent: the file's labels are all there is) */
+  ldp?: LdpConfig;
 }
 
 /** ICMP errors (time exceeded, fragmentation needed, packet too big): one token bucket per node. */

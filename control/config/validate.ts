@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { comparePrefixes, contains, parsePrefix, type ParsedPrefix } from './addr.js';
 import { capacityIssues } from './capacity.js';
 import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
+import { ldpSchema, type LdpConfig } from './ldp.js';
 import { documentSchema, fastSubscriber, interfaceSchema, ispSchema, labelBindingSchema, sessionsSchema, subscriberSchema } from './schema.js';
 import {
   neighbourMac,
@@ -24,7 +25,7 @@ import {
 
 export type Path = Array<string | number>;
 
-const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm', 'sessions', 'icmp'];
+const SECTIONS = ['node', 'ttlMode', 'unknownSubscriber', 'interfaces', 'isps', 'subscribers', 'ilm', 'sessions', 'icmp', 'ldp'];
 
 interface Parsed<T> {
   index: number;
@@ -226,6 +227,7 @@ export class Checker {
     const sessions = raw.sessions === undefined ? undefined : sessionsSchema.safeParse(raw.sessions);
     if (sessions && !sessions.success) this.zodIssues(['sessions'], sessions.error);
     if (sessions?.success && sessions.data.walledGarden !== undefined) this.isp(['sessions', 'walledGarden'], sessions.data.walledGarden);
+    const ldp = raw.ldp === undefined ? undefined : this.checkLdp(raw.ldp, interfaces.map((e) => e.value), isps.map((e) => e.value));
 
     if (this.found.length || !doc.success) return { issues: this.issues };
     const config: Config = {
@@ -239,6 +241,7 @@ export class Checker {
     };
     if (sessions?.success) config.sessions = sessions.data;
     if (doc.data.icmp) config.icmp = { rate: doc.data.icmp.rate, burst: doc.data.icmp.burst };
+    if (ldp) config.ldp = ldp;
     // Sizes last: counting is only meaningful on a config whose references all resolve.
     const tooBig = capacityIssues(config);
     if (tooBig.length) return { issues: tooBig };
@@ -493,6 +496,26 @@ export class Checker {
     if (b.isp !== undefined) this.isp([...base, 'isp'], b.isp);
     if (b.isp !== undefined && b.direction === undefined) this.issue([...base, 'direction'], "direction ('up' or 'down') is required with isp: it says which counter the label's traffic goes to");
     if (b.isp === undefined && b.direction !== undefined) this.issue([...base, 'isp'], 'isp is required with direction: the ISP whose traffic the label carries');
+  }
+
+  /** The `ldp:` section: its shape, then its interfaces (core ones of this file) and ISPs. */
+  private checkLdp(input: unknown, interfaces: Interface[], isps: Isp[]): LdpConfig | undefined {
+    const r = ldpSchema.safeParse(input);
+    if (!r.success) {
+      this.zodIssues(['ldp'], r.error);
+      return undefined;
+    }
+    const l = r.data;
+    l.interfaces.forEach((n, k) => {
+      const i = interfaces.find((x) => x.name === n);
+      if (!i) {
+        if (!this.brokenIfaces.has(n)) this.issue(['ldp', 'interfaces', k], `unknown interface '${n}'`);
+      } else if (i.role !== 'core') this.issue(['ldp', 'interfaces', k], `LDP runs on core interfaces; '${n}' has role ${i.role}`);
+    });
+    for (const name of Object.keys(l.fecs)) {
+      if (!isps.some((i) => i.name === name) && !this.brokenIsps.has(name)) this.issue(['ldp', 'fecs', name], `unknown ISP '${name}' (fecs are keyed by ISP name)`);
+    }
+    return l;
   }
 
   private checkIlm(list: Array<Parsed<LabelBinding>>): void {

@@ -94,6 +94,9 @@ export class Daemon<C = unknown> {
   /** text of the router file as we last applied it, to skip reloads of an unchanged file */
   private fileText: string | undefined = undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** what a part that learns state from elsewhere (LDP's labels) adds to the running config */
+  private overlay: ((raw: Obj) => Obj) | undefined = undefined;
+  private readonly appliedListeners: Array<() => void> = [];
   readonly startedAt = Date.now();
 
   constructor(private readonly opts: DaemonOptions<C>) {}
@@ -205,9 +208,39 @@ export class Daemon<C = unknown> {
     );
   }
 
-  /** The running config for a router file: the file with the registry's subscribers and the
-   * API's rate overrides. */
+  /**
+   * Sets the overlay: a function of the composed document that adds what is learned rather
+   * than written (LDP's labels). It is part of every composition from now on (start, reload,
+   * rates); applyOverlay() recomposes and commits when what it adds has changed.
+   */
+  setOverlay(fn: ((raw: Obj) => Obj) | undefined): void {
+    this.overlay = fn;
+  }
+
+  /** Called after every successful full commit (the new config is `running`). */
+  onApplied(fn: () => void): void {
+    this.appliedListeners.push(fn);
+  }
+
+  /** Recomposes the running config with the overlay as it is now and commits it, with the
+   * registry change that records it (written before the maps, undone if they fail). */
+  async applyOverlay(trigger: string, registry?: RegistryChange): Promise<CommitResult> {
+    return this.serial(async () => {
+      const raw = this.requireRunning();
+      const fileText = this.fileText ?? (await readFile(this.opts.configPath, 'utf8'));
+      const next = this.compose(asObj(this.parseText(fileText)), (raw.subscribers as Obj[] | undefined) ?? []);
+      return this.commitLocked(next, { trigger, registry });
+    });
+  }
+
+  /** The running config for a router file: the file with the registry's subscribers, the
+   * API's rate overrides and the overlay. */
   private compose(fileRaw: Obj, subscribers: Obj[], rates: Map<string, RateOverrides> = this.opts.registry.rates()): Obj {
+    const composed = this.composeFile(fileRaw, subscribers, rates);
+    return this.overlay ? this.overlay(composed) : composed;
+  }
+
+  private composeFile(fileRaw: Obj, subscribers: Obj[], rates: Map<string, RateOverrides>): Obj {
     const raw: Obj = { ...fileRaw, subscribers };
     if (rates.size === 0) return raw;
     raw.isps = structuredClone(fileRaw.isps);
@@ -463,6 +496,13 @@ export class Daemon<C = unknown> {
     this.record({ at: Date.now(), ok: true, trigger: opts.trigger, counts: planned.counts, durationMs: performance.now() - t0 });
     this.log.info({ trigger: opts.trigger, changes: summarize(planned.counts), ms: Math.round(this.last!.durationMs) }, 'reconciled');
     this.warmEdits();
+    for (const fn of this.appliedListeners) {
+      try {
+        fn();
+      } catch (err) {
+        this.log.error({ error: String((err as Error).message ?? err) }, 'a listener of applied configs failed');
+      }
+    }
     return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text };
   }
 

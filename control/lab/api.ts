@@ -35,7 +35,9 @@ export function routerApi(socket: string, tokenFile: string, timeoutMs = 30_000)
       // daemon wrote its token file only those three can answer anyway
       const token = auth && existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined;
       if (token) headers.authorization = `Bearer ${token}`;
-      const req = request({ socketPath: socket, path, method, headers }, (res) => {
+      // a fresh connection per call: a kept-alive one may be closed by the daemon's idle timeout
+      // just as it is reused (EPIPE, ECONNRESET)
+      const req = request({ socketPath: socket, path, method, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));

@@ -1,18 +1,24 @@
 // `fecflow demo` (the README's `./run demo`): brings a lab up, shows end-users reaching their
 // ISPs (ping and UDP streams, IPv4 and IPv6), the per-ISP counters of the headend and the
 // tailend, moves an end-user to the other ISP while its stream runs, and tears the lab down
-// (or leaves it running with --keep). It says what it does as it goes.
+// (or leaves it running with --keep). It says what it does as it goes. By default the routers
+// learn their labels by LDP (with FRR beside the LSR), and two more steps show the learned
+// labels and change the tailend's label for one ISP under a stream; --static runs the static
+// label plan instead.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../bpf/native.js';
 import { Lab } from './lab.js';
 import { labelTable } from './plan.js';
+import { learnedLabels, liveRelabel } from './ldp.js';
 import { Receiver, Sender, ping, tallyOf, type SenderReport } from './traffic.js';
-import { INTERNET, ISP_PLAN, ISPS, ROUTERS, USER_PLAN, USERS, type IspName, type UserName } from './topology.js';
+import { INTERNET, ISP_PLAN, ISPS, ROUTERS, USER_PLAN, USERS, ldpFecs, type IspName, type UserName } from './topology.js';
 
 export interface DemoOptions {
   name: string;
   keep: boolean;
+  /** the static label plan instead of labels learned by LDP (no FRR, no LDP steps) */
+  static?: boolean;
   out: (text: string) => void;
   /** how tables are printed (the CLI passes its own) */
   table: (head: string[], rows: string[][]) => string;
@@ -32,15 +38,18 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const t0 = Date.now();
   const table = (head: string[], rows: string[][]): string => indent(o.table(head, rows));
   const say = (s = ''): void => o.out(`${s}\n`);
-  const step = (n: number, s: string): void => say(`\n[${n}/6] ${s}  (at ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  const ldp = o.static !== true;
+  const total = ldp ? 8 : 6;
+  const step = (n: number, s: string): void => say(`\n[${n}/${total}] ${s}  (at ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 
   say('fecflow demo: an open-access network of namespaces on this machine — three end-users,');
   say('a headend, an LSR and a tailend (each running `fecflow serve`), and two ISPs.');
-  step(1, `lab up --name ${o.name}`);
-  const lab = await Lab.up({ name: o.name, say: (l) => say(`  ${l}`) });
+  if (ldp) say('The routers learn their labels from each other by LDP, with FRR (ldpd) as a fourth router beside the LSR.');
+  step(1, `lab up --name ${o.name}${ldp ? ' --ldp' : ''}`);
+  const lab = await Lab.up({ name: o.name, say: (l) => say(`  ${l}`), ldp });
   let ok = true;
   try {
-    say(picture());
+    say(ldp ? ldpPicture() : picture());
 
     step(2, 'ping: every end-user to its ISP host and to the "internet" address, IPv4 and IPv6');
     const rows: string[][] = [];
@@ -78,16 +87,28 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     const moved = await liveMove(lab, say);
     if (moved.lost > 5 || moved.afterAtOld !== 0) ok = false;
     say(table(...counterTable(moveBefore, await counters(lab))) + '  (packets / IP bytes during this step)');
+
+    if (ldp) {
+      step(6, 'the labels LDP learned: each ISP FEC at each router — its own label, and the one in use from downstream (fecflow ldp bindings; FRR: show mpls ldp binding)');
+      const rows = await learnedLabels(lab, ISPS);
+      say(table(['router', 'FEC', 'ISP', 'local label', 'remote label in use'], rows.map((r) => [r.router, r.fec, r.isp, r.local, r.remote])));
+
+      step(7, 'live label change: an end-user of alpha streams to it while the tailend gives alpha\'s hand-off FEC a new label');
+      const r = await liveRelabel(lab, 'alpha', { say: (l) => say(`  ${l}`) });
+      say(`  the lsr's swap for ${r.fec}: ${r.lsrBefore} -> ${r.lsrAfter}; the tailend's old label ${r.from} ${r.oldRemoved ? 'removed once the lsr released it' : 'still installed'}`);
+      say(`  ${r.user} sent ${r.sent} packets; alpha received ${r.received}; lost ${r.lost}, duplicated ${r.duplicates}`);
+      if (r.lost !== 0 || r.lsrAfter !== r.to) ok = false;
+    }
   } catch (err) {
     ok = false;
     say(`\ndemo failed: ${(err as Error).message}`);
     throw err;
   } finally {
     if (o.keep) {
-      step(6, `the lab '${o.name}' keeps running`);
+      step(total, `the lab '${o.name}' keeps running`);
       say(keepNotes(lab));
     } else {
-      step(6, 'lab down');
+      step(total, 'lab down');
       await Lab.down(o.name, (l) => say(`  ${l}`));
     }
     say(`\n${ok ? 'done' : 'finished with problems (see above)'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -102,6 +123,16 @@ function picture(): string {
     carol (prefix)  ── acc3 ┘                                        └ ispb ── beta host  (ISP 2)
     labels up    alpha ${g.alpha.up[0]} → ${g.alpha.up[1]} → pop      beta ${g.beta.up[0]} → ${g.beta.up[1]} → pop
     labels down  alpha ${g.alpha.down[0]} → ${g.alpha.down[1]} → pop      beta ${g.beta.down[0]} → ${g.beta.down[1]} → pop`;
+}
+
+function ldpPicture(): string {
+  return `
+    alice (by MAC)  ── acc1 ┐                                        ┌ ispa ── alpha host (ISP 1)
+    bob (VLAN 100.7) ─ acc2 ┼─ headend ══ sw ══ lsr ══ sw ══ tailend ─┤
+    carol (prefix)  ── acc3 ┘               ║                        └ ispb ── beta host  (ISP 2)
+                                           FRR (ldpd)
+    FECs  alpha up ${ldpFecs('alpha').upstream} (tailend egress)   down ${ldpFecs('alpha').downstream} (headend egress)
+          beta  up ${ldpFecs('beta').upstream} (tailend egress)   down ${ldpFecs('beta').downstream} (headend egress)`;
 }
 
 interface StreamRow {

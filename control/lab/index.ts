@@ -6,3 +6,4 @@ export { LabError } from './sys.js';
 export * from './topology.js';
 export * from './plan.js';
 export * from './traffic.js';
+export * from './ldp.js';

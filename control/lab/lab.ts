@@ -4,13 +4,14 @@
 // its own pin folder, Unix socket and management address, and the state file records every
 // PID so `down` undoes it all — also after a crash.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { repoRoot } from '../bpf/native.js';
 import { routerApi, type RouterApi } from './api.js';
 import { attachHostProgram, buildHostProgram, buildVlanProgram, readSourceCounts, type SourceCount } from './hosts.js';
 import { planOf, routerConfigText, routerDocument, type LinkOptions, type PlanState } from './plan.js';
+import { frrVtysh, startFrr, stopFrr } from './frr.js';
 import { readState, writeState, type DaemonRecord, type LabState } from './state.js';
 import { LabError, ip, netnsExists, nsRun, processAlive, processStartTime, run, sleep, stopProcess, tryRun } from './sys.js';
 import {
@@ -19,6 +20,9 @@ import {
   CORE_LINKS,
   CORE_MTU,
   ACCESS_MTU,
+  FRR_NS,
+  LDP_PLAN,
+  ldpFecs,
   INTERNET,
   ISP_PLAN,
   LAB_NAME_RE,
@@ -54,6 +58,8 @@ export interface UpOptions {
   logLevel?: string;
   /** the MTU of the tailend's links to the ISP hosts (68..1500; default 1500) */
   ispMtu?: number;
+  /** labels learned by LDP instead of the static plan, and FRR as a fourth router */
+  ldp?: boolean;
 }
 
 export interface RouterStatus {
@@ -75,6 +81,8 @@ export interface LabStatus {
   /** end-user -> ISP, from the headend's running config */
   subscribers: Array<{ name: string; isp: string }>;
   generation: number | null;
+  /** labels learned by LDP (`lab up --ldp`) rather than a plan generation */
+  ldp: boolean;
 }
 
 export class Lab {
@@ -118,6 +126,7 @@ export class Lab {
       stateDir: names.stateDir,
       daemons: {},
       generation: 0,
+      ...(o.ldp ? { ldp: true, namespaces: [...names.namespaces, names.ns(FRR_NS)] } : {}),
     };
     if (o.ispMtu !== undefined) {
       if (!Number.isInteger(o.ispMtu) || o.ispMtu < 68 || o.ispMtu > ACCESS_MTU) throw new Error(`lab: the ISP link MTU must be an integer from 68 to ${ACCESS_MTU}, not ${o.ispMtu}`);
@@ -129,6 +138,7 @@ export class Lab {
     try {
       say(`building ${names.namespaces.length} network namespaces (${names.namespaces.join(', ')})`);
       lab.buildNetwork();
+      if (o.ldp) lab.buildLdpNetwork();
       say('attaching the host XDP program (pass + count per source) on end-user, ISP and switch ports');
       const obj = buildHostProgram(names.stateDir);
       for (const u of USERS) attachHostProgram(obj, [{ ns: names.userNs(u), ifname: 'eth0' }], lab.hostPinDir(u));
@@ -137,9 +147,16 @@ export class Lab {
         obj,
         CORE_LINKS.flatMap((l) => [l.a.port, l.b.port].map((ifname) => ({ ns: names.switchNs, ifname }))),
       );
-      say('writing router configs (label plan generation 0) and starting one `fecflow serve` per router');
-      for (const r of ROUTERS) lab.writeConfig(r, routerConfigText(r, planOf(0), undefined, lab.links()));
+      say(o.ldp ? 'writing router configs (labels learned by LDP) and starting one `fecflow serve` per router' : 'writing router configs (label plan generation 0) and starting one `fecflow serve` per router');
+      for (const r of ROUTERS) lab.writeConfig(r, routerConfigText(r, planOf(0), undefined, { ...lab.links(), ldp: o.ldp === true }));
       await Promise.all(ROUTERS.map((r) => lab.startDaemon(r, { logLevel: o.logLevel })));
+      if (o.ldp) {
+        say('starting FRR (zebra, ldpd) as a fourth router beside the lsr');
+        chmodSync(names.stateDir, 0o711);
+        startFrr(names.ns(FRR_NS), join(names.stateDir, 'frr'), lab.frrPathspace);
+        say('waiting for LDP: sessions up and a label for every ISP in both directions');
+        await lab.waitLdp();
+      }
       say('daemons ready; resolving gateways (ARP/ND) from every host');
       await lab.warmUp();
       return lab;
@@ -163,8 +180,13 @@ export class Lab {
         if (await stopProcess(d.pid, d.startTime, 5000)) stopped++;
       }
     }
+    const frrNs = names.ns(FRR_NS);
+    if (netnsExists(frrNs)) {
+      const n = await stopFrr(frrNs, `${name}-${FRR_NS}`);
+      if (n) say(`stopped FRR (${n} processes)`);
+    }
     let namespaces = 0;
-    for (const ns of new Set([...(st?.namespaces ?? []), ...names.namespaces])) {
+    for (const ns of new Set([...(st?.namespaces ?? []), ...names.namespaces, frrNs])) {
       if (!netnsExists(ns)) continue;
       if (tryRun('ip', ['netns', 'delete', ns])) namespaces++;
     }
@@ -278,6 +300,88 @@ export class Lab {
       addAddresses(n.routerNs(r), 'mgmt0', [`${m.router}/${m.len}`]);
       ip(n.routerNs(r), 'link', 'set', 'mgmt0', 'up');
     }
+  }
+
+  get ldp(): boolean {
+    return this.st.ldp === true;
+  }
+
+  get frrPathspace(): string {
+    return `${this.name}-${FRR_NS}`;
+  }
+
+  /** FRR's vtysh in this lab (`lab up --ldp`). */
+  frr(...cmds: string[]): string {
+    return frrVtysh(this.frrPathspace, ...cmds);
+  }
+
+  /**
+   * The LDP variant's additions: a loopback per router (LSR-ID and transport address), FRR's
+   * namespace and its link to the lsr, and the static routes LDP follows (to the loopbacks and
+   * to each ISP's two FECs).
+   */
+  private buildLdpNetwork(): void {
+    const n = this.names;
+    const id = LDP_PLAN.lsrId;
+    const f = LDP_PLAN.frrLink;
+    const frrNs = n.ns(FRR_NS);
+    ip(null, 'netns', 'add', frrNs);
+    ip(frrNs, 'link', 'set', 'lo', 'up');
+    veth(f.lsr.ifname, n.routerNs('lsr'), f.lsr.mac, f.frr.ifname, frrNs, f.frr.mac, CORE_MTU);
+    addAddresses(n.routerNs('lsr'), f.lsr.ifname, [`${f.lsr.v4}/${f.len}`]);
+    addAddresses(frrNs, f.frr.ifname, [`${f.frr.v4}/${f.len}`]);
+    addAddresses(frrNs, 'lo', [`${id.frr}/32`]);
+    for (const r of ROUTERS) addAddresses(n.routerNs(r), 'lo', [`${id[r]}/32`]);
+    // the headend owns each ISP's return FEC
+    for (const i of ISPS) addAddresses(n.routerNs('headend'), 'lo', [ldpFecs(i).downstream]);
+    const up = ISPS.map((i) => ldpFecs(i).upstream);
+    const down = ISPS.map((i) => ldpFecs(i).downstream);
+    const link = (a: RouterName, b: RouterName): string => {
+      const l = CORE_LINKS.find((x) => (x.a.router === a && x.b.router === b) || (x.a.router === b && x.b.router === a))!;
+      return l.a.router === b ? l.a.v4 : l.b.v4;
+    };
+    const routes: Record<RouterName | 'frr', Array<[string, string]>> = {
+      headend: [...[id.lsr, id.tailend, id.frr].map((a): [string, string] => [`${a}/32`, link('headend', 'lsr')]), ...up.map((p): [string, string] => [p, link('headend', 'lsr')])],
+      lsr: [
+        [`${id.headend}/32`, link('lsr', 'headend')],
+        ...down.map((p): [string, string] => [p, link('lsr', 'headend')]),
+        [`${id.tailend}/32`, link('lsr', 'tailend')],
+        ...up.map((p): [string, string] => [p, link('lsr', 'tailend')]),
+        [`${id.frr}/32`, f.frr.v4],
+      ],
+      tailend: [...[id.headend, id.lsr, id.frr].map((a): [string, string] => [`${a}/32`, link('tailend', 'lsr')]), ...down.map((p): [string, string] => [p, link('tailend', 'lsr')])],
+      frr: [...[id.headend, id.lsr, id.tailend].map((a): [string, string] => [`${a}/32`, f.lsr.v4]), ...[...up, ...down].map((p): [string, string] => [p, f.lsr.v4])],
+    };
+    for (const [r, list] of Object.entries(routes)) {
+      const ns = r === 'frr' ? frrNs : n.routerNs(r as RouterName);
+      for (const [dst, via] of list) ip(ns, 'route', 'add', dst, 'via', via);
+    }
+  }
+
+  /** LDP's state of a router (`GET /v1/ldp/status`). */
+  async ldpStatus(r: RouterName): Promise<{ stale: unknown; tables: { upstream: Record<string, { label: number }>; downstream: Record<string, { label: number }>; ilm: Array<{ label: number; action: string; isp?: string; labels?: number[] }> } }> {
+    return this.api(r).get('/v1/ldp/status');
+  }
+
+  /** Until the headend pushes a learned label for every ISP, the tailend labels every ISP's
+   * return traffic, and the lsr has a session with each of its three neighbours. */
+  async waitLdp(timeoutMs = 120_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < until) {
+      try {
+        const [he, te] = await Promise.all([this.ldpStatus('headend'), this.ldpStatus('tailend')]);
+        const nbrs = await this.api('lsr').get<{ neighbors: Array<{ neighborId: string; state: string }> }>('/v1/ldp/neighbors');
+        const up = nbrs.neighbors.filter((x) => x.state === 'OPERATIONAL').map((x) => x.neighborId);
+        const ok = ISPS.every((i) => he.tables.upstream[i] && te.tables.downstream[i]) && up.length >= 3;
+        last = `headend pushes ${JSON.stringify(he.tables.upstream)}, tailend ${JSON.stringify(te.tables.downstream)}, lsr sessions ${up.join(' ')}`;
+        if (ok) return;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      await sleep(250);
+    }
+    throw new LabError(`LDP did not converge within ${timeoutMs} ms (${last})`);
   }
 
   /** Pings every gateway once, so ARP and ND are resolved before any stream starts. */
@@ -437,6 +541,7 @@ export class Lab {
    * registry since the daemon's first start (moves made through the API stay), so the new file
    * lists none. */
   async applyPlan(r: RouterName, plan: PlanState): Promise<void> {
+    if (this.ldp) throw new LabError('this lab learns its labels by LDP: there is no static label plan to replace (fecflow ldp relabel changes a label)');
     const { subscribers: _owned, ...gen } = routerDocument(r, plan, undefined, this.links()) as Record<string, unknown>;
     this.writeConfig(r, stringify(gen, { lineWidth: 0 }));
     await this.api(r).send('POST', '/v1/reload');
@@ -524,6 +629,7 @@ async function statusOf(names: LabNames, st: LabState | undefined): Promise<LabS
     routers,
     subscribers,
     generation: st?.generation ?? null,
+    ldp: st?.ldp === true,
   };
 }
 

@@ -37,6 +37,8 @@ export interface LabState {
   generation: number;
   /** the MTU of the tailend's ISP links, when not the default */
   ispMtu?: number;
+  /** labels learned by LDP (`lab up --ldp`), with FRR beside the lsr */
+  ldp?: boolean;
 }
 
 export const stateFile = (stateDir: string): string => join(stateDir, 'state.json');

@@ -4,7 +4,8 @@ import type { LabStatus } from './lab.js';
 
 export function formatStatus(s: LabStatus, table: (head: string[], rows: string[][]) => string): string {
   const out: string[] = [];
-  out.push(`lab '${s.name}': ${s.up ? 'up' : 'not up'}${s.generation !== null ? `, label plan generation ${s.generation}` : ''}\n`);
+  const labels = s.ldp ? ', labels learned by LDP' : s.generation !== null ? `, label plan generation ${s.generation}` : '';
+  out.push(`lab '${s.name}': ${s.up ? 'up' : 'not up'}${labels}\n`);
   out.push(
     table(
       ['router', 'namespace', 'pid', 'state', 'api socket', 'metrics'],

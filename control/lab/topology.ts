@@ -211,3 +211,38 @@ export function mgmtAddresses(slot: number, r: RouterName): { host: string; rout
   const base = `169.254.${100 + slot}`;
   return { host: `${base}.${4 * i + 1}`, router: `${base}.${4 * i + 2}`, len: 30 };
 }
+
+// ---- the LDP variant (`lab up --ldp`) ----
+//
+// Each router gets a loopback address as LSR-ID and transport address, the kernel gets static
+// routes to the other routers' loopbacks and to the FECs (LDP follows the routing table), and
+// FRR (zebra + ldpd) runs as a fourth router beside the lsr — an LDP neighbour that does not
+// forward.
+//
+//   FEC per ISP, upstream:   the ISP's hand-off link at the tailend (198.51.100.0/30, .4/30)
+//   FEC per ISP, downstream: a /32 per ISP on the headend's loopback (10.255.3.<ISP id>/32)
+
+export const FRR_NS = 'frr';
+
+export const LDP_PLAN = {
+  /** LSR-ID = transport address, on each router's lo */
+  lsrId: { headend: '10.255.0.1', lsr: '10.255.0.2', tailend: '10.255.0.3', frr: '10.255.0.4' } as Record<RouterName | 'frr', string>,
+  /** the lsr's link to FRR (not through the switch: FRR never forwards) */
+  frrLink: {
+    lsr: { ifname: 'core2', v4: '10.255.4.1', mac: '02:ff:c4:00:00:01' },
+    frr: { ifname: 'eth0', v4: '10.255.4.2', mac: '02:ff:c4:00:00:02' },
+    len: 30,
+  },
+  helloInterval: 1,
+  holdTime: 5,
+  labels: { headend: [110_000, 119_999], lsr: [120_000, 129_999], tailend: [130_000, 139_999] } as Record<RouterName, [number, number]>,
+} as const;
+
+/** The FECs of an ISP (the same in every router's file). */
+export function ldpFecs(isp: IspName): { upstream: string; downstream: string } {
+  const p = ISP_PLAN[isp];
+  const [a, b, c, d] = p.router.v4.split('.').map(Number) as [number, number, number, number];
+  const mask = (0xffffffff << (32 - p.len.v4)) >>> 0;
+  const n = ((((a << 24) | (b << 16) | (c << 8) | d) >>> 0) & mask) >>> 0;
+  return { upstream: `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${p.len.v4}`, downstream: `10.255.3.${p.id}/32` };
+}

@@ -52,6 +52,8 @@ export const TlvType = {
   CommonSessionParams: 0x0500,
   AtmSessionParams: 0x0501,
   FrSessionParams: 0x0502,
+  /** RFC 3479 / RFC 3478 graceful restart: FT Session TLV in Initialization (sent with the U bit) */
+  FtSession: 0x0503,
   LabelRequestMessageId: 0x0600,
   /** RFC 5561 capability parameters (sent with the U bit set) */
   DynamicCapabilityAnnouncement: 0x0506,

@@ -16,6 +16,18 @@ export interface Capability {
 
 const KNOWN_CAPS: number[] = [TlvType.DynamicCapabilityAnnouncement, TlvType.TypedWildcardFecCapability, TlvType.UnrecognizedNotificationCapability];
 
+/** RFC 3478 graceful restart parameters (the FT Session TLV with only the L flag set). */
+export interface FtSession {
+  flags: number;
+  /** how long the sender's neighbours should wait for it to reconnect after a session loss */
+  reconnectMs: number;
+  /** how long the sender keeps the forwarding state of before its restart (0: none kept) */
+  recoveryMs: number;
+}
+
+/** the L (learn from network) flag: graceful restart rather than fault tolerance */
+export const FT_LEARN_FROM_NETWORK = 0x0001;
+
 export interface Init {
   kind: 'init';
   id: number;
@@ -34,6 +46,8 @@ export interface Init {
   capabilities: Capability[];
   /** capability TLVs we do not know that came without the U bit (answer: Unsupported Capability) */
   unsupportedCapabilities: number[];
+  /** graceful restart (RFC 3478), when the sender supports it */
+  ft?: FtSession;
 }
 
 export interface KeepAlive {
@@ -89,8 +103,26 @@ export function decodeInit(id: number, body: Buffer): Init {
     maxPduLength: v.readUInt16BE(6),
     receiverLsrId: ipv4ToString(v, 8),
     receiverLabelSpace: v.readUInt16BE(12),
-    ...decodeCaps(tlvs.slice(1), 'init'),
+    ...decodeCaps(tlvs.slice(1).filter((t) => t.type !== TlvType.FtSession), 'init'),
+    ...decodeFt(tlvs),
   };
+}
+
+function decodeFt(tlvs: Tlv[]): { ft?: FtSession } {
+  const all = tlvs.filter((t) => t.type === TlvType.FtSession);
+  if (all.length === 0) return {};
+  if (all.length > 1) throw new LdpError(Status.MalformedTlvValue, 'FT Session TLV twice');
+  const t = all[0]!;
+  expectLength(t, 12, 'FT Session');
+  return { ft: { flags: t.value.readUInt16BE(0), reconnectMs: t.value.readUInt32BE(4), recoveryMs: t.value.readUInt32BE(8) } };
+}
+
+function ftTlv(ft: FtSession): Buffer {
+  const v = Buffer.alloc(12);
+  v.writeUInt16BE(ft.flags, 0);
+  v.writeUInt32BE(ft.reconnectMs >>> 0, 4);
+  v.writeUInt32BE(ft.recoveryMs >>> 0, 8);
+  return tlv(TlvType.FtSession, v, { u: true });
 }
 
 function capTlv(c: Capability): Buffer {
@@ -106,7 +138,7 @@ export function encodeInit(m: Omit<Init, 'kind' | 'id' | 'unsupportedCapabilitie
   v.writeUInt16BE(m.maxPduLength, 6);
   ipv4ToBuffer(m.receiverLsrId).copy(v, 8);
   v.writeUInt16BE(m.receiverLabelSpace, 12);
-  return Buffer.concat([tlv(TlvType.CommonSessionParams, v), ...m.capabilities.map(capTlv)]);
+  return Buffer.concat([tlv(TlvType.CommonSessionParams, v), ...(m.ft ? [ftTlv(m.ft)] : []), ...m.capabilities.map(capTlv)]);
 }
 
 export function decodeKeepAlive(id: number, body: Buffer): KeepAlive {

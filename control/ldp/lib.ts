@@ -38,6 +38,8 @@ interface FecEntry {
 interface Peer {
   up: boolean;
   addresses: Set<string>;
+  /** graceful restart (RFC 3478): the session is gone, its labels are kept until refreshed */
+  stale?: Set<string>;
 }
 
 export interface LibOptions {
@@ -46,6 +48,8 @@ export interface LibOptions {
   resolveNextHop?: (prefix: string) => string | undefined;
   /** label for FECs we are egress for: a real label (so the tailend knows the FEC on pop) by default */
   egressLabel?: 'allocate' | 'implicit-null';
+  /** the label a FEC had before a restart: taken again when free, so peers see no change */
+  preferredLabel?: (prefix: string) => number | undefined;
 }
 
 export interface BindingView {
@@ -59,7 +63,7 @@ export class Lib {
   private readonly fecs = new Map<string, FecEntry>();
   private readonly peers = new Map<string, Peer>();
   /** labels withdrawn from peers and not yet released by all of them */
-  private readonly awaitingRelease = new Map<number, { prefix: string; waiting: Set<string> }>();
+  private readonly awaitingRelease = new Map<number, { prefix: string; waiting: Set<string>; since: number }>();
   /** the same, by FEC, for Releases that carry no label */
   private readonly withdrawnLabels = new Map<string, Set<number>>();
   labelChanges = 0;
@@ -89,14 +93,22 @@ export class Lib {
   }
 
   peerUp(lsrId: string): LibOutput {
-    this.peers.set(lsrId, { up: true, addresses: new Set() });
+    const old = this.peers.get(lsrId);
+    // a restarting peer's labels stay (marked stale) until it maps them again or recovery ends;
+    // its old addresses too, until its Address message comes
+    this.peers.set(lsrId, old?.stale ? { up: true, addresses: old.addresses, stale: old.stale } : { up: true, addresses: new Set() });
     const out = empty();
     for (const e of this.fecs.values()) this.advertise(e, lsrId, out);
     return out;
   }
 
-  /** The session is gone: its labels, addresses and releases with it. */
-  peerDown(lsrId: string): LibOutput {
+  /**
+   * The session is gone: its labels, addresses and releases with it — or, with `graceful` (the
+   * peer announced graceful restart), its labels and addresses are kept, marked stale, and
+   * forwarding through them goes on until purgeStale().
+   */
+  peerDown(lsrId: string, graceful = false): LibOutput {
+    if (graceful) return this.peerDownGraceful(lsrId);
     this.peers.delete(lsrId);
     const out = empty();
     for (const [label, w] of [...this.awaitingRelease]) {
@@ -108,6 +120,43 @@ export class Lib {
       e.remote.delete(lsrId);
       this.recompute(e, out);
     }
+    return out;
+  }
+
+  private peerDownGraceful(lsrId: string): LibOutput {
+    const p = this.peers.get(lsrId);
+    const stale = new Set<string>();
+    for (const e of this.fecs.values()) {
+      e.advertisedTo.delete(lsrId);
+      if (e.remote.has(lsrId)) stale.add(e.prefix);
+    }
+    for (const [label, w] of [...this.awaitingRelease]) {
+      w.waiting.delete(lsrId);
+      if (w.waiting.size === 0) this.freeLabel(label);
+    }
+    this.peers.set(lsrId, { up: false, addresses: p?.addresses ?? new Set(), stale });
+    return empty();
+  }
+
+  /** Whether a peer's labels are kept from a session that went down (graceful restart). */
+  isStale(lsrId: string): boolean {
+    return this.peers.get(lsrId)?.stale !== undefined;
+  }
+
+  /** Ends graceful restart for a peer: labels it did not map again are removed (all of them if
+   * its session is still down). */
+  purgeStale(lsrId: string): LibOutput {
+    const p = this.peers.get(lsrId);
+    if (!p?.stale) return empty();
+    if (!p.up) return this.peerDown(lsrId);
+    const out = empty();
+    for (const prefix of p.stale) {
+      const e = this.fecs.get(prefix);
+      if (!e) continue;
+      e.remote.delete(lsrId);
+      this.recompute(e, out);
+    }
+    delete p.stale;
     return out;
   }
 
@@ -128,6 +177,7 @@ export class Lib {
     for (const el of fec) {
       if (el.type !== 'prefix') continue;
       const e = this.entry(el.prefix);
+      this.peers.get(lsrId)?.stale?.delete(el.prefix);
       const old = e.remote.get(lsrId);
       // a new label for a FEC we hold one for from this neighbour replaces it; release the old (as FRR)
       if (old !== undefined && old !== label) out.send.push({ peer: lsrId, msg: { kind: 'label-release', fec: [el], label: old } });
@@ -185,6 +235,45 @@ export class Lib {
     return out;
   }
 
+  /**
+   * Gives a FEC a new local label, make-before-break: the new label is advertised to every peer
+   * (a Label Mapping with a new label replaces the old one at the peer, which releases the old
+   * label), and the old label stays allocated — and installed — until every peer that held it
+   * released it (or releaseTimeout passes).
+   */
+  relabel(prefix: string): LibOutput {
+    const out = empty();
+    const e = this.fecs.get(prefix);
+    if (e?.localLabel === undefined || e.localLabel < 16) throw new RangeError(`no local label to change for ${prefix}`);
+    const next = this.o.allocator.allocate();
+    if (next === undefined) throw new RangeError('the label range is exhausted');
+    const old = e.localLabel;
+    if (e.advertisedTo.size > 0) this.retire(prefix, old, e.advertisedTo);
+    else this.freeLabel(old);
+    e.localLabel = next;
+    e.advertisedTo.clear();
+    for (const peer of this.peers.keys()) this.advertise(e, peer, out);
+    this.labelChanges++;
+    out.changes.push(changeOf(e));
+    return out;
+  }
+
+  /** Local labels withdrawn or replaced and not yet released by every peer: label -> FEC. */
+  retiring(): Map<number, string> {
+    return new Map([...this.awaitingRelease].map(([l, w]) => [l, w.prefix]));
+  }
+
+  /** Frees retiring labels whose Release has not come within `maxAgeMs`; their FECs. */
+  expireRetiring(maxAgeMs: number, now = Date.now()): string[] {
+    const out: string[] = [];
+    for (const [label, w] of [...this.awaitingRelease]) {
+      if (now - w.since < maxAgeMs) continue;
+      out.push(w.prefix);
+      this.freeLabel(label);
+    }
+    return out;
+  }
+
   bindings(): BindingView[] {
     return [...this.fecs.values()]
       .filter((e) => e.egress || e.localLabel !== undefined || e.remote.size > 0)
@@ -221,7 +310,8 @@ export class Lib {
     const nh = this.o.resolveNextHop?.(e.prefix);
     if (nh === undefined) return undefined;
     for (const [lsrId, p] of this.peers) {
-      if (!p.up || !p.addresses.has(nh)) continue;
+      // a peer restarting gracefully still forwards with the labels it gave us
+      if ((!p.up && !p.stale) || !p.addresses.has(nh)) continue;
       const label = e.remote.get(lsrId);
       if (label !== undefined) return { lsrId, nextHop: nh, label };
     }
@@ -234,7 +324,7 @@ export class Lib {
     e.downstream = this.downstreamOf(e);
     const wantLocal = e.egress || e.downstream !== undefined;
     if (wantLocal && e.localLabel === undefined) {
-      const l = e.egress && this.o.egressLabel === 'implicit-null' ? 3 : this.o.allocator.allocate();
+      const l = e.egress && this.o.egressLabel === 'implicit-null' ? 3 : this.allocateFor(e.prefix);
       if (l === undefined) return; // range exhausted: no label, nothing advertised (counted by labelsInUse)
       e.localLabel = l;
       for (const peer of this.peers.keys()) this.advertise(e, peer, out);
@@ -244,10 +334,7 @@ export class Lib {
       if (e.advertisedTo.size > 0) {
         for (const peer of e.advertisedTo) out.send.push({ peer, msg: { kind: 'label-withdraw', fec: [{ type: 'prefix', prefix: e.prefix }], label } });
         if (label >= 16) {
-          this.awaitingRelease.set(label, { prefix: e.prefix, waiting: new Set(e.advertisedTo) });
-          const set = this.withdrawnLabels.get(e.prefix) ?? new Set<number>();
-          set.add(label);
-          this.withdrawnLabels.set(e.prefix, set);
+          this.retire(e.prefix, label, e.advertisedTo);
         }
         e.advertisedTo.clear();
       } else {
@@ -265,7 +352,7 @@ export class Lib {
     const after = JSON.stringify([e.localLabel, e.downstream]);
     if (before !== after) {
       this.labelChanges++;
-      out.changes.push({ prefix: e.prefix, egress: e.egress, ...(e.localLabel !== undefined ? { localLabel: e.localLabel } : {}), ...(e.downstream ? { downstream: { ...e.downstream } } : {}) });
+      out.changes.push(changeOf(e));
     }
     if (!e.egress && e.localLabel === undefined && e.remote.size === 0) this.fecs.delete(e.prefix);
   }
@@ -274,6 +361,19 @@ export class Lib {
     if (e.localLabel === undefined || e.advertisedTo.has(peer) || e.downstream?.lsrId === peer || !this.peers.get(peer)?.up) return;
     e.advertisedTo.add(peer);
     out.send.push({ peer, msg: { kind: 'label-mapping', fec: [{ type: 'prefix', prefix: e.prefix }], label: e.localLabel } });
+  }
+
+  private retire(prefix: string, label: number, holders: Set<string>): void {
+    this.awaitingRelease.set(label, { prefix, waiting: new Set(holders), since: Date.now() });
+    const set = this.withdrawnLabels.get(prefix) ?? new Set<number>();
+    set.add(label);
+    this.withdrawnLabels.set(prefix, set);
+  }
+
+  private allocateFor(prefix: string): number | undefined {
+    const want = this.o.preferredLabel?.(prefix);
+    if (want !== undefined && this.o.allocator.take(want)) return want;
+    return this.o.allocator.allocate();
   }
 
   private freeLabel(label: number): void {
@@ -286,6 +386,10 @@ export class Lib {
     }
     if (label >= 16) this.o.allocator.free(label);
   }
+}
+
+function changeOf(e: FecEntry): FecChange {
+  return { prefix: e.prefix, egress: e.egress, ...(e.localLabel !== undefined ? { localLabel: e.localLabel } : {}), ...(e.downstream ? { downstream: { ...e.downstream } } : {}) };
 }
 
 function newEntry(prefix: string): FecEntry {

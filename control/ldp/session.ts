@@ -6,7 +6,7 @@
 import { LDP_MAX_PDU, MIN_KEEPALIVE, Status, statusName } from './constants.js';
 import { LdpError } from './errors.js';
 import { transition, type SessionEvent, type SessionState } from './fsm.js';
-import type { Capability, Init } from './init.js';
+import { FT_LEARN_FROM_NETWORK, type Capability, type FtSession, type Init } from './init.js';
 import { decodeMessage, encodeMessage, messageType, type LdpMessage } from './messages.js';
 import { PduFramer, decodePdu, packPdus } from './pdu.js';
 
@@ -38,6 +38,8 @@ export interface SessionOptions {
   initTimeout?: number;
   /** capabilities we announce in our Initialization (none by default) */
   capabilities?: Capability[];
+  /** graceful restart parameters we announce (RFC 3478), if any */
+  ft?: FtSession;
   /** an Address or Label message (or Capability) of an OPERATIONAL session; may throw LdpError */
   onMessage?: (m: LdpMessage) => void;
   onStateChange?: (from: SessionState, to: SessionState, why: string) => void;
@@ -54,6 +56,8 @@ export class LdpSession {
   keepaliveTime: number;
   maxPdu = LDP_MAX_PDU;
   peerCapabilities = new Map<number, boolean>();
+  /** the peer's graceful restart parameters, from its Initialization */
+  peerFt?: FtSession;
   upSince?: number;
   lastError?: string;
 
@@ -213,6 +217,7 @@ export class LdpSession {
     this.framer.maxPdu = this.maxPdu;
     for (const c of m.capabilities) this.peerCapabilities.set(c.type, c.enabled);
     for (const t of m.unsupportedCapabilities) this.advisory(new LdpError(Status.UnsupportedCapability, `capability 0x${t.toString(16)}`, m.id, 0x0200));
+    if (m.ft && (m.ft.flags & FT_LEARN_FROM_NETWORK) !== 0) this.peerFt = m.ft;
   }
 
   /** runs one state machine step and its action */
@@ -281,6 +286,7 @@ export class LdpSession {
       receiverLsrId: this.o.peerLsrId,
       receiverLabelSpace: 0,
       capabilities: this.o.capabilities ?? [],
+      ...(this.o.ft ? { ft: this.o.ft } : {}),
     };
   }
 

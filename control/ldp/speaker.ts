@@ -17,6 +17,7 @@ import { Backoff, type SessionState } from './fsm.js';
 import { LabelAllocator } from './labels.js';
 import { Lib, type BindingView, type FecChange, type LibOutput } from './lib.js';
 import { decodeMessage, encodeMessage, type LdpMessage } from './messages.js';
+import { FT_LEARN_FROM_NETWORK } from './init.js';
 import { decodePdu, encodePdu } from './pdu.js';
 import { LdpSession, type OutMessage } from './session.js';
 import { ipv4ToBuffer } from './tlv.js';
@@ -44,6 +45,26 @@ export interface SpeakerOptions {
   gtsm?: boolean;
   /** the addresses we announce in Address messages (default: this namespace's IPv4 addresses) */
   localAddresses?: () => string[];
+  /**
+   * Programs the data plane for a batch of FEC changes. When given, what a batch makes us send
+   * waits until it resolves: a local label is installed before it is advertised, and a label
+   * learned from downstream is in use before the old one is released (make-before-break).
+   * Batches run one at a time, in order.
+   */
+  program?: (changes: FecChange[]) => Promise<void>;
+  /** a FEC's local label before a restart, taken again when free */
+  preferredLabel?: (prefix: string) => number | undefined;
+  /** labels still installed from before a restart: not handed to other FECs until unholdLabels() */
+  heldLabels?: number[];
+  /** ms a withdrawn or replaced label waits for the peers' Release before it is freed anyway */
+  releaseTimeoutMs?: number;
+  /**
+   * Graceful restart (RFC 3478): announced in our Initialization. As a helper, a session lost
+   * with a peer that announced it keeps the peer's labels (stale) for its reconnect time, and
+   * after it reconnects for its recovery time, removing only those it did not map again. Our
+   * recoveryMs is how long we keep forwarding state of before our own restart (0: none).
+   */
+  gracefulRestart?: { reconnectMs: number; recoveryMs: number };
   log?: Logger;
 }
 
@@ -148,6 +169,14 @@ export class LdpSpeaker extends EventEmitter {
   private readonly retired = { sent: {} as Record<string, number>, received: {} as Record<string, number>, errors: {} as Record<string, number>, notes: {} as Record<string, number> };
   private stopped = false;
   private gtsm: boolean;
+  private readonly allocator: LabelAllocator;
+  /** the data-plane batches, one at a time */
+  private programQueue: Promise<void> = Promise.resolve();
+  /** retiring labels as the last batch saw them, to notice a Release */
+  private retiringSeen = '';
+  private expiryTimer?: ReturnType<typeof setInterval>;
+  /** graceful restart: the purge of a peer's stale labels, by LSR-ID */
+  private readonly staleTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly o: SpeakerOptions) {
     super();
@@ -159,7 +188,9 @@ export class LdpSpeaker extends EventEmitter {
     this.acceptTransport = o.acceptTransport ?? defaultAcceptTransport;
     this.gtsm = o.gtsm ?? gtsmAvailable();
     const [min, max] = o.labelRange ?? [16, 0xfffff];
-    this.lib = new Lib({ allocator: new LabelAllocator(min, max), resolveNextHop: o.resolveNextHop, egressLabel: o.egressLabel });
+    this.allocator = new LabelAllocator(min, max);
+    if (o.heldLabels) this.allocator.hold(o.heldLabels);
+    this.lib = new Lib({ allocator: this.allocator, resolveNextHop: o.resolveNextHop, egressLabel: o.egressLabel, preferredLabel: o.preferredLabel });
   }
 
   async start(): Promise<void> {
@@ -193,11 +224,45 @@ export class LdpSpeaker extends EventEmitter {
       this.helloTimer = setInterval(() => this.sendHellos(), this.helloInterval * 1000);
     }
     if (this.o.egress) this.execute(this.lib.setEgress(this.o.egress));
+    if (this.o.releaseTimeoutMs !== undefined) {
+      const maxAge = this.o.releaseTimeoutMs;
+      this.expiryTimer = setInterval(() => {
+        const fecs = this.lib.expireRetiring(maxAge);
+        if (fecs.length) {
+          this.o.log?.warn({ fecs }, 'ldp: withdrawn labels not released by every peer in time; freed');
+          this.execute({ send: [], changes: [] });
+        }
+      }, Math.min(1000, maxAge));
+      this.expiryTimer.unref?.();
+    }
+  }
+
+  /** Resolves when every data-plane batch queued so far has run. */
+  settled(): Promise<void> {
+    return this.programQueue;
+  }
+
+  /** A new local label for a FEC, make-before-break (see Lib.relabel); throws RangeError. */
+  relabel(prefix: string): number {
+    this.execute(this.lib.relabel(prefix));
+    return this.lib.bindings().find((b) => b.prefix === prefix)!.localLabel!;
+  }
+
+  /** Local labels withdrawn or replaced and still waiting for Releases: label -> FEC. */
+  retiring(): Map<number, string> {
+    return this.lib.retiring();
+  }
+
+  /** The labels of before a restart may be handed to any FEC again. */
+  unholdLabels(): void {
+    this.allocator.unhold();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.helloTimer);
+    clearInterval(this.expiryTimer);
+    for (const t of this.staleTimers.values()) clearTimeout(t);
     for (const n of this.nbrs.values()) {
       clearTimeout(n.retryTimer);
       for (const a of n.adjacencies.values()) clearTimeout(a.timer);
@@ -324,19 +389,31 @@ export class LdpSpeaker extends EventEmitter {
   // ---- discovery ----
 
   private sendHellos(): void {
-    if (!this.udp) return;
+    const udp = this.udp;
+    if (!udp) return;
     const pdu = encodePdu(this.o.lsrId, 0, [encodeMessage({ kind: 'hello', id: 0, holdTime: this.holdTime, targeted: false, requestTargeted: false, gtsm: this.gtsm, transportAddress: this.o.transportAddress })]);
-    for (const name of this.o.interfaces) {
+    // One socket serves every interface: the outgoing interface is a socket option, and a send
+    // only takes it when the datagram reaches the kernel (after the callback of the previous
+    // one), so the interfaces are done one after the other, never all with the last one's.
+    const names = [...this.o.interfaces];
+    const next = (): void => {
+      const name = names.shift();
+      if (name === undefined || this.stopped) return;
       const addr = this.interfaceAddress(name);
-      if (!addr) continue;
+      if (!addr) return next();
       this.joinGroup(name, addr.address);
       try {
-        this.udp.setMulticastInterface(addr.address);
-        this.udp.send(pdu, this.port, ALL_ROUTERS_V4);
+        udp.setMulticastInterface(addr.address);
+        udp.send(pdu, this.port, ALL_ROUTERS_V4, (err) => {
+          if (err) this.o.log?.warn({ interface: name, err: err.message }, 'ldp hello not sent');
+          next();
+        });
       } catch (e) {
         this.o.log?.warn({ interface: name, err: (e as Error).message }, 'ldp hello not sent');
+        next();
       }
-    }
+    };
+    next();
   }
 
   /**
@@ -391,6 +468,20 @@ export class LdpSpeaker extends EventEmitter {
       this.retired.notes = sum(this.retired.notes, v.notificationsReceived);
     }
     this.nbrs.delete(n.lsrId);
+  }
+
+  private scheduleStalePurge(lsrId: string, ms: number): void {
+    clearTimeout(this.staleTimers.get(lsrId));
+    const purge = (): void => {
+      this.staleTimers.delete(lsrId);
+      if (this.stopped || !this.lib.isStale(lsrId)) return;
+      this.o.log?.info({ neighbor: lsrId }, 'ldp: graceful restart over; removing the neighbour\'s labels it did not map again');
+      this.execute(this.lib.purgeStale(lsrId));
+    };
+    if (ms <= 0) return purge();
+    const t = setTimeout(purge, ms);
+    t.unref?.();
+    this.staleTimers.set(lsrId, t);
   }
 
   // ---- sessions ----
@@ -485,6 +576,7 @@ export class LdpSpeaker extends EventEmitter {
       peerLsrId: n.lsrId,
       role: n.role,
       keepaliveTime: this.o.keepaliveTime,
+      ...(this.o.gracefulRestart ? { ft: { flags: FT_LEARN_FROM_NETWORK, ...this.o.gracefulRestart } } : {}),
       transport: { write: (b) => void sock.write(b), end: () => void sock.end() },
       onStateChange: (from, to, why) => {
         this.o.log?.info({ neighbor: n.lsrId, from, to, why }, 'ldp session state');
@@ -496,7 +588,15 @@ export class LdpSpeaker extends EventEmitter {
         n.lastError = undefined;
         const addrs = this.localAddresses();
         if (addrs.length > 0) session.send([{ kind: 'address', family: 'ipv4', addresses: addrs }]);
+        const wasStale = this.lib.isStale(n.lsrId);
         this.execute(this.lib.peerUp(n.lsrId));
+        if (wasStale) {
+          // RFC 3478: the restarted peer says how long it keeps its old forwarding state; 0 means
+          // none, so its old labels go now
+          const recovery = session.peerFt?.recoveryMs ?? 0;
+          this.o.log?.info({ neighbor: n.lsrId, recoveryMs: recovery }, 'ldp: neighbour back after a graceful restart');
+          this.scheduleStalePurge(n.lsrId, recovery);
+        }
       },
       onMessage: (m) => this.onMessage(n, m),
       onDown: (why, status) => {
@@ -505,7 +605,13 @@ export class LdpSpeaker extends EventEmitter {
         n.lastError = status !== undefined ? `${why} (${statusName(status)})` : why;
         this.o.log?.info({ neighbor: n.lsrId, why, status: status !== undefined ? statusName(status) : undefined }, 'ldp session down');
         if (wasUp) {
-          this.execute(this.lib.peerDown(n.lsrId));
+          const ft = this.o.gracefulRestart ? session.peerFt : undefined;
+          this.execute(this.lib.peerDown(n.lsrId, ft !== undefined));
+          // helper: the peer's labels stay for its reconnect time (at most 5 minutes)
+          if (ft) {
+            this.o.log?.info({ neighbor: n.lsrId, reconnectMs: ft.reconnectMs }, 'ldp: keeping the neighbour\'s labels while it restarts');
+            this.scheduleStalePurge(n.lsrId, Math.min(ft.reconnectMs, 300_000));
+          }
           n.backoff.reset();
         }
         if (n.session === session) n.session = undefined;
@@ -549,14 +655,36 @@ export class LdpSpeaker extends EventEmitter {
   }
 
   private execute(out: LibOutput): void {
-    const byPeer = new Map<string, OutMessage[]>();
+    const byPeer = new Map<string, { session: LdpSession | undefined; msgs: OutMessage[] }>();
     for (const { peer, msg } of out.send) {
-      const list = byPeer.get(peer) ?? [];
-      list.push(msg);
-      byPeer.set(peer, list);
+      const entry = byPeer.get(peer) ?? { session: this.nbrs.get(peer)?.session, msgs: [] };
+      entry.msgs.push(msg);
+      byPeer.set(peer, entry);
     }
-    for (const [peer, msgs] of byPeer) this.nbrs.get(peer)?.session?.send(msgs);
+    // only to the session the messages were meant for, not to a later one with the same peer
+    const send = (): void => {
+      for (const [peer, { session, msgs }] of byPeer) if (session && this.nbrs.get(peer)?.session === session) session.send(msgs);
+    };
     for (const c of out.changes) this.emit('fec', c satisfies FecChange);
+    const retiring = [...this.lib.retiring().keys()].sort((a, b) => a - b).join(',');
+    const released = retiring !== this.retiringSeen;
+    this.retiringSeen = retiring;
+    const program = this.o.program;
+    if (!program || (out.changes.length === 0 && !released)) {
+      // nothing for the data plane; still behind earlier batches, so the order on the wire holds
+      if (!program) send();
+      else this.programQueue = this.programQueue.then(send);
+      return;
+    }
+    const changes = out.changes;
+    this.programQueue = this.programQueue.then(async () => {
+      try {
+        await program(changes);
+      } catch (e) {
+        this.o.log?.error({ err: (e as Error).message, fecs: changes.map((c) => c.prefix) }, 'ldp: programming the data plane failed; advertising anyway');
+      }
+      send();
+    });
   }
 
   private localAddresses(): string[] {

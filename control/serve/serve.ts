@@ -31,6 +31,8 @@ import { RadiusClient } from '../radius/client.js';
 import { startCoaListener, type CoaListener } from '../radius/coa.js';
 import { Broker } from '../broker/broker.js';
 import { SessionsGate } from '../broker/gate.js';
+import { LdpHost } from '../daemon/ldp-host.js';
+import { registerLdpMetrics } from '../ldp/metrics.js';
 
 export interface ServeOptions {
   config: string;
@@ -56,6 +58,8 @@ export interface ServeOptions {
   keepEvents?: number;
   /** seconds between readings of the per-subscriber counters (default 60) */
   usageInterval?: number;
+  /** LDP's UDP/TCP port (646; tests use another) */
+  ldpPort?: number;
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/fecflow';
@@ -88,6 +92,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   // validates the running config — file and registry together — once, at start (a million
   // subscribers take seconds to validate: once is enough).
   let node: string;
+  let ldpEnabled = false;
   let preread: { text: string; raw: unknown };
   try {
     const text = await readFile(configPath, 'utf8');
@@ -98,6 +103,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       throw new StartError(`${configPath} is invalid (${r.issues.length} problem(s), logged above)`);
     }
     node = r.config.node;
+    ldpEnabled = r.config.ldp?.enable === true;
     preread = { text, raw };
   } catch (err) {
     if (err instanceof StartError) throw err;
@@ -164,6 +170,10 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     provisionedCount: () => ((daemon.runningRaw as { subscribers?: unknown[] } | undefined)?.subscribers ?? []).length,
     exclusive: (fn) => daemon.exclusive(fn),
   });
+  // LDP: the labels of before a restart go into the first composition (nothing pinned changes);
+  // the speaker starts once the daemon runs
+  const ldp = ldpEnabled ? new LdpHost({ daemon, registry, events: daemon.events, log: log.child({ part: 'ldp' }), port: o.ldpPort }) : undefined;
+  ldp?.prepare();
   try {
     await daemon.start({ ...preread, validated });
     // After an upgrade that changed map layouts, the state is now in the new maps: switch.
@@ -175,6 +185,16 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot start: ${(err as Error).message}`);
   }
   log.info({ registry: registry.path, subscribers: registry.subscriberCount() }, 'registry open');
+  if (ldp) {
+    try {
+      await ldp.start();
+    } catch (err) {
+      meter.stop();
+      dp.close();
+      release();
+      throw new StartError(`cannot start the LDP speaker: ${(err as Error).message}`);
+    }
+  }
   // A first reading right away: what was counted while no daemon ran is credited now.
   try {
     await meter.read();
@@ -202,6 +222,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     },
     { onReadError: (map, err) => log.warn({ map, err: String(err) }, 'metrics: map read failed; family left out of this scrape') },
   );
+  if (ldp) registerLdpMetrics(metrics.registry, () => ldp.stats(), () => ldp.isStale());
 
   const sessionMetrics = new SessionMetrics(metrics.registry, () => store.pendingCount(), () => store.openCounts());
   const sessions = new SessionManager({
@@ -259,6 +280,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     onDetached: () => void stop('detached'),
     sessions,
     broker,
+    ldp,
   });
   let api: Listening | undefined;
   let metricsApi: Listening | undefined;
@@ -269,6 +291,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     broker.stop();
     coa?.close();
     await sessions.stop();
+    await ldp?.stop();
     await api?.close();
     dp.close();
     release();
@@ -317,6 +340,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
+      await ldp?.stop();
       broker.stop();
       await broker.idle();
       coa?.close();

@@ -1,4 +1,4 @@
-// `fecflow ldp neighbors|bindings|discovery` (not yet wired into main.ts) against a stand-in
+// `fecflow ldp neighbors|bindings|discovery` against a stand-in
 // API that serves the views of two real speakers in session over loopback: the tables an
 // operator reads and the --json that scripts read.
 import { createServer, type Server } from 'node:http';

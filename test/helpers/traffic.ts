@@ -17,13 +17,13 @@ export function uniqueLabName(): string {
 }
 
 /** Brings up a lab for one test file; down() is safe in afterAll even if up() failed half way. */
-export function testLab(links: { ispMtu?: number } = {}): { up(): Promise<Lab>; down(): Promise<void>; readonly lab: Lab; readonly name: string } {
+export function testLab(o: { ispMtu?: number; ldp?: boolean } = {}): { up(): Promise<Lab>; down(): Promise<void>; readonly lab: Lab; readonly name: string } {
   const name = uniqueLabName();
   let lab: Lab | undefined;
   return {
     name,
     async up() {
-      lab = await Lab.up({ name, logLevel: 'warn', ...links });
+      lab = await Lab.up({ name, logLevel: o.ldp ? 'info' : 'warn', ...(o.ispMtu === undefined ? {} : { ispMtu: o.ispMtu }), ldp: o.ldp === true });
       return lab;
     },
     async down() {

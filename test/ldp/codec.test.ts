@@ -171,6 +171,28 @@ describe('round trips', () => {
     expect(roundTrip(m)).toEqual(m);
   });
 
+  it('Initialization with the FT Session TLV of graceful restart (RFC 3478): L flag, reconnect and recovery times', () => {
+    const m = {
+      kind: 'init',
+      id: 3,
+      protocolVersion: 1,
+      keepaliveTime: 60,
+      downstreamOnDemand: false,
+      loopDetection: false,
+      pathVectorLimit: 0,
+      maxPduLength: 4096,
+      receiverLsrId: '10.0.0.2',
+      receiverLabelSpace: 0,
+      capabilities: [],
+      unsupportedCapabilities: [],
+      ft: { flags: 0x0001, reconnectMs: 120_000, recoveryMs: 0xfffffffe },
+    } as const;
+    expect(roundTrip(m)).toEqual(m);
+    // on the wire: U bit set (a peer without graceful restart ignores it), length 12
+    const body = hex(tlvHex(0x0500, '0001 003c 00 00 1000 0a000002 0000') + tlvHex(0x8503, '0001 0000 0001d4c0 00000000'));
+    expect(decodeMessage({ type: 0x0200, u: false, id: 4, body })).toMatchObject({ kind: 'init', ft: { flags: 1, reconnectMs: 120_000, recoveryMs: 0 }, unsupportedCapabilities: [] });
+  });
+
   it('decodes FRR-style Initialization bytes: keepalive 180, receiver 2.2.2.2:0, capabilities with U set', () => {
     const body = hex(tlvHex(0x0500, '0001 00b4 00 00 0000 02020202 0000') + tlvHex(0x8506, '80') + tlvHex(0x850b, '80') + tlvHex(0x8603, '80'));
     const m = decodeMessage({ type: 0x0200, u: false, id: 5, body });
@@ -301,6 +323,13 @@ describe('errors name the RFC status', () => {
   it('Bad Protocol Version and Bad KeepAlive Time in the session parameters', () => {
     expect(statusOf(0x0200, hex(tlvHex(0x0500, '0002 00b4 0000 0000 02020202 0000')))).toBe(Status.BadProtocolVersion);
     expect(statusOf(0x0200, hex(tlvHex(0x0500, '0001 0002 0000 0000 02020202 0000')))).toBe(Status.SessionRejectedBadKeepAliveTime);
+  });
+
+  it('a FT Session TLV of the wrong length is a Bad TLV Length, one sent twice a Malformed TLV Value', () => {
+    const csp = tlvHex(0x0500, '0001 00b4 0000 0000 02020202 0000');
+    expect(statusOf(0x0200, hex(csp + tlvHex(0x8503, '0001 0000 00000000')))).toBe(Status.BadTlvLength);
+    const ft = tlvHex(0x8503, '0001 0000 00000001 00000001');
+    expect(statusOf(0x0200, hex(csp + ft + ft))).toBe(Status.MalformedTlvValue);
   });
 
   it('reports an unknown capability sent without U as unsupported, and ignores one with U', () => {

@@ -52,7 +52,7 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
     let rig!: FrrRig;
     beforeAll(async () => {
       // built here, not at collection, so a filtered run creates no namespaces it will not remove
-      rig = new FrrRig({ frrAddr: '10.77.1.1', ffAddr: '10.77.1.2', frrStatic: { '203.0.113.0/24': '10.77.1.2' }, ffEgress: ['198.51.100.0/24', '192.0.2.0/25'], ffLabelRange: [5000, 5999], capture });
+      rig = new FrrRig({ frrAddr: '10.77.1.1', ffAddr: '10.77.1.2', frrStatic: { '203.0.113.0/24': '10.77.1.2' }, ffEgress: ['198.51.100.0/24', '192.0.2.0/25'], ffLabelRange: [5000, 5999], capture, gracefulRestart: { reconnectMs: 120_000, recoveryMs: 60_000 } });
       await rig.start();
     });
     afterAll(async () => {
@@ -122,8 +122,12 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
     it('tshark dissects every PDU fecflow sent without a malformed or expert warning', async () => {
       // keepalives are sent every 60 s; stop the capture now so the file is complete
       await rig.close();
-      const fields = sh('tshark', ['-r', capture, '-Y', 'ldp && ip.src == 10.77.1.2', '-T', 'fields', '-e', 'ldp.msg.type']);
-      const types = new Set(fields.split(/[\n,]/).filter(Boolean).map((t) => Number(t)));
+      const fields = sh('tshark', ['-r', capture, '-Y', 'ldp && ip.src == 10.77.1.2', '-T', 'fields', '-e', 'ldp.msg.type', '-e', 'ldp.msg.tlv.ft_sess.flag_l', '-e', 'ldp.msg.tlv.ft_sess.reconn_to', '-e', 'ldp.msg.tlv.ft_sess.recovery_time']);
+      const rows = fields.split('\n').filter(Boolean).map((l) => l.split('\t'));
+      const types = new Set(rows.flatMap((r) => r[0]!.split(',')).filter(Boolean).map((t) => Number(t)));
+      // graceful restart in our Initialization: the FT Session TLV with the L flag and its times
+      // (FRR ignores it, U bit set; the session came up all the same)
+      expect(rows.filter((r) => r[1]).map((r) => r.slice(1))).toEqual([['1', '120000', '60000']]);
       // Notification (Shutdown on stop), Hello, Initialization, KeepAlive, Address, Label Mapping, Withdraw, Release
       for (const t of [0x001, 0x100, 0x200, 0x201, 0x300, 0x400, 0x402, 0x403]) expect(types).toContain(t);
       // GTSM (RFC 6720): our Hellos carry the G bit and every session segment with LDP in it TTL 255
@@ -140,7 +144,8 @@ describeRoot('LDP interop with FRR 8.4 ldpd', () => {
       expect(ldpRows).toEqual([]);
       // the check can fail: the same report does list TCP's notes for this capture
       expect(expert).toMatch(/\sTCP\s/);
-    });
+      // five tshark runs: tens of seconds each on a machine shared with other builds
+    }, 240_000);
   });
 
   describe('fecflow passive (FRR has the higher transport address)', () => {

@@ -18,6 +18,8 @@ export interface RigOptions {
   ffLabelRange: [number, number];
   /** capture LDP on fecflow's interface to this file */
   capture?: string;
+  /** announce graceful restart (RFC 3478) in fecflow's Initialization */
+  gracefulRestart?: { reconnectMs: number; recoveryMs: number };
 }
 
 const FRR = '/usr/lib/frr';
@@ -87,7 +89,7 @@ export class FrrRig {
 
   private async startSpeaker(): Promise<void> {
     const cfg = join(this.dir, 'fecflow-ldp.json');
-    writeFileSync(cfg, JSON.stringify({ lsrId: this.o.ffAddr, transportAddress: this.o.ffAddr, interfaces: [this.ifFf], helloInterval: 1, egress: this.o.ffEgress, labelRange: this.o.ffLabelRange, backoff: { initialMs: 1000, maxMs: 4000 } }));
+    writeFileSync(cfg, JSON.stringify({ lsrId: this.o.ffAddr, transportAddress: this.o.ffAddr, interfaces: [this.ifFf], helloInterval: 1, egress: this.o.ffEgress, labelRange: this.o.ffLabelRange, backoff: { initialMs: 1000, maxMs: 4000 }, ...(this.o.gracefulRestart ? { gracefulRestart: this.o.gracefulRestart } : {}) }));
     const child = spawn('nsenter', [`--net=/run/netns/${this.nsFf}`, process.execPath, join(process.cwd(), 'dist/control/ldp/standalone.js'), cfg], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.speaker = child;
     child.stderr!.on('data', (d) => (this.stderr += d));

@@ -44,16 +44,20 @@ export function sessionRoutes(sessions: SessionManager | undefined): Route[] {
       method: 'GET',
       path: '/v1/sessions',
       auth: true,
+      access: 'isp',
       handler: async (ctx) => {
         const m = need();
         const q = ctx.url.searchParams;
+        // an isp: token lists its own ISP's sessions; naming another ISP finds none there is
+        const own = ctx.scope.isp;
+        if (own !== undefined && q.get('isp') !== null) ctx.scope.require(q.get('isp'), `ISP named '${q.get('isp')}'`);
         const state = q.get('state') ?? 'live';
         if (!STATES.has(state)) throw new HttpError(400, 'bad_request', 'invalid query', [{ path: 'state', message: 'open, closing, closed or live' }]);
         const limit = q.get('limit');
         if (limit !== null && !/^\d{1,6}$/.test(limit)) throw new HttpError(400, 'bad_request', 'invalid query', [{ path: 'limit', message: 'a whole number' }]);
         const rows = m.store.list({
           state: state as 'live',
-          isp: q.get('isp') ?? undefined,
+          isp: own ?? q.get('isp') ?? undefined,
           subscriber: q.get('subscriber') ?? undefined,
           limit: limit === null ? undefined : Number(limit),
         });
@@ -64,11 +68,13 @@ export function sessionRoutes(sessions: SessionManager | undefined): Route[] {
       method: 'GET',
       path: '/v1/sessions/:id',
       auth: true,
+      access: 'isp',
       handler: async (ctx) => {
         const m = need();
         const id = sessionId(ctx.params.id!);
         const s = m.store.get(id);
         if (!s) throw new HttpError(404, 'not_found', `no session '${id}'`);
+        ctx.scope.require(s.isp, `session '${id}'`);
         const outbox = new Map(m.store.outbox(id).map((o) => [o.seq, o]));
         const records = m.store.ledger(id).map((l) => {
           const o = outbox.get(l.seq);

@@ -36,6 +36,7 @@ export function usageRoutes(daemon: Daemon<unknown>): Route[] {
       method: 'GET',
       path: '/v1/usage',
       auth: true,
+      access: 'isp',
       handler: async (ctx) => {
         const u = meter();
         if (!hasList(u)) throw new HttpError(503, 'unavailable', 'this meter cannot list subscribers');
@@ -45,7 +46,8 @@ export function usageRoutes(daemon: Daemon<unknown>): Route[] {
         }
         // fresh: take a reading now (else the totals are those of the last interval reading)
         if (fresh === '' || fresh === '1' || fresh === 'true') await u.read();
-        const rows = u.list().sort((a, b) => (a.subscriber < b.subscriber ? -1 : a.subscriber > b.subscriber ? 1 : 0));
+        // an isp: token sees its own ISP's subscribers only
+        const rows = ctx.scope.filter(u.list(), (r) => (daemon.registry.subscriber(r.subscriber)?.isp as string | undefined) ?? null).sort((a, b) => (a.subscriber < b.subscriber ? -1 : a.subscriber > b.subscriber ? 1 : 0));
         return {
           json: {
             at: new Date().toISOString(),
@@ -58,8 +60,10 @@ export function usageRoutes(daemon: Daemon<unknown>): Route[] {
       method: 'GET',
       path: '/v1/usage/:name',
       auth: true,
+      access: 'isp',
       handler: async (ctx) => {
         const name = ctx.params.name!;
+        if (ctx.scope.isp !== undefined) ctx.scope.require(daemon.registry.subscriber(name)?.isp as string | undefined, `usage for a subscriber named '${name}'`);
         const usage = meter().current(name);
         if (!usage) throw new HttpError(404, 'not_found', `no usage is known for a subscriber named '${name}'`);
         return { json: { subscriber: name, at: new Date().toISOString(), ...usageJson(usage) } };

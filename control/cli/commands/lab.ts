@@ -41,11 +41,12 @@ export const labCommands: CommandModule = {
       .option('--name <name>', NAME_HELP, 'ffl')
       .option('--log-level <level>', "the daemons' log level", 'info')
       .option('--isp-mtu <bytes>', "the MTU of the tailend's links to the ISP hosts (68..1500), to see path-MTU discovery at work", (v) => Number(v))
-      .action(async (o: { name: string; logLevel: string; ispMtu?: number }) => {
+      .option('--ldp', 'labels learned by LDP instead of the static plan, with FRR (zebra, ldpd) as a fourth router beside the lsr')
+      .action(async (o: { name: string; logLevel: string; ispMtu?: number; ldp?: boolean }) => {
         const { Lab, formatStatus } = await lab();
         await guarded(async () => {
           const t0 = Date.now();
-          const l = await Lab.up({ name: o.name, say, logLevel: o.logLevel, ...(o.ispMtu === undefined ? {} : { ispMtu: o.ispMtu }) });
+          const l = await Lab.up({ name: o.name, say, logLevel: o.logLevel, ...(o.ispMtu === undefined ? {} : { ispMtu: o.ispMtu }), ldp: o.ldp === true });
           say(`lab '${o.name}' is up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
           ctx.io.out(formatStatus(await l.status(), table));
         });
@@ -92,12 +93,13 @@ export const labCommands: CommandModule = {
 
     program
       .command('demo')
-      .description('bring a lab up, send traffic, show per-ISP counters, move an end-user live, tear down')
+      .description('bring a lab up (labels learned by LDP), send traffic, show per-ISP counters, move an end-user live, show the learned labels, change one live, tear down')
       .option('--keep', 'leave the lab running at the end, and print where each router is')
+      .option('--static', 'the static label plan instead of LDP (no FRR needed)')
       .option('--name <name>', NAME_HELP, 'ffl')
-      .action(async (o: { keep?: boolean; name: string }) => {
+      .action(async (o: { keep?: boolean; static?: boolean; name: string }) => {
         const { runDemo } = await lab();
-        await guarded(() => runDemo({ name: o.name, keep: o.keep === true, out: (s) => ctx.io.out(s), table }));
+        await guarded(() => runDemo({ name: o.name, keep: o.keep === true, static: o.static === true, out: (s) => ctx.io.out(s), table }));
       });
   },
 };

@@ -1,7 +1,6 @@
 // `fecflow ldp neighbors|bindings|discovery [--json]`: the LDP speaker's state as an operator
-// reads it. NOT YET WIRED into main.ts: the daemon does not host the speaker yet. When it does,
-// it serves `/v1/ldp/{neighbors,bindings,discovery}` with the speaker's views (the JSON shapes
-// of control/ldp/speaker.ts), and adding `ldpCommand` to COMMANDS turns these on.
+// reads it, from the daemon's `/v1/ldp/...` routes (the JSON shapes of control/ldp/speaker.ts);
+// `fecflow ldp relabel FEC` gives one of this node's FECs a new local label without loss.
 import type { Command } from 'commander';
 import type { CommandModule } from '../context.js';
 import { wantsJson } from '../context.js';
@@ -71,7 +70,15 @@ export const ldpCommand: CommandModule = {
       .option('--json', 'print JSON')
       .action(async (_o, cmd: Command) => {
         const r = await ctx.client(cmd).get<{ discovery: DiscoveryView }>('/v1/ldp/discovery');
-        ctx.io.out(wantsJson(cmd) ? json(r.discovery) : discoveryTable(r.discovery));
+        ctx.io.out(wantsJson(cmd) ? json(r.discovery) : r.discovery ? discoveryTable(r.discovery) : 'the LDP speaker is not running yet\n');
+      });
+    ldp
+      .command('relabel <fec>')
+      .description("give a FEC a new local label, make-before-break (installed before it is advertised; the old one kept until peers release it)")
+      .option('--json', 'print JSON')
+      .action(async (fec: string, _o, cmd: Command) => {
+        const r = await ctx.client(cmd).send<{ fec: string; from: number; to: number }>('POST', '/v1/ldp/relabel', { fec });
+        ctx.io.out(wantsJson(cmd) ? json(r) : `${r.fec}: local label ${r.from} -> ${r.to}\n`);
       });
   },
 };
