@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ iproute2 tcpdump bpftool
   iputils-ping python3-scapy prometheus frr tshark
+  nats-server  # the fleet tests (a JetStream server 2.9)
   dpkg-dev lintian man-db systemd)  # the last four: ./run package and its tests
 
 missing=()
