@@ -18,6 +18,7 @@ import type { MetricsCollector } from '../metrics/collector.js';
 import { HttpError, compileRoutes, match, readBody, sendError, sendJson, validate, type RequestContext, type Reply, type Route } from './http.js';
 import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
 import { verifyRegistryFile } from '../registry/registry.js';
+import { fleetRoutes, type FleetView } from './routes/fleet.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -28,6 +29,8 @@ export interface ApiDeps {
   ifname(ifindex: number): string;
   /** called after a successful detach (serve exits) */
   onDetached?(): void;
+  /** the fleet agent, when the daemon runs with --fleet */
+  fleet?: FleetView;
 }
 
 const STATUS_OF: Record<DaemonError['kind'], number> = {
@@ -240,6 +243,7 @@ export function routes(deps: ApiDeps): Route[] {
         return { json: { ok: true, token, path: deps.tokens.path } };
       },
     },
+    ...fleetRoutes(deps.fleet),
   ];
 }
 

@@ -15,6 +15,7 @@ import { adminCommands } from './commands/admin.js';
 import { completionCommand } from './commands/completion.js';
 import { labCommands } from './commands/lab.js';
 import { checkCommand } from './commands/check.js';
+import { controllerCommands } from './commands/controller.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -27,6 +28,7 @@ export const COMMANDS: CommandModule[] = [
   completionCommand,
   labCommands,
   checkCommand,
+  controllerCommands,
 ];
 
 export const VERSION = '0.1.0';

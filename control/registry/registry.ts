@@ -77,6 +77,12 @@ const MIGRATIONS: string[] = [
      limit_json TEXT, PRIMARY KEY (isp, direction));
    CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, role TEXT NOT NULL,
      action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT, request TEXT, source TEXT);`,
+  // the fleet (control/registry/fleet.ts): the intent revision last applied, and reports to send
+  `CREATE TABLE fleet_applied (id INTEGER PRIMARY KEY CHECK (id = 1), controller TEXT NOT NULL,
+     generation INTEGER NOT NULL, revision INTEGER NOT NULL, digest TEXT NOT NULL, at TEXT NOT NULL);
+   CREATE TABLE fleet_outbox (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
+     at TEXT NOT NULL, sent_at TEXT);
+   CREATE INDEX fleet_outbox_unsent ON fleet_outbox (id) WHERE sent_at IS NULL;`,
 ];
 export const REGISTRY_VERSION = MIGRATIONS.length;
 

@@ -20,6 +20,8 @@ import { ispNames } from '../daemon/views.js';
 import { watchConfig } from '../daemon/watch.js';
 import { configPipeline, parseConfigText } from '../daemon/wiring.js';
 import { checkConfig, type Config } from '../config/index.js';
+import { FleetStore } from '../registry/fleet.js';
+import { stats } from '../daemon/views.js';
 
 export interface ServeOptions {
   config: string;
@@ -30,6 +32,10 @@ export interface ServeOptions {
   watch: boolean;
   logLevel?: string;
   xdpMode?: 'auto' | 'native' | 'generic';
+  /** nats://HOST:PORT: take this node's intent from the fleet (nothing of NATS is loaded without it) */
+  fleet?: string;
+  /** the node's key in the fleet (default: the router file's node) */
+  fleetNode?: string;
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/fecflow';
@@ -109,7 +115,8 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   }
   const env = new HostEnv();
   const pipeline = configPipeline({ env, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
-  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, log: log.child({ part: 'daemon' }) });
+  const fleetStore = o.fleet ? new FleetStore(registry) : undefined;
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events: fleetStore?.sink(), log: log.child({ part: 'daemon' }) });
   try {
     await daemon.start({ ...preread, validated });
     // After an upgrade that changed map layouts, the state is now in the new maps: switch.
@@ -140,6 +147,27 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     { onReadError: (map, err) => log.warn({ map, err: String(err) }, 'metrics: map read failed; family left out of this scrape') },
   );
 
+  // The fleet's client is loaded only for a router in a fleet. It starts after the daemon
+  // converged to file + registry, and never holds the start up: NATS may be away.
+  let agent: { start(): void; stop(): Promise<void>; status(): unknown } | undefined;
+  if (o.fleet && fleetStore) {
+    const { FleetAgent } = await import('../fleet/agent.js');
+    try {
+      agent = new FleetAgent({
+        url: o.fleet,
+        node: o.fleetNode ?? node,
+        daemon: daemon as Daemon<unknown>,
+        store: fleetStore,
+        counters: () => stats({ daemon: daemon as Daemon<unknown>, model: configModel, ifname: (i) => env.ifname(i) }),
+        log: log.child({ part: 'fleet' }),
+      });
+    } catch (err) {
+      dp.close();
+      release();
+      throw new StartError(`--fleet: ${(err as Error).message}`);
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -152,6 +180,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     log: log.child({ part: 'api' }),
     ifname: (i) => env.ifname(i),
     onDetached: () => void stop('detached'),
+    fleet: agent,
   });
   let api: Awaited<ReturnType<typeof listen>>;
   try {
@@ -162,6 +191,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot listen on ${addresses.map(formatListen).join(', ')}: ${(err as Error).message}`);
   }
   log.info({ listen: api.bound.map(formatListen), token: tokens.path }, 'API listening');
+  agent?.start();
 
   const watcher = o.watch ? watchConfig(configPath, () => void daemon.reload('file change')) : undefined;
   const onHup = (): void => {
@@ -182,6 +212,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
+      await agent?.stop();
       await api.close();
       if (!daemon.isDetached) dp.close();
       release();

@@ -16,9 +16,11 @@ export const serveCommand: CommandModule = {
       .option('--state-dir <dir>', 'where the API token file is kept', '/var/lib/fecflow')
       .option('--object <file>', 'the compiled BPF object (default build/bpf/fecflow.bpf.o of the install)')
       .option('--no-watch', 'do not reload when the config file changes (SIGHUP still does)')
+      .option('--fleet <url>', 'take this node\'s intent (subscribers, ISP rates) from a fleet controller through NATS JetStream: nats://HOST:PORT')
+      .option('--fleet-node <name>', 'this node\'s key in the fleet (default: the node of the router file)')
       .addOption(new Option('--xdp-mode <mode>', 'force an XDP attach mode').choices(['auto', 'native', 'generic']).default('auto'))
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string }, _cmd: Command) => {
+      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; fleet?: string; fleetNode?: string }, _cmd: Command) => {
         // Loaded lazily: the daemon pulls in the native addon, which the other commands never need.
         const { serve, StartError } = await import('../../serve/serve.js');
         try {
@@ -31,6 +33,8 @@ export const serveCommand: CommandModule = {
             watch: o.watch,
             logLevel: o.logLevel,
             xdpMode: o.xdpMode,
+            fleet: o.fleet,
+            fleetNode: o.fleetNode,
           });
         } catch (err) {
           if (err instanceof StartError) throw new CliError(err.message);
