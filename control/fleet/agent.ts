@@ -18,7 +18,7 @@ import { DaemonError } from '../daemon/errors.js';
 import type { Actor } from '../registry/registry.js';
 import type { AppliedIntent, FleetStore } from '../registry/fleet.js';
 import { IntentRefused, eventSubject, intentDigest, parseIntent, statusSubject, type IntentDoc, type RefusalReason, type RouterCounters, type RouterStatus } from './intent.js';
-import { bindFleet, connectOnce, parseServers, type FleetHandles } from './nats.js';
+import { bindFleet, bounded, connectOnce, parseServers, type FleetHandles } from './nats.js';
 
 export interface FleetAgentOptions {
   url: string;
@@ -98,7 +98,7 @@ export class FleetAgent {
     await this.queue.catch(() => undefined);
     const nc = this.nc;
     this.nc = undefined;
-    if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+    if (nc && !nc.isClosed()) await bounded(nc.close(), 'closing', 2000).catch(() => undefined);
     await this.loop?.catch(() => undefined);
   }
 
@@ -146,9 +146,11 @@ export class FleetAgent {
 
   private async bind(): Promise<FleetHandles | undefined> {
     if (this.handles) return this.handles;
-    if (!this.nc || this.stopped) return undefined;
+    if (!this.nc || this.stopped || !this.connected) return undefined;
     try {
-      this.handles = await bindFleet(this.nc);
+      const h = await bounded(bindFleet(this.nc), 'binding the bucket');
+      await bounded(h.kv.status(), 'the bucket'); // the bucket exists (binding alone does not ask)
+      this.handles = h;
     } catch (err) {
       this.o.log.debug({ error: (err as Error).message }, 'fleet: the intent bucket is not there yet (no controller ran)');
     }
@@ -164,7 +166,7 @@ export class FleetAgent {
     if (!h) return;
     this.watching = true;
     try {
-      const it = await h.kv.watch({ key: this.o.node });
+      const it = await bounded(h.kv.watch({ key: this.o.node }), 'watching the key');
       for await (const e of it) {
         if (this.stopped) break;
         void this.offer(e);
@@ -176,18 +178,27 @@ export class FleetAgent {
     }
   }
 
-  /** Reads the key now and offers its entry. */
-  async poll(): Promise<void> {
-    if (this.stopped) return;
-    const h = await this.bind();
-    if (!h) return;
-    try {
-      const e = await h.kv.get(this.o.node);
-      if (e) await this.offer(e);
-    } catch (err) {
-      this.o.log.debug({ error: (err as Error).message }, 'fleet: reading the key failed');
-    }
-    await this.flush();
+  private polling: Promise<void> | undefined;
+
+  /** Reads the key now and offers its entry (one read at a time; nothing while cut off). */
+  poll(): Promise<void> {
+    this.polling ??= (async () => {
+      try {
+        if (this.stopped || !this.connected) return;
+        const h = await this.bind();
+        if (!h) return;
+        try {
+          const e = await bounded(h.kv.get(this.o.node), 'reading the key');
+          if (e) await this.offer(e);
+        } catch (err) {
+          this.o.log.debug({ error: (err as Error).message }, 'fleet: reading the key failed');
+        }
+        await this.flush();
+      } finally {
+        this.polling = undefined;
+      }
+    })();
+    return this.polling;
   }
 
   /** Handles one entry of the key, after any entry before it. */
@@ -198,7 +209,11 @@ export class FleetAgent {
   }
 
   private async handle(e: KvEntry): Promise<void> {
-    if (this.stopped || e.revision <= this.settledRevision) return;
+    if (this.stopped) return;
+    if (e.revision <= this.settledRevision) {
+      this.duplicates++;
+      return;
+    }
     const log = this.o.log;
     if (e.key !== this.o.node) return this.refuse(e.revision, undefined, new IntentRefused('wrong_node', `an entry of key '${e.key}' reached node '${this.o.node}'`));
     if (e.operation !== 'PUT') {
@@ -284,7 +299,7 @@ export class FleetAgent {
           if (rows.length === 0) return;
           for (const r of rows) {
             const subject = r.kind === 'status' ? statusSubject(this.o.node) : eventSubject(this.o.node);
-            await h.js.publish(subject, JSON.stringify(r.body), { msgID: `${this.msgIdPrefix}:${r.id}`, timeout: 3000 });
+            await bounded(h.js.publish(subject, JSON.stringify(r.body), { msgID: `${this.msgIdPrefix}:${r.id}`, timeout: 3000 }), 'a report');
             this.o.store.markSent(r.id);
           }
         }
@@ -320,12 +335,24 @@ export class FleetAgent {
   }
 
   /** Sends a status snapshot now (not queued: the next one supersedes it). */
+  private reporting = false;
+
   async report(): Promise<boolean> {
+    if (this.reporting) return false;
+    this.reporting = true;
+    try {
+      return await this.reportNow();
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  private async reportNow(): Promise<boolean> {
     const h = await this.bind();
     if (!h || !this.connected || this.stopped) return false;
     const s = this.snapshot();
     try {
-      await h.js.publish(statusSubject(this.o.node), JSON.stringify(s), { msgID: `${this.msgIdPrefix}:status:${s.at}`, timeout: 3000 });
+      await bounded(h.js.publish(statusSubject(this.o.node), JSON.stringify(s), { msgID: `${this.msgIdPrefix}:status:${s.at}`, timeout: 3000 }), 'the status');
       return true;
     } catch (err) {
       this.o.log.debug({ error: (err as Error).message }, 'fleet: status not sent');

@@ -20,9 +20,9 @@ import { subscriberSchema } from '../api/schemas.js';
 import type { TokenStore } from '../daemon/token.js';
 import { matchKey, type Subscriber } from '../daemon/model.js';
 import type { ControllerStore, NodeRow } from './store.js';
-import { CONTROLLER_SUBJECT, FLEET_STREAM, intentDigest, nodeIntentSchema, nodeName, statusSubject, type IntentDoc, type NodeIntent, type RouterStatus } from './intent.js';
+import { CONTROLLER_SUBJECT, FLEET_STREAM, flatSubscriber, intentDigest, nodeIntentSchema, nodeName, statusSubject, type NodeIntent, type RouterStatus } from './intent.js';
 import { checkAccounting, DEFAULT_TOLERANCE, type AccountingReport, type NodeCounters, type Tolerance } from './accounting.js';
-import { connectOnce, ensureFleet, isWrongRevision, parseServers, type FleetHandles } from './nats.js';
+import { bounded, connectOnce, ensureFleet, isWrongRevision, parseServers, type FleetHandles } from './nats.js';
 import { z } from 'zod';
 
 export interface ControllerOptions {
@@ -66,8 +66,11 @@ export class Controller {
     return this.o.store;
   }
 
+  /** false while the client is reconnecting: nothing is sent then, so nothing queues up */
+  private linked = false;
+
   get connected(): boolean {
-    return this.handles !== undefined && this.nc !== undefined && !this.nc.isClosed();
+    return this.linked && this.handles !== undefined && this.nc !== undefined && !this.nc.isClosed();
   }
 
   start(): void {
@@ -81,7 +84,7 @@ export class Controller {
     const nc = this.nc;
     this.nc = undefined;
     this.handles = undefined;
-    if (nc && !nc.isClosed()) await nc.close().catch(() => undefined);
+    if (nc && !nc.isClosed()) await bounded(nc.close(), 'closing', 2000).catch(() => undefined);
     await this.loop?.catch(() => undefined);
   }
 
@@ -91,7 +94,7 @@ export class Controller {
       try {
         this.nc ??= await connectOnce(this.servers, 'fecflow-controller');
         if (this.stopped) break;
-        this.handles = await ensureFleet(this.nc);
+        this.handles = await bounded(ensureFleet(this.nc), 'creating the bucket and stream');
       } catch (err) {
         if (wait === 250) this.o.log.warn({ url: this.o.url, error: (err as Error).message }, 'controller: NATS unreachable; intent is kept and published when it is back');
         await sleep(wait);
@@ -103,8 +106,15 @@ export class Controller {
       return;
     }
     this.o.log.info({ url: this.o.url, controller: this.store.id }, 'controller: connected to NATS');
+    this.linked = true;
     void (async () => {
-      for await (const s of this.nc!.status()) if (s.type === 'reconnect') void this.sync();
+      for await (const s of this.nc!.status()) {
+        if (s.type === 'disconnect') this.linked = false;
+        else if (s.type === 'reconnect') {
+          this.linked = true;
+          void this.sync();
+        }
+      }
     })();
     this.timers.push(setInterval(() => void this.sync(), this.o.syncMs ?? 2000));
     if (this.o.checkMs) this.timers.push(setInterval(() => void this.check().catch(() => undefined), this.o.checkMs));
@@ -121,12 +131,22 @@ export class Controller {
     }
   }
 
-  /** Publishes every node whose intent is ahead of the bucket, and sends waiting events. */
-  async sync(): Promise<PublishOutcome[]> {
-    const out: PublishOutcome[] = [];
-    for (const n of this.store.nodes()) if (n.generation > n.publishedGeneration && !n.conflict) out.push(await this.publish(n.name));
-    await this.flushEvents();
-    return out;
+  private syncing: Promise<PublishOutcome[]> | undefined;
+
+  /** Publishes every node whose intent is ahead of the bucket, and sends waiting events (one
+   * sync at a time: a timer tick during a sync joins it). */
+  sync(): Promise<PublishOutcome[]> {
+    this.syncing ??= (async () => {
+      try {
+        const out: PublishOutcome[] = [];
+        for (const n of this.store.nodes()) if (n.generation > n.publishedGeneration && !n.conflict) out.push(await this.publish(n.name));
+        await this.flushEvents();
+        return out;
+      } finally {
+        this.syncing = undefined;
+      }
+    })();
+    return this.syncing;
   }
 
   // -- intent ------------------------------------------------------------------------------
@@ -164,12 +184,13 @@ export class Controller {
     if (row.conflict) return { node, state: 'conflict', generation: row.generation, error: row.conflict };
     if (row.generation <= row.publishedGeneration) return { node, state: 'current', generation: row.generation, revision: row.publishedRevision };
     const h = this.handles;
-    if (!h) return { node, state: 'pending', generation: row.generation, error: 'NATS is unreachable; published when it is back' };
+    if (!h || !this.connected) return { node, state: 'pending', generation: row.generation, error: 'NATS is unreachable; published when it is back' };
     for (let attempt = 0; attempt < 4; attempt++) {
-      const doc: IntentDoc = { kind: 'fecflow.intent', version: 1, node, controller: this.store.id, generation: row.generation, at: new Date().toISOString(), ...row.intent };
+      // on the wire, subscribers are as the API's import takes them (flat)
+      const doc = { kind: 'fecflow.intent', version: 1, node, controller: this.store.id, generation: row.generation, at: new Date().toISOString(), subscribers: row.intent.subscribers.map(flatSubscriber), rates: row.intent.rates };
       const value = JSON.stringify(doc);
       try {
-        const revision = row.publishedRevision === 0 ? await h.kv.create(node, value) : await h.kv.update(node, value, row.publishedRevision);
+        const revision = await bounded(row.publishedRevision === 0 ? h.kv.create(node, value) : h.kv.update(node, value, row.publishedRevision), `publishing ${node}`);
         this.store.markPublished(node, row.generation, revision);
         this.o.log.info({ node, generation: row.generation, revision }, 'controller: published');
         return { node, state: 'published', generation: row.generation, revision };
@@ -179,7 +200,8 @@ export class Controller {
         }
       }
       // Lost the compare-and-set: look at what is there.
-      const cur = await h.kv.get(node).catch(() => null);
+      const cur = await bounded(h.kv.get(node), `reading ${node}`).catch(() => undefined);
+      if (cur === undefined) return { node, state: 'pending', generation: row.generation, error: 'lost the compare-and-set and cannot read the key; retried later' };
       const theirs = cur && cur.operation === 'PUT' ? looseDoc(cur.value) : undefined;
       if (!cur || cur.operation !== 'PUT' || (theirs?.controller === this.store.id && theirs.generation <= row.generation)) {
         // a deleted key, or this controller's own earlier write: write after it
@@ -206,7 +228,7 @@ export class Controller {
     if (!row) throw new HttpError(404, 'not_found', `no intent for node '${node}'`);
     const h = this.handles;
     if (!h) throw new HttpError(503, 'unavailable', 'NATS is unreachable: a takeover needs to read the key');
-    const cur = await h.kv.get(node);
+    const cur = await bounded(h.kv.get(node), `reading ${node}`);
     const theirs = cur && cur.operation === 'PUT' ? looseDoc(cur.value) : undefined;
     this.store.tx(() => {
       this.store.setIntent(node, row.intent, { actor, what: 'takeover', digest: intentDigest(row.intent), atLeast: Math.max(row.generation, theirs?.generation ?? 0) + 1 });
@@ -223,10 +245,10 @@ export class Controller {
   async statuses(nodes: string[] = this.store.nodes().map((n) => n.name)): Promise<Map<string, RouterStatus>> {
     const out = new Map<string, RouterStatus>();
     const h = this.handles;
-    if (!h) return out;
+    if (!h || !this.connected) return out;
     for (const n of nodes) {
       try {
-        const m = await h.jsm.streams.getMessage(FLEET_STREAM, { last_by_subj: statusSubject(n) });
+        const m = await bounded(h.jsm.streams.getMessage(FLEET_STREAM, { last_by_subj: statusSubject(n) }), `status of ${n}`);
         if (!m) continue;
         const s = m.json<RouterStatus>();
         if (s && s.kind === 'fecflow.status' && s.node === n) out.set(n, s);
@@ -262,10 +284,10 @@ export class Controller {
   /** Sends the controller's events onto the stream (deduplicated by id there). */
   async flushEvents(): Promise<void> {
     const h = this.handles;
-    if (!h) return;
+    if (!h || !this.connected) return;
     try {
       for (const e of this.store.unsentEvents()) {
-        await h.js.publish(CONTROLLER_SUBJECT, JSON.stringify({ ...e, controller: this.store.id }), { msgID: `controller:${this.store.id}:${e.id}`, timeout: 3000 });
+        await bounded(h.js.publish(CONTROLLER_SUBJECT, JSON.stringify({ ...e, controller: this.store.id }), { msgID: `controller:${this.store.id}:${e.id}`, timeout: 3000 }), 'an event');
         this.store.markEventSent(e.id);
       }
     } catch (err) {

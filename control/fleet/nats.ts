@@ -74,3 +74,15 @@ export function isWrongRevision(err: unknown): boolean {
   const code = e.api_error?.err_code ?? e.code;
   return code === 10071 || /wrong last sequence/i.test(String(e.message));
 }
+
+/** A NATS operation given at most `ms`: while the client is reconnecting, a request can wait
+ * longer than its own timeout, and nothing of the fleet may hang on NATS. */
+export function bounded<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<T>((_r, reject) => {
+      t = setTimeout(() => reject(new Error(`${what}: no answer from NATS in ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}
