@@ -182,23 +182,22 @@ export class FleetAgent {
 
   /** Reads the key now and offers its entry (one read at a time; nothing while cut off). */
   poll(): Promise<void> {
-    this.polling ??= (async () => {
-      try {
-        if (this.stopped || !this.connected) return;
-        const h = await this.bind();
-        if (!h) return;
-        try {
-          const e = await bounded(h.kv.get(this.o.node), 'reading the key');
-          if (e) await this.offer(e);
-        } catch (err) {
-          this.o.log.debug({ error: (err as Error).message }, 'fleet: reading the key failed');
-        }
-        await this.flush();
-      } finally {
-        this.polling = undefined;
-      }
-    })();
+    // cleared by a callback, which runs after the assignment even when the read ends at once
+    this.polling ??= this.pollOnce().finally(() => (this.polling = undefined));
     return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
+    if (this.stopped || !this.connected) return;
+    const h = await this.bind();
+    if (!h) return;
+    try {
+      const e = await bounded(h.kv.get(this.o.node), 'reading the key');
+      if (e) await this.offer(e);
+    } catch (err) {
+      this.o.log.debug({ error: (err as Error).message }, 'fleet: reading the key failed');
+    }
+    await this.flush();
   }
 
   /** Handles one entry of the key, after any entry before it. */
@@ -290,26 +289,26 @@ export class FleetAgent {
 
   /** Sends the outbox, oldest first; stops at the first failure (sent again later). */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      try {
-        const h = await this.bind();
-        if (!h || !this.connected) return;
-        for (;;) {
-          const rows = this.o.store.unsent(50);
-          if (rows.length === 0) return;
-          for (const r of rows) {
-            const subject = r.kind === 'status' ? statusSubject(this.o.node) : eventSubject(this.o.node);
-            await bounded(h.js.publish(subject, JSON.stringify(r.body), { msgID: `${this.msgIdPrefix}:${r.id}`, timeout: 3000 }), 'a report');
-            this.o.store.markSent(r.id);
-          }
-        }
-      } catch (err) {
-        this.o.log.debug({ error: (err as Error).message }, 'fleet: reports wait in the outbox');
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
+    this.flushing ??= this.flushOnce().finally(() => (this.flushing = undefined));
     return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    try {
+      const h = await this.bind();
+      if (!h || !this.connected) return;
+      for (;;) {
+        const rows = this.o.store.unsent(50);
+        if (rows.length === 0) return;
+        for (const r of rows) {
+          const subject = r.kind === 'status' ? statusSubject(this.o.node) : eventSubject(this.o.node);
+          await bounded(h.js.publish(subject, JSON.stringify(r.body), { msgID: `${this.msgIdPrefix}:${r.id}`, timeout: 3000 }), 'a report');
+          this.o.store.markSent(r.id);
+        }
+      }
+    } catch (err) {
+      this.o.log.debug({ error: (err as Error).message }, 'fleet: reports wait in the outbox');
+    }
   }
 
   /** This router's status as it reports it. */

@@ -136,17 +136,15 @@ export class Controller {
   /** Publishes every node whose intent is ahead of the bucket, and sends waiting events (one
    * sync at a time: a timer tick during a sync joins it). */
   sync(): Promise<PublishOutcome[]> {
-    this.syncing ??= (async () => {
-      try {
-        const out: PublishOutcome[] = [];
-        for (const n of this.store.nodes()) if (n.generation > n.publishedGeneration && !n.conflict) out.push(await this.publish(n.name));
-        await this.flushEvents();
-        return out;
-      } finally {
-        this.syncing = undefined;
-      }
-    })();
+    this.syncing ??= this.syncOnce().finally(() => (this.syncing = undefined));
     return this.syncing;
+  }
+
+  private async syncOnce(): Promise<PublishOutcome[]> {
+    const out: PublishOutcome[] = [];
+    for (const n of this.store.nodes()) if (n.generation > n.publishedGeneration && !n.conflict) out.push(await this.publish(n.name));
+    await this.flushEvents();
+    return out;
   }
 
   // -- intent ------------------------------------------------------------------------------
