@@ -214,7 +214,8 @@ export class FleetAgent {
       return;
     }
     const log = this.o.log;
-    if (e.key !== this.o.node) return this.refuse(e.revision, undefined, new IntentRefused('wrong_node', `an entry of key '${e.key}' reached node '${this.o.node}'`));
+    // another key's revision says nothing about this key's: it is not settled
+    if (e.key !== this.o.node) return this.refuse(e.revision, undefined, new IntentRefused('wrong_node', `an entry of key '${e.key}' reached node '${this.o.node}'`), false);
     if (e.operation !== 'PUT') {
       // a deleted key undoes nothing: the router keeps what it applied
       log.warn({ revision: e.revision, operation: e.operation }, 'fleet: this node\'s intent was deleted; keeping the last applied intent');
@@ -278,8 +279,8 @@ export class FleetAgent {
   }
 
   /** An entry this router will not apply: counted, reported, and nothing changes. */
-  private refuse(revision: number, generation: number | undefined, err: IntentRefused): void {
-    this.settledRevision = revision;
+  private refuse(revision: number, generation: number | undefined, err: IntentRefused, settle = true): void {
+    if (settle) this.settledRevision = revision;
     this.refused[err.reason] = (this.refused[err.reason] ?? 0) + 1;
     this.last = { ...(generation !== undefined ? { generation } : {}), revision, ok: false, reason: err.reason, error: err.message };
     this.o.log.warn({ revision, reason: err.reason, error: err.message }, 'fleet: refused an entry of this node\'s key; nothing changed');
