@@ -17,7 +17,7 @@ import type { Daemon, RateOverrides } from '../daemon/daemon.js';
 import { DaemonError } from '../daemon/errors.js';
 import type { Actor } from '../registry/registry.js';
 import type { AppliedIntent, FleetStore } from '../registry/fleet.js';
-import { IntentRefused, eventSubject, intentDigest, parseIntent, statusSubject, type IntentDoc, type RefusalReason, type RouterCounters, type RouterStatus } from './intent.js';
+import { IntentRefused, eventSubject, nodeName, intentDigest, parseIntent, statusSubject, type IntentDoc, type RefusalReason, type RouterCounters, type RouterStatus } from './intent.js';
 import { bindFleet, bounded, connectOnce, parseServers, type FleetHandles } from './nats.js';
 
 export interface FleetAgentOptions {
@@ -64,10 +64,13 @@ export class FleetAgent {
   private readonly refused: Partial<Record<RefusalReason, number>> = {};
   private duplicates = 0;
   private flushing: Promise<void> | undefined;
+  private pruned = 0;
   private readonly msgIdPrefix: string;
 
   constructor(private readonly o: FleetAgentOptions) {
     this.servers = parseServers(o.url);
+    const name = nodeName.safeParse(o.node);
+    if (!name.success) throw new Error(`'${o.node}' is not a node name: ${name.error.issues[0]?.message}`);
     // a registry's creation time tells its outbox ids apart from those of a registry restored
     // from an older backup, whose ids start again
     this.msgIdPrefix = `${o.node}:${o.daemon.registry.meta('created') ?? 'registry'}`;
@@ -300,12 +303,17 @@ export class FleetAgent {
       if (!h || !this.connected) return;
       for (;;) {
         const rows = this.o.store.unsent(50);
-        if (rows.length === 0) return;
+        if (rows.length === 0) break;
         for (const r of rows) {
           const subject = r.kind === 'status' ? statusSubject(this.o.node) : eventSubject(this.o.node);
           await bounded(h.js.publish(subject, JSON.stringify(r.body), { msgID: `${this.msgIdPrefix}:${r.id}`, timeout: 3000 }), 'a report');
           this.o.store.markSent(r.id);
         }
+      }
+      // the stream keeps what was sent; the registry keeps a day of it
+      if (Date.now() - this.pruned > 3600_000) {
+        this.o.store.prune(new Date(Date.now() - 24 * 3600_000));
+        this.pruned = Date.now();
       }
     } catch (err) {
       this.o.log.debug({ error: (err as Error).message }, 'fleet: reports wait in the outbox');

@@ -5,6 +5,7 @@ import { readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { call, startHarness, type Harness } from './fakes.js';
+import { REGISTRY_VERSION } from '../../control/registry/registry.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -322,7 +323,7 @@ describe('changes', () => {
     expect((await call(h, 'GET', '/v1/audit?after=-1')).status).toBe(400);
     expect((await call(h, 'GET', '/v1/audit?limit=abc')).status).toBe(400);
     const c = await call(h, 'POST', '/v1/registry/check');
-    expect(c.json).toMatchObject({ ok: true, subscribers: 1, version: 1 });
+    expect(c.json).toMatchObject({ ok: true, subscribers: 1, version: REGISTRY_VERSION });
   });
 });
 
