@@ -7,6 +7,7 @@ packages=(clang llvm libbpf-dev libelf-dev zlib1g-dev pkg-config make g++ iprout
   iputils-ping python3-scapy prometheus frr tshark
   freeradius freeradius-utils  # an ISP's AAA server and radclient, in the sessions tests
   nftables traceroute iputils-tracepath  # the bench's nftables baseline; ICMP error tests in the lab
+  nats-server  # the fleet tests (a JetStream server 2.9)
   openssl  # the TLS tests make their own CA
   dpkg-dev lintian man-db systemd  # these four: ./run package and its tests
   chromium  # the portal's browser tests (driven by playwright-core)

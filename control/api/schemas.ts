@@ -84,7 +84,8 @@ export const importBody = z
 
 const quantity = z.union([z.string().min(1), z.number().int().nonnegative()]);
 
-const limit = z.object({ rate: quantity, burst: quantity.optional() }).strict();
+export const rateLimitSchema = z.object({ rate: quantity, burst: quantity.optional() }).strict();
+const limit = rateLimitSchema;
 
 /** Per direction: a limit, null to remove it, absent to leave it. */
 export const setRateBody = z

@@ -36,6 +36,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import type { Broker } from '../broker/broker.js';
 import { brokerRoutes } from './routes/broker.js';
 import { ldpRoutes, type LdpApi } from './routes/ldp.js';
+import { fleetRoutes, type FleetView } from './routes/fleet.js';
 
 export interface ApiDeps {
   daemon: Daemon<unknown>;
@@ -60,6 +61,8 @@ export interface ApiDeps {
   broker?: Broker;
   /** the LDP speaker, when the router file enables it */
   ldp?: LdpApi;
+  /** the fleet agent, when the daemon runs with --fleet */
+  fleet?: FleetView;
 }
 
 const STATUS_OF: Record<DaemonError['kind'], number> = {
@@ -395,6 +398,7 @@ export function routes(deps: ApiDeps, stores: Stores = storesOf(deps)): Route[] 
     ...sessionRoutes(deps.sessions),
     ...brokerRoutes(deps.broker),
     ...ldpRoutes(deps.ldp),
+    ...fleetRoutes(deps.fleet),
     ...portalRoutes(),
     ...tenantRoutes({
       registry: daemon.registry,

@@ -22,6 +22,7 @@ import { sessionCommand } from './commands/session.js';
 import { brokerCommands } from './commands/broker.js';
 import { eventsCommand } from './commands/events.js';
 import { ldpCommand } from './commands/ldp.js';
+import { controllerCommands } from './commands/controller.js';
 
 export const COMMANDS: CommandModule[] = [
   serveCommand,
@@ -41,6 +42,7 @@ export const COMMANDS: CommandModule[] = [
   brokerCommands,
   eventsCommand,
   ldpCommand,
+  controllerCommands,
 ];
 
 export const VERSION = '0.1.0';

@@ -12,12 +12,12 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import type { Tables } from '../tables/types.js';
-import type { Actor, Registry, SubscriberWrite } from '../registry/registry.js';
+import type { Actor, AuditInput, Registry, SubscriberWrite } from '../registry/registry.js';
 import { RegistryError } from '../registry/registry.js';
 import { NO_EVENTS, type EventInput, type EventSink } from '../events/sink.js';
 import type { UsageMeter } from './usage.js';
 import { DaemonError, invalid, notFound, type Issue } from './errors.js';
-import type { ConfigModel, Direction, RateLimit, RawSubscriberChange, SubscriberOp } from './model.js';
+import type { ConfigModel, Direction, RateLimit, RawSubscriberChange, Subscriber, SubscriberOp } from './model.js';
 import { matchKey } from './model.js';
 import type { AttachedProgram, ConfigPipeline, Dataplane, PlannedChange } from './ports.js';
 import { tableSizes } from './sizes.js';
@@ -81,7 +81,7 @@ export const DAEMON_ACTOR: Actor = { name: 'daemon', role: 'system' };
 type Obj = Record<string, unknown>;
 
 /** An ISP's rate overrides per direction (null: no limit). */
-type RateOverrides = Partial<Record<Direction, RateLimit | null>>;
+export type RateOverrides = Partial<Record<Direction, RateLimit | null>>;
 
 export class Daemon<C = unknown> {
   private raw: Obj | undefined = undefined;
@@ -339,77 +339,136 @@ export class Daemon<C = unknown> {
    * A subscriber edit (assign, move, remove, import). On the pipeline's fast path only the
    * changed subscribers are checked, compiled and written; otherwise it is a full commit of
    * the new running config. Either way the registry holds the change before the maps do.
+   * `guard` sees each changed subscriber before and after (an ISP's token may change only its
+   * own); `with` is written in the registry transaction that makes the change, and taken back
+   * with it.
    */
   async editSubscribers(
     trigger: string,
     op: SubscriberOp,
     opts: { dryRun?: boolean; actor?: Actor; guard?: SubscriberGuard; with?: RegistryChange } = {},
   ): Promise<CommitResult & { summary?: SubscriberEditSummary }> {
-    const model = this.opts.model;
-    const actor = opts.actor ?? DAEMON_ACTOR;
+    return this.serial(() => this.editLocked(trigger, op, { dryRun: opts.dryRun, actor: opts.actor, guard: opts.guard, record: opts.with }));
+  }
+
+  /**
+   * Makes the registry's own state — every subscriber and every ISP rate override — equal to
+   * `desired`, all or nothing, as one change: the subscribers by the import path (replace), so
+   * only the difference is written; the rates, when they differ, by the full path a rate change
+   * takes. `record` is written inside the registry transaction that makes the change, and taken
+   * back with it (a caller records there what it applied, so the record and the change cannot
+   * part); it is written also when nothing differs. The audit record is the caller's.
+   */
+  async applyState(
+    trigger: string,
+    desired: { subscribers: Subscriber[]; rates: Map<string, RateOverrides> },
+    opts: { actor: Actor; audit: Omit<AuditInput, 'actor'>; record?: RegistryChange },
+  ): Promise<CommitResult & { summary?: SubscriberEditSummary }> {
+    const op: SubscriberOp = { op: 'import', subscribers: desired.subscribers, replace: true };
     return this.serial(async () => {
       const raw = this.requireRunning();
-      const subs = (raw.subscribers as Obj[] | undefined) ?? [];
-      const edit = model.planSubscriberEdit(raw, op);
-      if (opts.guard) for (const c of edit.changes) opts.guard(c.index !== undefined ? subs[c.index] : undefined, c.after);
       const reg = this.opts.registry;
-      const audit = { actor, action: `subscriber.${op.op}`, target: targetOf(op), detail: detailOf(op, edit.summary) };
-      const regChange: RegistryChange = {
+      const before = reg.rates();
+      if (sameRates(before, desired.rates)) return this.editLocked(trigger, op, { actor: opts.actor, audit: opts.audit, record: opts.record });
+      const fileRaw = asObj(this.parseText(this.fileText ?? (await readFile(this.opts.configPath, 'utf8'))));
+      const names = new Set(this.opts.model.ispNames(fileRaw).values());
+      const unknown = [...desired.rates.keys()].filter((n) => !names.has(n));
+      if (unknown.length) throw invalid('the rates name ISPs this router does not define', unknown.map((n) => ({ path: `rates.${n}`, message: `no ISP named '${n}'` })));
+      const subs = (raw.subscribers as Obj[] | undefined) ?? [];
+      const edit = this.opts.model.planSubscriberEdit(raw, op);
+      const copy: Obj = { ...raw, subscribers: subs.slice() };
+      this.opts.model.planSubscriberEdit(copy, op).apply();
+      const next = this.compose(fileRaw, copy.subscribers as Obj[], desired.rates);
+      const registry: RegistryChange = {
         write: () =>
           reg.transaction(() => {
             reg.writeSubscribers(registryWrite(subs, edit.changes));
-            reg.writeAudit(audit);
+            writeRateTable(reg, before, desired.rates);
+            reg.writeAudit({ actor: opts.actor, ...opts.audit });
             for (const e of subscriberEvents(subs, edit.changes, false)) this.events.emit(e);
-            opts.with?.write();
+            opts.record?.write();
           }),
-        // what was told is taken back by telling the opposite: a reader never keeps a change
-        // that did not happen
         undo: () =>
           reg.transaction(() => {
             reg.writeSubscribers(registryUndo(subs, edit.changes));
+            writeRateTable(reg, desired.rates, before);
             for (const e of subscriberEvents(subs, edit.changes, true)) this.events.emit(e);
-            opts.with?.undo();
+            opts.record?.undo();
           }),
       };
-      const fast = this.opts.pipeline.planSubscribers && this.cfg !== undefined && this.tables !== undefined
-        ? await this.opts.pipeline.planSubscribers({ config: this.cfg, tables: this.tables, raw }, edit.changes)
-        : undefined;
-      if (!fast) {
-        const copy: Obj = { ...raw, subscribers: subs.slice() };
-        model.planSubscriberEdit(copy, op).apply();
-        const r = await this.commitLocked(copy, { dryRun: opts.dryRun, trigger, registry: regChange });
-        return { ...r, summary: edit.summary };
-      }
-      if (!fast.ok) throw invalid('the config is invalid', fast.issues);
-      const planned = fast.planned;
-      if (opts.dryRun) {
-        fast.abandon();
-        return { dryRun: true, changed: !planned.empty, counts: planned.counts, plan: planned.text, summary: edit.summary };
-      }
-      try {
-        regChange.write();
-      } catch (err) {
-        fast.abandon();
-        throw storageError(err);
-      }
-      const t0 = performance.now();
-      try {
-        await planned.apply();
-      } catch (err) {
-        fast.abandon();
-        const message = err instanceof Error ? err.message : String(err);
-        this.record({ at: Date.now(), ok: false, trigger, error: message, counts: planned.counts, durationMs: performance.now() - t0 });
-        this.log.error({ trigger, error: message }, 'reconcile failed');
-        const undone = this.undoRegistry(regChange, trigger);
-        await this.rollback();
-        throw new DaemonError('failed', `reconcile failed: ${message}${undone ? '; the change was taken back out of the registry' : '; the change stays recorded in the registry and is applied at the next start'}`);
-      }
-      fast.commit();
-      edit.apply();
-      this.record({ at: Date.now(), ok: true, trigger, counts: planned.counts, durationMs: performance.now() - t0 });
-      this.log.info({ trigger, changes: summarize(planned.counts), ms: Math.round(this.last!.durationMs * 10) / 10 }, 'reconciled');
-      return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text, summary: edit.summary };
+      const r = await this.commitLocked(next, { trigger, registry });
+      return { ...r, summary: edit.summary };
     });
+  }
+
+  private async editLocked(
+    trigger: string,
+    op: SubscriberOp,
+    opts: { dryRun?: boolean; actor?: Actor; guard?: SubscriberGuard; audit?: Omit<AuditInput, 'actor'>; record?: RegistryChange },
+  ): Promise<CommitResult & { summary?: SubscriberEditSummary }> {
+    const model = this.opts.model;
+    const actor = opts.actor ?? DAEMON_ACTOR;
+    const raw = this.requireRunning();
+    const subs = (raw.subscribers as Obj[] | undefined) ?? [];
+    const edit = model.planSubscriberEdit(raw, op);
+    if (opts.guard) for (const c of edit.changes) opts.guard(c.index !== undefined ? subs[c.index] : undefined, c.after);
+    const reg = this.opts.registry;
+    const audit = { actor, ...(opts.audit ?? { action: `subscriber.${op.op}`, target: targetOf(op), detail: detailOf(op, edit.summary) }) };
+    const regChange: RegistryChange = {
+      write: () =>
+        reg.transaction(() => {
+          reg.writeSubscribers(registryWrite(subs, edit.changes));
+          reg.writeAudit(audit);
+          for (const e of subscriberEvents(subs, edit.changes, false)) this.events.emit(e);
+          opts.record?.write();
+        }),
+      // what was told is taken back by telling the opposite: a reader never keeps a change
+      // that did not happen
+      undo: () =>
+        reg.transaction(() => {
+          reg.writeSubscribers(registryUndo(subs, edit.changes));
+          for (const e of subscriberEvents(subs, edit.changes, true)) this.events.emit(e);
+          opts.record?.undo();
+        }),
+    };
+    const fast = this.opts.pipeline.planSubscribers && this.cfg !== undefined && this.tables !== undefined
+      ? await this.opts.pipeline.planSubscribers({ config: this.cfg, tables: this.tables, raw }, edit.changes)
+      : undefined;
+    if (!fast) {
+      const copy: Obj = { ...raw, subscribers: subs.slice() };
+      model.planSubscriberEdit(copy, op).apply();
+      const r = await this.commitLocked(copy, { dryRun: opts.dryRun, trigger, registry: regChange });
+      return { ...r, summary: edit.summary };
+    }
+    if (!fast.ok) throw invalid('the config is invalid', fast.issues);
+    const planned = fast.planned;
+    if (opts.dryRun) {
+      fast.abandon();
+      return { dryRun: true, changed: !planned.empty, counts: planned.counts, plan: planned.text, summary: edit.summary };
+    }
+    try {
+      regChange.write();
+    } catch (err) {
+      fast.abandon();
+      throw storageError(err);
+    }
+    const t0 = performance.now();
+    try {
+      await planned.apply();
+    } catch (err) {
+      fast.abandon();
+      const message = err instanceof Error ? err.message : String(err);
+      this.record({ at: Date.now(), ok: false, trigger, error: message, counts: planned.counts, durationMs: performance.now() - t0 });
+      this.log.error({ trigger, error: message }, 'reconcile failed');
+      const undone = this.undoRegistry(regChange, trigger);
+      await this.rollback();
+      throw new DaemonError('failed', `reconcile failed: ${message}${undone ? '; the change was taken back out of the registry' : '; the change stays recorded in the registry and is applied at the next start'}`);
+    }
+    fast.commit();
+    edit.apply();
+    this.record({ at: Date.now(), ok: true, trigger, counts: planned.counts, durationMs: performance.now() - t0 });
+    this.log.info({ trigger, changes: summarize(planned.counts), ms: Math.round(this.last!.durationMs * 10) / 10 }, 'reconciled');
+    return { dryRun: false, changed: !planned.empty, counts: planned.counts, plan: planned.text, summary: edit.summary };
   }
 
   /** Keeps the last reconcile and tells of a failure, and of the first success after one. */
@@ -589,6 +648,21 @@ export class Daemon<C = unknown> {
 function asObj(v: unknown): Obj {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid('the config must be a mapping at the top level');
   return v as Obj;
+}
+
+/** The same overrides: the same ISPs, directions and limits (compared as the registry stores them). */
+function sameRates(a: Map<string, RateOverrides>, b: Map<string, RateOverrides>): boolean {
+  const canon = (m: Map<string, RateOverrides>) =>
+    JSON.stringify([...m].filter(([, d]) => d.up !== undefined || d.down !== undefined).map(([isp, d]) => [isp, d.up === undefined ? 'unset' : d.up, d.down === undefined ? 'unset' : d.down]).sort((x, y) => (String(x[0]) < String(y[0]) ? -1 : 1)));
+  return canon(a) === canon(b);
+}
+
+/** Writes the rate override table so it holds `to` where it held `from`. */
+function writeRateTable(reg: Registry, from: Map<string, RateOverrides>, to: Map<string, RateOverrides>): void {
+  for (const isp of new Set([...from.keys(), ...to.keys()])) {
+    const t = to.get(isp) ?? {};
+    for (const d of ['up', 'down'] as const) reg.writeRate(isp, d, t[d] ?? null, t[d] === undefined);
+  }
 }
 
 /** A registry failure as the API reports it: a full disk is the operator's to fix (507). */

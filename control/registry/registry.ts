@@ -126,6 +126,12 @@ const MIGRATIONS: string[] = [
    CREATE TABLE broker_usage (id TEXT PRIMARY KEY, cpe TEXT NOT NULL, provider TEXT NOT NULL, session TEXT,
      at INTEGER NOT NULL, period TEXT NOT NULL, seconds INTEGER NOT NULL, usage TEXT NOT NULL);
    CREATE INDEX broker_usage_period ON broker_usage (period, provider);`,
+  // the fleet (control/registry/fleet.ts): the intent revision last applied, and reports to send
+  `CREATE TABLE fleet_applied (id INTEGER PRIMARY KEY CHECK (id = 1), controller TEXT NOT NULL,
+     generation INTEGER NOT NULL, revision INTEGER NOT NULL, digest TEXT NOT NULL, at TEXT NOT NULL);
+   CREATE TABLE fleet_outbox (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL,
+     at TEXT NOT NULL, sent_at TEXT);
+   CREATE INDEX fleet_outbox_unsent ON fleet_outbox (id) WHERE sent_at IS NULL;`,
 ];
 export const REGISTRY_VERSION = MIGRATIONS.length;
 

@@ -33,6 +33,9 @@ import { Broker } from '../broker/broker.js';
 import { SessionsGate } from '../broker/gate.js';
 import { LdpHost } from '../daemon/ldp-host.js';
 import { registerLdpMetrics } from '../ldp/metrics.js';
+import { FleetStore } from '../registry/fleet.js';
+import type { EventSink } from '../events/sink.js';
+import { stats } from '../daemon/views.js';
 
 export interface ServeOptions {
   config: string;
@@ -60,6 +63,10 @@ export interface ServeOptions {
   usageInterval?: number;
   /** LDP's UDP/TCP port (646; tests use another) */
   ldpPort?: number;
+  /** nats://HOST:PORT: take this node's intent from the fleet (nothing of NATS is loaded without it) */
+  fleet?: string;
+  /** the node's key in the fleet (default: the router file's node) */
+  fleetNode?: string;
 }
 
 export const DEFAULT_PIN_ROOT = '/sys/fs/bpf/fecflow';
@@ -164,7 +171,11 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   const store = new SessionStore(registry);
   const pipeline = configPipeline({ env, meter, maps: () => ({ config: dp.configMaps(), labelStats: mapIO(dp.map('label_stats')) }) });
   const events = new EventLog(registry);
-  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events, usage: meter, log: log.child({ part: 'daemon' }), admitted: () => store.admitted() });
+  // with --fleet, every event goes to the fleet's outbox as well (in the same transaction)
+  const fleetStore = o.fleet ? new FleetStore(registry) : undefined;
+  const fleetSink = fleetStore?.sink();
+  const sink: EventSink = fleetSink ? { emit: (e) => (events.emit(e), fleetSink.emit(e)) } : events;
+  const daemon = new Daemon<Config>({ configPath, pipeline, dataplane: dp, model: configModel, registry, events: sink, usage: meter, log: log.child({ part: 'daemon' }), admitted: () => store.admitted() });
   meter.attach({
     provisioned: () => ((daemon.runningRaw as { subscribers?: Array<{ name?: unknown }> } | undefined)?.subscribers ?? []).map((s) => String(s.name)),
     provisionedCount: () => ((daemon.runningRaw as { subscribers?: unknown[] } | undefined)?.subscribers ?? []).length,
@@ -262,6 +273,31 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     throw new StartError(`cannot start the broker: ${(err as Error).message}`);
   }
 
+  // The fleet's client is loaded only for a router in a fleet. It starts after the daemon
+  // converged to file + registry, and never holds the start up: NATS may be away.
+  let agent: { start(): void; stop(): Promise<void>; status(): unknown } | undefined;
+  if (o.fleet && fleetStore) {
+    const { FleetAgent } = await import('../fleet/agent.js');
+    try {
+      agent = new FleetAgent({
+        url: o.fleet,
+        node: o.fleetNode ?? node,
+        daemon: daemon as Daemon<unknown>,
+        store: fleetStore,
+        counters: () => stats({ daemon: daemon as Daemon<unknown>, model: configModel, ifname: (i) => env.ifname(i) }),
+        log: log.child({ part: 'fleet' }),
+      });
+    } catch (err) {
+      broker.stop();
+      coa?.close();
+      await sessions.stop();
+      await ldp?.stop();
+      dp.close();
+      release();
+      throw new StartError(`--fleet: ${(err as Error).message}`);
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -281,6 +317,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     sessions,
     broker,
     ldp,
+    fleet: agent,
   });
   let api: Listening | undefined;
   let metricsApi: Listening | undefined;
@@ -310,6 +347,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
     }
   }, 60_000);
   pruner.unref();
+  agent?.start();
 
   const watcher = o.watch ? watchConfig(configPath, () => void daemon.reload('file change')) : undefined;
   const onHup = (): void => {
@@ -340,6 +378,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       process.off('SIGTERM', term);
       process.off('SIGINT', int);
       watcher?.close();
+      await agent?.stop();
       await ldp?.stop();
       broker.stop();
       await broker.idle();

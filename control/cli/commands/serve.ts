@@ -27,9 +27,11 @@ export const serveCommand: CommandModule = {
         if (!Number.isInteger(n) || n < 1 || n > 86400) throw new InvalidArgumentError('a whole number of seconds, 1..86400');
         return n;
       }, 60)
+      .option('--fleet <url>', 'take this node\'s intent (subscribers, ISP rates) from a fleet controller through NATS JetStream: nats://HOST:PORT')
+      .option('--fleet-node <name>', 'this node\'s key in the fleet (default: the node of the router file)')
       .addOption(new Option('--xdp-mode <mode>', 'force an XDP attach mode').choices(['auto', 'native', 'generic']).default('auto'))
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; metricsListen?: string[]; allowHost?: string[]; webhookRetry: string; usageInterval: number }, _cmd: Command) => {
+      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; metricsListen?: string[]; allowHost?: string[]; webhookRetry: string; usageInterval: number; fleet?: string; fleetNode?: string }, _cmd: Command) => {
         const retry = /^(\d{1,9}),(\d{1,9})$/.exec(o.webhookRetry);
         if (!retry || Number(retry[1]) < 1 || Number(retry[2]) < Number(retry[1])) throw new CliError(`--webhook-retry '${o.webhookRetry}': expected MIN,MAX in ms with 1 <= MIN <= MAX`, 2);
         // Loaded lazily: the daemon pulls in the native addon, which the other commands never need.
@@ -51,6 +53,8 @@ export const serveCommand: CommandModule = {
             allowHost: o.allowHost,
             webhookRetry: { minMs: Number(retry[1]), maxMs: Number(retry[2]) },
             usageInterval: o.usageInterval,
+            fleet: o.fleet,
+            fleetNode: o.fleetNode,
           });
         } catch (err) {
           if (err instanceof StartError) throw new CliError(err.message);
