@@ -28,6 +28,9 @@ export interface MeterResult {
   /** every subscriber's counters moved: ms to read sub_stats and fold, and to write the rows */
   readAll: Summary;
   writeAll: Summary;
+  /** CPU time (user + system) of the process for the whole reading with every counter moved,
+   * ms: on a machine shared with other work, closer to what the reading costs than wall time */
+  cpuAll: Summary;
   /** nothing moved: ms for the whole reading */
   readIdle: Summary;
   /** one subscriber, read from the data plane: µs */
@@ -55,6 +58,7 @@ export async function runMeter(objectPath: string, opts: MeterOptions): Promise<
     const writeAll: number[] = [];
     const readIdle: number[] = [];
     const current: number[] = [];
+    const cpuAll: number[] = [];
     for (let r = 1; r <= opts.rounds; r++) {
       // every slot moves: each counter of each type gets r packets and 100 r bytes
       const v = Buffer.alloc(stats.valueSize);
@@ -63,7 +67,10 @@ export async function runMeter(objectPath: string, opts: MeterOptions): Promise<
         v.writeBigUInt64LE(BigInt(100 * r), o + 8);
       }
       stats.setMany(keys.slice(FF_DIR_MAX).map((k) => [k, v] as const));
+      const c0 = process.cpuUsage();
       const all = await meter.read();
+      const cpu = process.cpuUsage(c0);
+      cpuAll.push((cpu.user + cpu.system) / 1000);
       readAll.push(all.readMs);
       writeAll.push(all.writeMs);
       const idle = await meter.read();
@@ -73,9 +80,9 @@ export async function runMeter(objectPath: string, opts: MeterOptions): Promise<
         meter.current(names[(i * 7919) % n]!);
         current.push((performance.now() - s) * 1000);
       }
-      opts.log(`  round ${r}: all moved: read+fold ${all.readMs.toFixed(0)} ms, registry write ${all.writeMs.toFixed(0)} ms (${all.changed} rows); idle ${(idle.readMs + idle.writeMs).toFixed(0)} ms`);
+      opts.log(`  round ${r}: all moved: read+fold ${all.readMs.toFixed(0)} ms, registry write ${all.writeMs.toFixed(0)} ms (${all.changed} rows), CPU time of the whole reading ${cpuAll[cpuAll.length - 1]!.toFixed(0)} ms; idle ${(idle.readMs + idle.writeMs).toFixed(0)} ms`);
     }
-    return { subscribers: n, allocateSeconds, readAll: summarize(readAll), writeAll: summarize(writeAll), readIdle: summarize(readIdle), current: summarize(current) };
+    return { subscribers: n, allocateSeconds, readAll: summarize(readAll), writeAll: summarize(writeAll), cpuAll: summarize(cpuAll), readIdle: summarize(readIdle), current: summarize(current) };
   } finally {
     reg.close();
     obj.close();

@@ -207,6 +207,7 @@ function meter(m: MeterResult): string {
     '| --- | --- | --- |',
     `| read sub_stats and fold every counter, all moved (ms) | ${fmt(m.readAll, 0)} | ≤ ${TARGETS.meterReadMs} |`,
     `| write the changed rows to the registry (ms) | ${fmt(m.writeAll, 0)} | |`,
+    `| CPU time of that whole reading, user + system (ms) | ${fmt(m.cpuAll, 0)} | |`,
     `| a reading when nothing moved (ms) | ${fmt(m.readIdle, 0)} | |`,
     `| current() of one subscriber (µs) | ${fmt(m.current, 1)} | |`,
     `| handing out and recording every slot (first start, s) | ${m.allocateSeconds.toFixed(1)} | |`,

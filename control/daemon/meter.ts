@@ -225,9 +225,14 @@ export class Meter implements UsageMeter, UsageList {
     if (this.pending.length === 0) return;
     const list = this.pending.filter((e) => e.slot !== null && e.raw === undefined);
     this.pending = [];
-    const slots = list.map((e) => e.slot!);
-    const lo = Math.min(...slots);
-    const hi = Math.max(...slots);
+    // a loop, not Math.min(...slots): a first start hands out a million at once
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const e of list) {
+      lo = Math.min(lo, e.slot!);
+      hi = Math.max(hi, e.slot!);
+    }
+    if (list.length === 0) return;
     // one batch over the span when the slots are dense (a first start), else one read each
     const span = hi - lo + 1 <= 4 * list.length ? this.source.read(lo, hi - lo + 1) : undefined;
     const now = Date.now();

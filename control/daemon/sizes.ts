@@ -20,5 +20,6 @@ export function tableSizes(t: Tables): Record<string, number> {
     isp_route_v6: t.ispRouteV6.length,
     local: t.local.size,
     policer: t.policers.size,
+    sub_policer: t.subPolicers.size,
   };
 }

@@ -19,7 +19,7 @@ describeRoot('bench (tiny configuration)', () => {
   it('measures every path and both floors, and the LPM/hash lookups, with positive ns/packet', () => {
     const progs = buildBenchProgs(ROOT);
     const r = runPerPacket(OBJECT, progs, { scales: [1, 100], flows: 128, rounds: 1, passes: 1, singleRounds: 1, log: () => {} });
-    const ids = ['access-v4', 'access-v6', 'core-swap', 'core-pop-isp', 'core-pop-sub', 'isp-push'];
+    const ids = ['access-v4', 'access-v4-metered', 'access-v4-rate', 'access-v6', 'core-swap', 'core-pop-isp', 'core-pop-sub', 'core-pop-sub-metered', 'isp-push'];
     expect(r.results.map((x) => x.id)).toEqual([...ids, ...ids]);
     for (const x of r.results) {
       for (const v of [x.replay.path, x.replay.pass, x.replay.fwd, x.single.path]) expect(v.median).toBeGreaterThan(0);

@@ -91,12 +91,13 @@ export class Rig {
     this.writeConfig(this.config());
   }
 
-  config(opts: { label1?: number; label2?: number; subIsp?: string; ilm?: number; moreIsps?: number } = {}): string {
+  config(opts: { label1?: number; label2?: number; subIsp?: string; ilm?: number; moreIsps?: number; subDeliver?: string[]; popToSub?: Array<[number, string]> } = {}): string {
     let extraIsps = '';
     for (let i = 0; i < (opts.moreIsps ?? 0); i++) {
       extraIsps += `  - id: ${i + 3}\n    name: isp${i + 3}\n    upstream:\n      labels: [${10_000 + i}]\n      nexthop: { interface: core, neighbour: lsr }\n`;
     }
     let ilm = '';
+    for (const [label, isp] of opts.popToSub ?? []) ilm += `  - { label: ${label}, action: pop-to-subscriber, isp: ${isp} }\n`;
     for (let i = 0; i < (opts.ilm ?? 0); i++) {
       ilm += `  - { label: ${100_000 + i}, action: pop-forward, nexthop: { interface: core, neighbour: lsr } }\n`;
     }
@@ -125,7 +126,7 @@ ${extraIsps}subscribers:
   - name: s1
     isp: ${opts.subIsp ?? 'alpha'}
     match: { mac: "${SUB_MAC}" }
-${ilm ? `ilm:\n${ilm}` : ''}`;
+${opts.subDeliver ? `    deliver: { interface: acc, addresses: [${opts.subDeliver.map((a) => `"${a}"`).join(', ')}] }\n` : ''}${ilm ? `ilm:\n${ilm}` : ''}`;
   }
 
   /** Replace the config file atomically, as an editor or config management would. */

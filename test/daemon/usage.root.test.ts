@@ -5,7 +5,6 @@
 // daemon runs are credited at the next start), and a move to another ISP (the meter slot
 // follows the subscriber). A rate set on the subscriber is enforced: what it drops is counted
 // as sub_policed and is not usage.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,7 +12,8 @@ import { TRAFFIC_TYPES, type TrafficType } from '../../control/daemon/usage.js';
 import { ether, icmp6Echo, icmpEcho, ipv4, ipv6, raw, tcp, udp, type L4 } from '../helpers/frames.js';
 import { macOf } from '../helpers/netns.js';
 import { describeRoot } from '../helpers/root.js';
-import { buildOnce, ROOT, Rig, SUB_MAC } from './rig.js';
+import { sendRaw } from '../helpers/traffic.js';
+import { buildOnce, Rig, SUB_MAC } from './rig.js';
 
 const SUB_V4 = '100.64.0.2';
 const SUB_V6 = '2001:db8:100::2';
@@ -54,48 +54,12 @@ describeRoot('usage metering through fecflow serve', () => {
     c.bytes += BigInt(bytes);
   };
 
-  const config = (): string => `node: ${rig.node}
-interfaces:
-  - name: acc
-    device: ${rig.acc}
-    role: access
-  - name: core
-    device: ${rig.core}
-    role: core
-    neighbours:
-      lsr: "02:00:00:00:00:99"
-isps:
-  - id: 1
-    name: alpha
-    upstream:
-      labels: [100]
-      nexthop: { interface: core, neighbour: lsr }
-  - id: 2
-    name: beta
-    upstream:
-      labels: [200]
-      nexthop: { interface: core, neighbour: lsr }
-subscribers:
-  - name: s1
-    isp: alpha
-    match: { mac: "${SUB_MAC}" }
-    deliver: { interface: acc, addresses: ["${SUB_V4}/32", "${SUB_V6}/128"] }
-ilm:
-  - { label: ${TO_SUB.alpha}, action: pop-to-subscriber, isp: alpha }
-  - { label: ${TO_SUB.beta}, action: pop-to-subscriber, isp: beta }
-`;
 
   /** Sends frames out of a namespace's interface (AF_PACKET) and returns how many went. */
-  const sendFrames = (ns: string, dev: string, frames: Buffer[]): number => {
-    const out = execFileSync('ip', ['netns', 'exec', ns, 'python3', join(ROOT, 'test', 'daemon', 'frame-sender.py'), dev], {
-      input: frames.map((f) => f.toString('hex')).join('\n') + '\n',
-      timeout: 60_000,
-    });
-    return Number(out.toString().trim());
-  };
+  const sendFrames = (ns: string, dev: string, frames: Buffer[]): Promise<number> => sendRaw(ns, dev, frames);
 
   /** One round: every IP type up and down, counts and sizes varied by round and type. */
-  const round = (n: number, isp: keyof typeof TO_SUB): void => {
+  const round = async (n: number, isp: keyof typeof TO_SUB): Promise<void> => {
     const up: Buffer[] = [];
     const down: Buffer[] = [];
     IP_TYPES.forEach((t, i) => {
@@ -110,8 +74,8 @@ ilm:
         add('down', t, ip.length);
       }
     });
-    expect(sendFrames(rig.sub, rig.s0, up)).toBe(up.length);
-    expect(sendFrames(rig.sink, rig.k0, down)).toBe(down.length);
+    expect(await sendFrames(rig.sub, rig.s0, up)).toBe(up.length);
+    expect(await sendFrames(rig.sink, rig.k0, down)).toBe(down.length);
   };
 
   /** What `fecflow usage --subscriber s1 --json` says, as bigints. */
@@ -149,7 +113,7 @@ ilm:
   beforeAll(async () => {
     buildOnce();
     rig.setup();
-    rig.writeConfig(config());
+    rig.writeConfig(rig.config({ subDeliver: [`${SUB_V4}/32`, `${SUB_V6}/128`], popToSub: [[TO_SUB.alpha, 'alpha'], [TO_SUB.beta, 'beta']] }));
     await rig.start();
     token = readFileSync(join(rig.stateDir, 'token'), 'utf8').trim();
     coreMac = macOf(rig.core, rig.rt);
@@ -161,7 +125,7 @@ ilm:
   });
 
   it('counts every traffic type up and down exactly, as `fecflow usage` shows', async () => {
-    round(1, 'alpha');
+    await round(1, 'alpha');
     await expectUsage();
     const all = await rig.cli(['usage', '--json']);
     expect(all.code, all.err).toBe(0);
@@ -180,17 +144,17 @@ ilm:
 
   it('keeps totals exact across a graceful restart, with frames sent while the daemon was down', async () => {
     await rig.stop('SIGTERM');
-    round(2, 'alpha'); // forwarding (and counting) goes on through the pins
+    await round(2, 'alpha'); // forwarding (and counting) goes on through the pins
     await rig.start();
     await expectUsage();
   }, 120_000);
 
   it('keeps totals exact across kill -9', async () => {
-    round(3, 'alpha');
+    await round(3, 'alpha');
     await expectUsage(); // read into the registry, then more counted after it
-    round(4, 'alpha');
+    await round(4, 'alpha');
     await rig.stop('SIGKILL');
-    round(5, 'alpha');
+    await round(5, 'alpha');
     await rig.start();
     await expectUsage();
   }, 120_000);
@@ -199,7 +163,7 @@ ilm:
     const slot = await slotOfS1();
     const r = await rig.http('POST', '/v1/subscribers/move', { subscriber: { mac: SUB_MAC, isp: 'beta' } }, token);
     expect(r.status, r.text).toBe(200);
-    round(6, 'beta');
+    await round(6, 'beta');
     await expectUsage();
     expect(await slotOfS1()).toBe(slot);
   }, 60_000);
@@ -212,7 +176,7 @@ ilm:
     const ip = ipPacket('ipv4_udp', 472, 'up'); // 500 bytes
     const frames = Array.from({ length: 20 }, () => ether({ dst: accMac, src: SUB_MAC, payload: ip }));
     const t0 = Date.now();
-    expect(sendFrames(rig.sub, rig.s0, frames)).toBe(20);
+    expect(await sendFrames(rig.sub, rig.s0, frames)).toBe(20);
     const elapsed = (Date.now() - t0) / 1000;
     await new Promise((res) => setTimeout(res, 300));
     const after = await usage();
