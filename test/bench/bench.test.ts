@@ -39,7 +39,7 @@ describeRoot('bench (tiny configuration)', () => {
       expect(row[m].delivered).toBeGreaterThan(0.5);
     }
     expect(e.fecflowDrops).toEqual({});
-  });
+  }, 180_000); // four modes, the nftables one setting up 1,000 routing tables and rules
 
   it('measures the ICMP errors the programs build (each case checked to send its error) with positive ns/frame', () => {
     const progs = buildBenchProgs(ROOT);

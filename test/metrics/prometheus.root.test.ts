@@ -152,7 +152,7 @@ describeRoot('Prometheus scraping a running daemon', () => {
     expect(val(tables, { table: 'ilm' })).toBe(2);
     expect(find('fecflow_bpf_program_info').map((s) => s.metric.role).sort()).toEqual(['access', 'core']);
     const errs = find('fecflow_metrics_read_errors_total');
-    expect(errs.map((s) => s.metric.map).sort()).toEqual(['drop_stats', 'isp_stats', 'label_stats']);
+    expect(errs.map((s) => s.metric.map).sort()).toEqual(['drop_stats', 'icmp_stats', 'isp_stats', 'label_stats']);
     expect(errs.every((s) => Number(s.value[1]) === 0)).toBe(true);
     // No series of any family carries a subscriber.
     const all = await query('{__name__=~"fecflow_.+"}');
