@@ -243,9 +243,13 @@ async function ispPage() {
   sections.push(h('h2', {}, 'Usage'));
   sections.push(usage ? listTable((usage.usage ?? usage.subscribers ?? []).map(flatUsage), ['subscriber', 'upBytes', 'downBytes'], 'usage') : h('p', { class: 'muted' }, 'Usage is not available here.'));
   const period = new Date().toISOString().slice(0, 7);
-  const bill = await optional(`/v1/broker/bill?period=${period}&isp=${encodeURIComponent(isp)}`);
+  // an ISP the broker does not know as a provider has no invoice lines
+  const bill = await optional(`/v1/broker/bill?period=${period}&isp=${encodeURIComponent(isp)}`).catch((err) => {
+    if (err instanceof ApiError && err.status === 404) return { lines: [] };
+    throw err;
+  });
   sections.push(h('h2', {}, `Invoices ${period}`));
-  sections.push(bill ? listTable(bill.lines ?? [], ['account', 'item', 'quantity', 'amount'], 'invoices') : h('p', { class: 'muted' }, 'Invoices are not available to this token.'));
+  sections.push(bill ? listTable(bill.lines ?? [], ['account', 'cpe', 'item', 'quantity', 'amount', 'currency'], 'invoices') : h('p', { class: 'muted' }, 'Invoices are not available to this token.'));
   show(...sections);
 }
 

@@ -29,7 +29,7 @@ import { openapiDocument } from './openapi.js';
 import * as R from './responses.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { assignBody, importBody, removeBody, setRateBody } from './schemas.js';
-import { verifyRegistryFile } from '../registry/registry.js';
+import { RegistryError, verifyRegistryFile } from '../registry/registry.js';
 import { usageRoutes } from './routes/usage.js';
 import type { SessionManager } from '../sessions/manager.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -537,6 +537,9 @@ export function metricsHandler(metrics: MetricsCollector, log: Logger): (req: In
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof DaemonError) return new HttpError(STATUS_OF[err.kind], err.kind, err.message, err.issues);
+  // a registry failure from a part that writes it outside the daemon's own change path (the
+  // meter handing out a slot, sessions, the broker): a full disk is still the operator's to fix
+  if (err instanceof RegistryError) return new HttpError(err.kind === 'full' ? 507 : 500, err.kind === 'full' ? 'storage' : 'failed', err.message);
   return new HttpError(500, 'internal', err instanceof Error ? err.message : String(err));
 }
 

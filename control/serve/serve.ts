@@ -35,6 +35,7 @@ import { LdpHost } from '../daemon/ldp-host.js';
 import { registerLdpMetrics } from '../ldp/metrics.js';
 import { FleetStore } from '../registry/fleet.js';
 import type { EventSink } from '../events/sink.js';
+import { PolicerMonitor } from '../events/policer-monitor.js';
 import { stats } from '../daemon/views.js';
 
 export interface ServeOptions {
@@ -63,6 +64,8 @@ export interface ServeOptions {
   usageInterval?: number;
   /** LDP's UDP/TCP port (646; tests use another) */
   ldpPort?: number;
+  /** policed packets per ISP and direction in 10 s from which a `policer.drops` event is told (default 1000) */
+  policerEventThreshold?: number;
   /** nats://HOST:PORT: take this node's intent from the fleet (nothing of NATS is loaded without it) */
   fleet?: string;
   /** the node's key in the fleet (default: the router file's node) */
@@ -338,6 +341,16 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
   log.info({ listen: api.bound.map((a) => formatListen(a, tls !== undefined)), token: tokens.path, clientCerts: tls?.clientCa !== undefined }, 'API listening');
   if (metricsApi) log.info({ listen: metricsApi.bound.map((a) => formatListen(a)) }, 'metrics listening');
   sender.start();
+  // an ISP's policer dropping more than a threshold per interval is told as an event
+  const policerMonitor = new PolicerMonitor({
+    read: () => dp.counters().ispStats(),
+    ispName: (i) => ispNames({ daemon, model: configModel, ifname: (x) => env.ifname(x) }).get(i),
+    events: sink,
+    threshold: o.policerEventThreshold ?? 1000,
+    intervalMs: 10_000,
+    log: log.child({ part: 'policer-monitor' }),
+  });
+  policerMonitor.start();
   const keepEvents = o.keepEvents ?? 100_000;
   const pruner = setInterval(() => {
     try {
@@ -386,6 +399,7 @@ export async function serve(o: ServeOptions, log: Logger = createLogger({ level:
       await sessions.stop();
       clearInterval(pruner);
       sender.stop();
+      policerMonitor.stop();
       await listening.close();
       await metricsApi?.close();
       meter.stop();

@@ -138,7 +138,7 @@ describeRoot('Prometheus scraping a running daemon', () => {
     expect(find('point="out"')).toHaveLength(4);
     const drops = find('fecflow_drops_total');
     expect(drops.map((s) => s.metric.reason).sort()).toEqual(
-      ['malformed', 'mtu_exceeded', 'no_fec', 'no_nexthop', 'no_route', 'policed', 'stack_too_deep', 'ttl_expired', 'tx_port', 'unknown_label', 'unknown_subscriber', 'wrong_port'],
+      ['malformed', 'mtu_exceeded', 'no_fec', 'no_nexthop', 'no_route', 'policed', 'stack_too_deep', 'sub_policed', 'ttl_expired', 'tx_port', 'unknown_label', 'unknown_subscriber', 'wrong_port'],
     );
     expect(find('fecflow_policed_packets_total')).toHaveLength(4);
     expect(find('fecflow_label_packets_total').map((s) => s.metric.label).sort()).toEqual(['100000', '100001']);

@@ -191,7 +191,7 @@ describeRoot('a full disk under the registry', () => {
         }
       }
       expect(refused, 'the disk never filled').toBeDefined();
-      expect(refused!.status).toBe(507);
+      expect(refused!.status, JSON.stringify(refused!.json)).toBe(507);
       expect(refused!.json.error.message).toMatch(/disk is full.*the change was not made/);
       expect(h.maps.get('sub_mac')!.data.size).toBe(acked.length + 1);
 
@@ -207,6 +207,9 @@ describeRoot('a full disk under the registry', () => {
       await h.stop();
       h = undefined;
     } finally {
+      // a failure above leaves the harness's registry open on the mount: close it first
+      await h?.stop().catch(() => undefined);
+      h = undefined;
       execFileSync('umount', [mnt]);
       rmSync(mnt, { recursive: true, force: true });
     }

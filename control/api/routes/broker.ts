@@ -233,14 +233,19 @@ export function brokerRoutes(broker: Broker | undefined): Route[] {
       }),
       maxBody: USAGE_BODY,
     },
-    route('GET', '/v1/broker/bill', true, async (ctx) => {
-      const period = ctx.url.searchParams.get('period') ?? '';
-      if (!isPeriod(period)) throw new HttpError(400, 'bad_request', 'invalid query', [{ path: 'period', message: 'a month like 2026-11' }]);
-      const isp = ctx.url.searchParams.get('isp') ?? undefined;
-      const bill = b.bill(period, isp);
-      if (ctx.url.searchParams.get('format') === 'csv') return { text: billCsv(bill), contentType: 'text/csv; charset=utf-8' };
-      return { json: bill };
-    }),
+    {
+      // an isp: token gets its own ISP's invoice lines, and no other's
+      ...route('GET', '/v1/broker/bill', true, async (ctx) => {
+        const period = ctx.url.searchParams.get('period') ?? '';
+        if (!isPeriod(period)) throw new HttpError(400, 'bad_request', 'invalid query', [{ path: 'period', message: 'a month like 2026-11' }]);
+        const asked = ctx.url.searchParams.get('isp') ?? undefined;
+        if (ctx.scope.isp !== undefined && asked !== undefined) ctx.scope.require(asked, `ISP named '${asked}'`);
+        const bill = b.bill(period, ctx.scope.isp ?? asked);
+        if (ctx.url.searchParams.get('format') === 'csv') return { text: billCsv(bill), contentType: 'text/csv; charset=utf-8' };
+        return { json: bill };
+      }),
+      access: 'isp' as const,
+    },
     route('GET', '/v1/broker/stats', true, async () => ({ json: b.stats() })),
   ];
 }

@@ -27,11 +27,16 @@ export const serveCommand: CommandModule = {
         if (!Number.isInteger(n) || n < 1 || n > 86400) throw new InvalidArgumentError('a whole number of seconds, 1..86400');
         return n;
       }, 60)
+      .option('--policer-event-threshold <packets>', 'tell a policer.drops event when an ISP\'s policer drops this many packets in 10 s (and again when it falls back under)', (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of packets, at least 1');
+        return n;
+      }, 1000)
       .option('--fleet <url>', 'take this node\'s intent (subscribers, ISP rates) from a fleet controller through NATS JetStream: nats://HOST:PORT')
       .option('--fleet-node <name>', 'this node\'s key in the fleet (default: the node of the router file)')
       .addOption(new Option('--xdp-mode <mode>', 'force an XDP attach mode').choices(['auto', 'native', 'generic']).default('auto'))
       .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; metricsListen?: string[]; allowHost?: string[]; webhookRetry: string; usageInterval: number; fleet?: string; fleetNode?: string }, _cmd: Command) => {
+      .action(async (o: { config: string; listen?: string[]; pinRoot: string; stateDir: string; object?: string; watch: boolean; xdpMode: 'auto' | 'native' | 'generic'; logLevel: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; metricsListen?: string[]; allowHost?: string[]; webhookRetry: string; usageInterval: number; fleet?: string; fleetNode?: string; policerEventThreshold: number }, _cmd: Command) => {
         const retry = /^(\d{1,9}),(\d{1,9})$/.exec(o.webhookRetry);
         if (!retry || Number(retry[1]) < 1 || Number(retry[2]) < Number(retry[1])) throw new CliError(`--webhook-retry '${o.webhookRetry}': expected MIN,MAX in ms with 1 <= MIN <= MAX`, 2);
         // Loaded lazily: the daemon pulls in the native addon, which the other commands never need.
@@ -54,6 +59,7 @@ export const serveCommand: CommandModule = {
             webhookRetry: { minMs: Number(retry[1]), maxMs: Number(retry[2]) },
             usageInterval: o.usageInterval,
             fleet: o.fleet,
+            policerEventThreshold: o.policerEventThreshold,
             fleetNode: o.fleetNode,
           });
         } catch (err) {
