@@ -166,6 +166,8 @@ export interface Harness {
   sessions: SessionManager;
   sessionMetrics: SessionMetrics;
   broker: Broker;
+  /** the per-subscriber meters (their slots are what a fresh compile must use to compare) */
+  meter: Meter;
   /** stops serving and closes the registry, keeping the directory (for a restart) */
   stop(): Promise<void>;
   close(): Promise<void>;
@@ -197,6 +199,8 @@ export interface HarnessOptions {
   sessionTickMs?: number;
   /** options of the broker (its clock, gate, tick) */
   broker?: Partial<BrokerOptions>;
+  /** false: compile without per-subscriber meter slots (entries carry no meter word) */
+  meter?: boolean;
 }
 
 export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): Promise<Harness> {
@@ -222,7 +226,7 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
   // they hand out the slots a subscriber's own rate needs
   const counters = new MemCounters();
   const meter = Meter.open(new UsageStore(registry), counters, silentLogger());
-  const full = configPipeline({ env, meter, maps: () => ({ config: [...maps.values()], labelStats }) });
+  const full = configPipeline({ env, meter: opts.meter === false ? undefined : meter, maps: () => ({ config: [...maps.values()], labelStats }) });
   const fast = { planned: 0, declined: 0 };
   const pipeline =
     opts.fastPath === false
@@ -312,6 +316,7 @@ export async function startHarness(config = CONFIG, opts: HarnessOptions = {}): 
     sessions,
     sessionMetrics,
     broker,
+    meter,
     async stop() {
       coa?.listener.close();
       await sessions.stop();
