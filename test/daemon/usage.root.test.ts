@@ -137,8 +137,8 @@ describeRoot('usage metering through fecflow serve', () => {
   });
 
   it('needs the token', async () => {
-    expect((await rig.http('GET', '/v1/usage')).status).toBe(401);
-    expect((await rig.http('GET', '/v1/usage/s1')).status).toBe(401);
+    expect((await rig.http('GET', '/v1/usage', undefined, null)).status).toBe(401);
+    expect((await rig.http('GET', '/v1/usage/s1', undefined, null)).status).toBe(401);
     expect((await rig.http('GET', '/v1/usage/nobody', undefined, token)).status).toBe(404);
   });
 

@@ -1,6 +1,7 @@
 // The /metrics text: families and labels as documented, sums exact, a failed map read leaves
 // its family out and counts an error, the output passes `promtool check metrics`, and a scrape
 // of 1,000 ISPs and 10,000 labels is cheap.
+import { DROP_REASONS } from '../../control/tables/layout.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -53,7 +54,7 @@ describe('metrics collector', () => {
     expect(series(t, 'fecflow_isp_bytes_total')[0]).toBe('fecflow_isp_bytes_total{isp="alpha \\"one\\"",direction="up",point="in"} 1500');
     expect(series(t, 'fecflow_policed_packets_total')[0]).toBe('fecflow_policed_packets_total{isp="alpha \\"one\\"",direction="up"} 2');
     expect(series(t, 'fecflow_label_bytes_total')).toEqual(['fecflow_label_bytes_total{label="1000"} 9007199254740993']);
-    expect(series(t, 'fecflow_drops_total')).toHaveLength(12);
+    expect(series(t, 'fecflow_drops_total')).toHaveLength(DROP_REASONS.length);
     expect(series(t, 'fecflow_drops_total')).toContain('fecflow_drops_total{reason="no_fec"} 3');
     expect(series(t, 'fecflow_bpf_program_info')).toEqual(['fecflow_bpf_program_info{role="access",id="42",tag="abcdef0123456789"} 1']);
     expect(series(t, 'fecflow_table_entries')).toEqual(['fecflow_table_entries{table="ilm"} 1', 'fecflow_table_entries{table="sub_mac"} 3']);

@@ -1,9 +1,9 @@
 // The octets and packets in FreeRADIUS's detail file are the bytes the end-user really sent:
 // `fecflow serve` on a headend in namespaces (test/daemon/rig.ts) meters the subscriber in the
 // data plane (`daemon.usage`, the per-subscriber meters), and the Interim-Update and the Stop
-// of its session carry exactly what crossed the access port. Counted: the whole Ethernet frame
-// as XDP sees it (14-byte Ethernet header + 20-byte IPv4 header + 8-byte UDP header + payload;
-// no preamble, no FCS). Needs the per-subscriber meters wired into `serve`.
+// of its session carry exactly what crossed the access port. Counted: the IP packet from its
+// header on, as its length field says (20-byte IPv4 header + 8-byte UDP header + payload), as
+// RADIUS octets usually are: no Ethernet header, tags, preamble or FCS.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { headendConfig } from './headend.js';
 
 const SECRET = 'octets-secret';
 const PAYLOAD = 100; // udp-sender.mjs's default datagram size
-const FRAME = 14 + 20 + 8 + PAYLOAD;
+const FRAME = 20 + 8 + PAYLOAD; // the IP packet's bytes
 
 describeRoot('accounting octets equal the bytes the end-user sent', () => {
   const rig = new Rig();

@@ -236,11 +236,13 @@ export function brokerRoutes(broker: Broker | undefined): Route[] {
     {
       // an isp: token gets its own ISP's invoice lines, and no other's
       ...route('GET', '/v1/broker/bill', true, async (ctx) => {
-        const period = ctx.url.searchParams.get('period') ?? '';
+        // the period defaults to the current month (UTC)
+        const period = ctx.url.searchParams.get('period') ?? new Date().toISOString().slice(0, 7);
         if (!isPeriod(period)) throw new HttpError(400, 'bad_request', 'invalid query', [{ path: 'period', message: 'a month like 2026-11' }]);
         const asked = ctx.url.searchParams.get('isp') ?? undefined;
         if (ctx.scope.isp !== undefined && asked !== undefined) ctx.scope.require(asked, `ISP named '${asked}'`);
-        const bill = b.bill(period, ctx.scope.isp ?? asked);
+        // an ISP the broker does not know as a provider has nothing billed: no lines, not 404
+        const bill = ctx.scope.isp !== undefined && !b.store.providers().some((p) => p.name === ctx.scope.isp) ? { period, lines: [], totals: [] } : b.bill(period, ctx.scope.isp ?? asked);
         if (ctx.url.searchParams.get('format') === 'csv') return { text: billCsv(bill), contentType: 'text/csv; charset=utf-8' };
         return { json: bill };
       }),
